@@ -143,7 +143,7 @@ class _Service:
 
     name = "service"
 
-    def __init__(self, port: int | None, log_dir: Path | None) -> None:
+    def __init__(self, port: int | None, log_dir: Path | str | None) -> None:
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
         self._owned_dir: Path | None = None
@@ -264,7 +264,7 @@ class RedisServer(_Service):
         port: int | None = None,
         appendonly: bool = False,
         data_dir: Path | str | None = None,
-        log_dir: Path | None = None,
+        log_dir: Path | str | None = None,
     ) -> None:
         super().__init__(port, log_dir)
         self.appendonly = appendonly
@@ -307,7 +307,7 @@ class KafkaBroker(_Service):
         """``127.0.0.1:PORT``."""
         return f"{HOST}:{self.port}"
 
-    def __init__(self, port: int | None = None, log_dir: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, log_dir: Path | str | None = None) -> None:
         super().__init__(port, log_dir)
 
     def _argv(self) -> list[str]:
@@ -331,7 +331,7 @@ class KafkaBroker(_Service):
 class EmbeddedStack:
     """A broker and a Redis started together; a context manager that always tears both down."""
 
-    def __init__(self, log_dir: Path | None = None, redis_appendonly: bool = False) -> None:
+    def __init__(self, log_dir: Path | str | None = None, redis_appendonly: bool = False) -> None:
         self._owned_dir: Path | None = None
         if log_dir is None:
             log_dir = self._owned_dir = Path(tempfile.mkdtemp(prefix="tcnad-stack-"))
