@@ -3,7 +3,8 @@
 Each service is resolved in this order:
 
 1. ``TCNAD_TEST_KAFKA`` (``host:port``) / ``TCNAD_TEST_REDIS`` (``redis://host:port/0``);
-2. testcontainers (Kafka in KRaft mode, Redis) when a Docker daemon answers;
+2. testcontainers (Kafka in KRaft mode, Redis) when a Docker daemon answers (unless
+   ``TCNAD_TEST_DOCKER=0``);
 3. the embedded stack (tansu and redis-server subprocesses, see ``topology.stack``).
 
 When none of them gives a service that answers, the tests that need it fail with the
@@ -13,6 +14,7 @@ marker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -83,7 +85,8 @@ def _resolve(
         yield override
         return
     failures: list[str] = []
-    sources = [("docker", from_docker)] if _docker_answers() else []
+    use_docker = os.environ.get("TCNAD_TEST_DOCKER", "1") != "0" and _docker_answers()
+    sources = [("docker", from_docker)] if use_docker else []
     sources.append(("embedded", embedded))
     for source, start in sources:
         try:
@@ -100,22 +103,35 @@ def _resolve(
     pytest.fail(f"no {name} for integration tests: " + "; ".join(failures), pytrace=False)
 
 
+def _start_container(container: Any, address: Callable[[], str]) -> tuple[str, Callable[[], None]]:
+    """Start a testcontainers container; on failure remove it and raise RuntimeError."""
+    from docker.errors import DockerException
+
+    try:
+        container.start()
+        return address(), container.stop
+    except DockerException as exc:
+        with contextlib.suppress(DockerException):
+            container.stop()
+        raise RuntimeError(f"container {container.image} did not start: {exc}") from exc
+
+
 def _docker_kafka() -> tuple[str, Callable[[], None]]:
     from testcontainers.community.kafka import KafkaContainer
 
     container: Any = KafkaContainer(KAFKA_IMAGE).with_kraft()
-    container.start()
-    return str(container.get_bootstrap_server()), container.stop
+    return _start_container(container, lambda: str(container.get_bootstrap_server()))
 
 
 def _docker_redis() -> tuple[str, Callable[[], None]]:
     from testcontainers.community.redis import RedisContainer
 
     container: Any = RedisContainer(REDIS_IMAGE)
-    container.start()
-    host = container.get_container_host_ip()
-    port = container.get_exposed_port(6379)
-    return f"redis://{host}:{port}/0", container.stop
+
+    def url() -> str:
+        return f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
+
+    return _start_container(container, url)
 
 
 def _embedded_kafka(log_dir: Path) -> tuple[str, Callable[[], None]]:
