@@ -105,6 +105,7 @@ def child_env(stack: EmbeddedStack) -> dict[str, str]:
     env["TCNAD_KAFKA_BOOTSTRAP"] = stack.kafka_bootstrap
     env["TCNAD_REDIS_URL"] = stack.redis_url
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("TCNAD_METRICS_PORT", "0")  # any free port: the demo must not clash
     return env
 
 
