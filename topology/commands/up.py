@@ -25,6 +25,13 @@ from topology.stack import EmbeddedStack, StackError
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.2
+_DESCRIPTION = """\
+Start a Kafka-protocol broker (tansu) and a redis-server on free loopback ports, then a
+worker, an alert tail (its output is printed here) and the synthetic fleet producer.
+Ctrl-C or SIGTERM stops everything it started.
+
+With --stack-only, start only the broker and Redis, print their addresses and the
+`export TCNAD_...` lines for other commands, and wait."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "up",
         help="run the demo on an embedded broker and Redis (or just the stack)",
-        description=__doc__,
+        description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
