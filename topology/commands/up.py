@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 _POLL_S = 0.2
 _DESCRIPTION = """\
 Start a Kafka-protocol broker (tansu) and a redis-server on free loopback ports, then a
-worker, an alert tail (its output is printed here) and the synthetic fleet producer.
+an alert tail (its output is printed here), a worker and the synthetic fleet producer.
 Ctrl-C or SIGTERM stops everything it started.
 
 With --stack-only, start only the broker and Redis, print their addresses and the
@@ -73,11 +73,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def demo_children(python: str = sys.executable) -> list[Child]:
-    """The demo's processes in start order: worker, alert tail, synthetic fleet producer."""
+    """The demo's processes in start order: alert tail, worker, synthetic fleet producer.
+
+    They stop in reverse order, so the tail still prints the alerts of the worker's last batch.
+    """
     cli = (python, "-m", "topology.cli")
     return [
-        Child("worker", (*cli, "worker")),
         Child("alerts", (*cli, "alerts"), to_terminal=True),
+        Child("worker", (*cli, "worker")),
         Child("produce", (*cli, "produce")),
     ]
 
