@@ -23,9 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from detector.errors import DetectorError
 from topology.processes import ManagedProcess
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "EmbeddedStack",
@@ -138,7 +142,29 @@ def redis_answers(host: str, port: int, timeout_s: float = 2.0) -> bool:
         return False
 
 
-class _Service:
+class _StartStop:
+    """``with x:`` starts ``x`` and stops it on the way out, whatever ends the block."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class _Service(_StartStop):
     """A loopback service run as a managed child process; subclasses give argv and a probe."""
 
     name = "service"
@@ -237,18 +263,6 @@ class _Service:
             self.kill()
             shutil.rmtree(self._owned_dir, ignore_errors=True)
 
-    def __enter__(self) -> _Service:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 class RedisServer(_Service):
     """A redis-server on a loopback port; optionally append-only, persisting to ``data_dir``.
@@ -292,10 +306,6 @@ class RedisServer(_Service):
     def _answers(self) -> bool:
         return redis_answers(HOST, self.port, timeout_s=1.0)
 
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
 
 class KafkaBroker(_Service):
     """A tansu Kafka-protocol broker with in-memory storage on a loopback port."""
@@ -323,12 +333,8 @@ class KafkaBroker(_Service):
     def _answers(self) -> bool:
         return kafka_answers(self.bootstrap, timeout_s=1.0)
 
-    def __enter__(self) -> KafkaBroker:
-        self.start()
-        return self
 
-
-class EmbeddedStack:
+class EmbeddedStack(_StartStop):
     """A broker and a Redis started together; a context manager that always tears both down."""
 
     def __init__(self, log_dir: Path | str | None = None, redis_appendonly: bool = False) -> None:
@@ -367,15 +373,3 @@ class EmbeddedStack:
             stack.callback(self.kafka.stop)
         if self._owned_dir is not None and not self._failed:
             shutil.rmtree(self._owned_dir, ignore_errors=True)
-
-    def __enter__(self) -> EmbeddedStack:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
