@@ -25,6 +25,7 @@ from topology.stack import EmbeddedStack, StackError
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.2
+_STOP_GRACE_S = 30.0  # a worker finishes its batch and commits before it exits
 _DESCRIPTION = """\
 Start a Kafka-protocol broker (tansu) and a redis-server on free loopback ports, then a
 an alert tail (its output is printed here), a worker and the synthetic fleet producer.
@@ -72,23 +73,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=_run)
 
 
-def demo_children(python: str = sys.executable) -> list[Child]:
+def demo_children(log_dir: Path, python: str = sys.executable) -> list[Child]:
     """The demo's processes in start order: alert tail, worker, synthetic fleet producer.
 
     They stop in reverse order, so the tail still prints the alerts of the worker's last batch.
+    The producer writes where it injected anomalies to ``log_dir/truth.json`` when it stops.
     """
     cli = (python, "-m", "topology.cli")
+    truth = str(log_dir / "truth.json")
     return [
-        Child("alerts", (*cli, "alerts"), to_terminal=True),
+        Child("alerts", (*cli, "alerts", "--from-beginning"), to_terminal=True),
         Child("worker", (*cli, "worker")),
-        Child("produce", (*cli, "produce")),
+        Child("produce", (*cli, "produce", "--no-progress", "--truth", truth)),
     ]
 
 
 def _run(args: argparse.Namespace) -> int:
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="tcnad-up-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    children = [] if args.stack_only else demo_children()
+    children = [] if args.stack_only else demo_children(log_dir)
     try:
         with terminate_on_signals(), EmbeddedStack(log_dir=log_dir) as stack:
             _announce(stack, log_dir)
@@ -165,7 +168,7 @@ def run_children(
     finally:
         for proc in reversed(procs):
             with contextlib.suppress(OSError):
-                proc.stop(grace_s=15.0)
+                proc.stop(grace_s=_STOP_GRACE_S)
 
 
 def _supervise(procs: Sequence[ManagedProcess], duration: float | None) -> int:
