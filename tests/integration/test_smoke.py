@@ -36,10 +36,11 @@ async def _produce(bootstrap: str, topic: str, keys: list[str], tag: str) -> Non
 
 async def _consume(consumer: AIOKafkaConsumer, n: int, timeout_s: float = 30.0) -> list[str]:
     got: list[str] = []
-    async with asyncio.timeout(timeout_s):
-        while len(got) < n:
-            batch = await consumer.getmany(timeout_ms=500)
-            got += [m.value.decode() for msgs in batch.values() for m in msgs]
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while len(got) < n:
+        assert asyncio.get_running_loop().time() < deadline, f"{len(got)} of {n} records"
+        batch = await consumer.getmany(timeout_ms=500)
+        got += [m.value.decode() for msgs in batch.values() for m in msgs]
     return got
 
 
