@@ -203,6 +203,9 @@ class _Service(_StartStop):
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Start the service and wait until it answers; raise StackError naming the log file."""
+        if self.running:
+            raise StackError(f"{self.name} is already running on {HOST}:{self.port}")
+        status: int | None = None
         for attempt in range(_PORT_RETRIES):
             if port_in_use(self.port):
                 if self._fixed_port:
@@ -218,17 +221,18 @@ class _Service(_StartStop):
             if self._wait_ready(timeout_s):
                 logger.info("%s ready port=%d pid=%s", self.name, self.port, self.pid)
                 return
-            exited = not self._proc.running
+            status = self._proc.returncode
             self._proc.kill()
-            if exited and not self._fixed_port and attempt + 1 < _PORT_RETRIES:
+            if status is not None and not self._fixed_port and attempt + 1 < _PORT_RETRIES:
                 logger.warning("%s exited on port %d; trying another port", self.name, self.port)
                 self.port = free_port()
                 continue
             break
         self._keep_logs = True
         tail = self._proc.log_tail() if self._proc is not None else ""
+        what = f"exited with status {status}" if status is not None else "did not answer"
         raise StackError(
-            f"{self.name} did not answer on {HOST}:{self.port} within {timeout_s:.0f}s; "
+            f"{self.name} {what} on {HOST}:{self.port} within {timeout_s:.0f}s; "
             f"see its log {self.log_path}. Last lines:\n{tail}"
         )
 
