@@ -231,6 +231,7 @@ def _epoch(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        total += float(loss.detach())
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+        value = float(loss.detach())
+        total += value
+        bar.set_postfix(loss=f"{value:.4f}")
     return total / cfg.steps_per_epoch
