@@ -183,7 +183,11 @@ class CacheStoreContract:
             assert (await store.load(names)).reset == names
             assert store.stats.resets == 4
             return
-        for name, hint in zip(names, ["format version 2", "bytes", "not a tcnad", "rings"]):
+        for name, hint in zip(
+            names,
+            [f"format version {FORMAT_VERSION + 1}", "bytes", "not a tcnad", "rings"],
+            strict=True,
+        ):
             with pytest.raises(IncompatibleState, match=hint):
                 await store.load([name])
 
