@@ -22,7 +22,7 @@ from state.testing import inconsistencies, reference_layout, synthetic_update
 from tests.integration.state_helpers import RedisProc
 
 LAYOUT = reference_layout()
-STREAMS = [f"dev-{i:04d}" for i in range(1024)]
+STREAMS = [f"dev-{i:04d}" for i in range(512)]
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +99,7 @@ async def test_kill_during_batches(aof_server: RedisProc) -> None:
     acknowledged step or at the step of the interrupted save, and work resumes."""
     store = store_for(aof_server)
     rng = random.Random(7)
-    acked = dict.fromkeys(STREAMS[:512], 0)
+    acked = dict.fromkeys(STREAMS[:256], 0)
     mixed_cycles = 0
     for _cycle in range(4):
         attempted, progress = dict(acked), [0]
@@ -125,10 +125,10 @@ async def test_racing_writers_exactly_one_wins_each_round(aof_server: RedisProc)
     """Four workers that all believe they own the same streams: in every round each stream
     is written by exactly one of them, the others are fenced, and the state stays whole."""
     writers = [store_for(aof_server) for _ in range(4)]
-    streams = STREAMS[:128]
+    streams = STREAMS[:64]
     await writers[0].save([synthetic_update(LAYOUT, s, 0, 1) for s in streams])
     expected = dict.fromkeys(streams, 1)
-    for _ in range(10):
+    for _ in range(6):
         loads = await asyncio.gather(*(w.load(streams) for w in writers))
         saves = await asyncio.gather(
             *(

@@ -224,12 +224,13 @@ class CacheStoreContract:
         assert (await store.load(["good", "bad"])).missing == ["good", "bad"]
 
     async def test_one_round_trip_per_load_and_save(self, backend: Backend) -> None:
-        store = backend.make()
-        streams = [f"s{i}" for i in range(1000)]
+        small = StateLayout(((2, 4), (8, 4)), 2, "small")
+        store = backend.make(small)
+        streams = [f"s{i}" for i in range(3000)]
         await store.load(["warm-up"])
         trips = store.stats.round_trips
-        await store.save([synthetic_update(LAYOUT, s, 0, 1) for s in streams])
+        await store.save([synthetic_update(small, s, 0, 1) for s in streams])
         assert store.stats.round_trips == trips + 1
         result = await store.load(streams)
         assert store.stats.round_trips == trips + 2
-        assert len(result.records) == 1000
+        assert len(result.records) == 3000
