@@ -4,9 +4,9 @@ Keys (one Redis Cluster hash tag per stream, so both live on one slot):
 ``<ns>:{<stream>}:meta`` (codec header + step, offset, timestamp, stats) and
 ``<ns>:{<stream>}:rings`` (all rings as one little-endian float32 blob).
 
-``load`` pipelines one atomic read script per stream; ``save`` pipelines one EVALSHA of the
+``load`` pipelines one MGET (meta, rings) per stream; ``save`` pipelines one EVALSHA of the
 save script per stream, which checks the stored step against ``since_step`` and SETRANGEs
-only the changed ring rows. Scripts are loaded on first use and again after a NOSCRIPT
+only the changed ring rows. The script is loaded on first use and again after a NOSCRIPT
 reply (a restarted Redis), resending only the commands that got it.
 """
 
@@ -25,7 +25,7 @@ from detector.state import StateLayout
 from state.base import OnIncompatible, Outcome, StoreStats, check_policy, collect, unique
 from state.codec import StateCodec
 from state.errors import StoreUnavailable
-from state.lua import LOAD_SCRIPT, save_script, sha1
+from state.lua import save_script, sha1
 from state.types import LoadResult, SaveResult, StreamUpdate
 
 log = logging.getLogger(__name__)
@@ -82,12 +82,9 @@ class RedisCacheStore:
         self.codec = StateCodec(layout)
         self.stats = StoreStats()
         ttl_ms = 0 if ttl_s is None else max(1, round(ttl_s * 1000))
-        self._scripts = {
-            "save": save_script(self.codec, self.policy == "reset", ttl_ms),
-            "load": LOAD_SCRIPT,
-        }
-        self._sha = {name: sha1(text) for name, text in self._scripts.items()}
-        self._scripts_loaded = False
+        self._script = save_script(self.codec, self.policy == "reset", ttl_ms)
+        self._sha = sha1(self._script)
+        self._script_loaded = False
         self.client: aioredis.Redis = aioredis.Redis.from_url(
             redis_url,
             socket_timeout=socket_timeout,
@@ -101,25 +98,27 @@ class RedisCacheStore:
         return stream_keys(self.namespace, stream)
 
     async def load(self, streams: Sequence[str]) -> LoadResult:
-        """States of ``streams`` (one pipelined round trip); absent ones are ``missing``."""
+        """States of ``streams`` (one pipelined round trip); absent ones are ``missing``.
+
+        Each stream is one ``MGET meta rings``: a single command, so atomic per stream, and
+        both keys share the stream's hash slot.
+        """
         names = unique(streams)
-        commands = [("EVALSHA", self._sha["load"], 2, *self.keys(s)) for s in names]
-        replies = await self._run("load", names, commands)
+        groups = [[("MGET", *self.keys(s))] for s in names]
+        replies = await self._run("load", names, groups)
         rows = [(s, r[0], r[1]) for s, r in zip(names, replies, strict=True)]
         return collect(self.codec, self.policy, self.stats, rows)
 
     async def save(self, updates: Sequence[StreamUpdate]) -> SaveResult:
         """Apply the updates, each atomically and only if the stored step is its
         ``since_step`` (one pipelined round trip). Raises ``StoreUnavailable``."""
-        commands: list[Command] = []
+        groups: list[list[Command]] = []
         for u in updates:
             body, rows = self.codec.encode_update(u)  # validates before anything is sent
             since = u.delta.since_step
-            commands.append(
-                ("EVALSHA", self._sha["save"], 2, *self.keys(u.stream), since, body, rows)
-            )
+            groups.append([("EVALSHA", self._sha, 2, *self.keys(u.stream), since, body, rows)])
         names = [u.stream for u in updates]
-        replies = await self._run("save", names, commands)
+        replies = await self._run("save", names, groups)
         saved = [s for s, r in zip(names, replies, strict=True) if r != Outcome.FENCED]
         fenced = [s for s, r in zip(names, replies, strict=True) if r == Outcome.FENCED]
         if fenced:
@@ -131,54 +130,66 @@ class RedisCacheStore:
     async def delete(self, streams: Sequence[str]) -> int:
         """Remove ``streams`` (explicit reset); returns how many had stored keys."""
         names = unique(streams)
-        replies = await self._run("delete", names, [("DEL", *self.keys(s)) for s in names])
+        replies = await self._run("delete", names, [[("DEL", *self.keys(s))] for s in names])
         return sum(1 for r in replies if int(r) > 0)
 
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def _run(self, op: str, streams: list[str], commands: Sequence[Command]) -> list[Any]:
-        """Send ``commands`` (one per stream) in one pipeline; map every failure to
-        ``StoreUnavailable`` naming the streams involved."""
-        if not commands:
+    async def _run(
+        self, op: str, streams: list[str], groups: Sequence[Sequence[Command]]
+    ) -> list[Any]:
+        """Send one group of commands per stream in one pipeline; returns each group's last
+        reply. Every failure becomes ``StoreUnavailable`` naming the streams involved."""
+        if not groups:
             return []
         try:
-            if not self._scripts_loaded and op != "delete":
-                await self._load_scripts()
-            replies = await self._pipeline(commands)
-            again = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+            if op == "save" and not self._script_loaded:
+                await self._load_script()
+            replies = await self._pipeline(groups)
+            again = [i for i, r in enumerate(replies) if isinstance(r[-1], NoScriptError)]
             if again:
-                log.warning("state scripts missing on redis (restarted?); reloading")
-                await self._load_scripts()
-                for i, r in zip(
-                    again, await self._pipeline([commands[i] for i in again]), strict=True
-                ):
+                log.warning("state save script missing on redis (restarted?); reloading")
+                await self._load_script()
+                retried = await self._pipeline([groups[i] for i in again])
+                for i, r in zip(again, retried, strict=True):
                     replies[i] = r
         except (RedisError, OSError) as exc:
-            self._scripts_loaded = False  # a restarted server has none
+            self._script_loaded = False  # a restarted server has none
             raise StoreUnavailable(op, streams, exc) from exc
-        failed = [i for i, r in enumerate(replies) if isinstance(r, Exception)]
+        failed = [i for i, group in enumerate(replies) if _error(group) is not None]
         if failed:
-            raise StoreUnavailable(op, [streams[i] for i in failed], replies[failed[0]])
-        return replies
+            first = _error(replies[failed[0]])
+            assert first is not None
+            raise StoreUnavailable(op, [streams[i] for i in failed], first)
+        return [group[-1] for group in replies]
 
-    async def _pipeline(self, commands: Sequence[Command]) -> list[Any]:
+    async def _pipeline(self, groups: Sequence[Sequence[Command]]) -> list[list[Any]]:
         pipe = self.client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-            self.stats.bytes_sent += resp_size(command)
+        for group in groups:
+            for command in group:
+                pipe.execute_command(*command)
+                self.stats.bytes_sent += resp_size(command)
+                self.stats.commands += 1
         self.stats.round_trips += 1
-        self.stats.commands += len(commands)
-        return list(await pipe.execute(raise_on_error=False))
+        flat = list(await pipe.execute(raise_on_error=False))
+        out, pos = [], 0
+        for group in groups:
+            out.append(flat[pos : pos + len(group)])
+            pos += len(group)
+        return out
 
-    async def _load_scripts(self) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for text in self._scripts.values():
-            pipe.script_load(text)
-            self.stats.bytes_sent += resp_size(("SCRIPT", "LOAD", text))
+    async def _load_script(self) -> None:
+        self.stats.bytes_sent += resp_size(("SCRIPT", "LOAD", self._script))
         self.stats.round_trips += 1
-        self.stats.commands += len(self._scripts)
-        shas = [s.decode() if isinstance(s, bytes) else str(s) for s in await pipe.execute()]
-        if shas != list(self._sha.values()):
-            raise RedisError(f"script digests differ: {shas} != {list(self._sha.values())}")
-        self._scripts_loaded = True
+        self.stats.commands += 1
+        sha = await self.client.script_load(self._script)
+        sha = sha.decode() if isinstance(sha, bytes) else str(sha)
+        if sha != self._sha:
+            raise RedisError(f"save script digest {sha} != {self._sha}")
+        self._script_loaded = True
+
+
+def _error(replies: Sequence[Any]) -> BaseException | None:
+    """The first error among one stream's replies, if any."""
+    return next((r for r in replies if isinstance(r, BaseException)), None)
