@@ -182,8 +182,12 @@ class StateCodec:
     def decode_rings(self, blob: bytes) -> tuple[F32, ...]:
         """Rings ``(L_j, C_j)`` float32 from a possibly short blob (missing tail = zeros);
         writable views into one fresh array."""
-        full = np.zeros(self.layout.ring_bytes // 4, dtype=np.float32)
-        full[: len(blob) // 4] = np.frombuffer(blob, dtype=RING_DTYPE, count=len(blob) // 4)
+        values = np.frombuffer(blob, dtype=RING_DTYPE, count=len(blob) // 4)
+        if len(blob) == self.layout.ring_bytes:
+            full = values.astype(np.float32)  # one copy, writable
+        else:
+            full = np.zeros(self.layout.ring_bytes // 4, dtype=np.float32)
+            full[: len(values)] = values
         out = []
         for (length, ch), base in zip(self.layout.ring_shapes, self.ring_base, strict=True):
             out.append(full[base // 4 : base // 4 + length * ch].reshape(length, ch))
