@@ -133,6 +133,15 @@ class RedisCacheStore:
         replies = await self._run("delete", names, [[("DEL", *self.keys(s))] for s in names])
         return sum(1 for r in replies if int(r) > 0)
 
+    async def server_run_id(self) -> str:
+        """Redis's ``run_id``: it changes when the server restarts, which may have lost the
+        last second of writes (see docs/architecture.md, state durability)."""
+        try:
+            info = await self.client.info("server")
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable("info", [], exc) from exc
+        return str(info["run_id"])
+
     async def close(self) -> None:
         await self.client.aclose()
 

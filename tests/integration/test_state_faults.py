@@ -54,6 +54,7 @@ async def check_all(store: RedisCacheStore, allowed: dict[str, set[int]]) -> dic
 
 async def test_kill_between_batches(aof_server: RedisProc) -> None:
     store = store_for(aof_server)
+    run_id = await store.server_run_id()
     steps = dict.fromkeys(STREAMS, 0)
     for grow in (1, 3, 9):
         batch = [synthetic_update(LAYOUT, s, steps[s], steps[s] + grow) for s in STREAMS]
@@ -65,7 +66,10 @@ async def test_kill_between_batches(aof_server: RedisProc) -> None:
     assert info.value.retriable and set(info.value.streams) == set(STREAMS)
     with pytest.raises(StoreUnavailable):
         await store.load(STREAMS[:3])
+    with pytest.raises(StoreUnavailable):
+        await store.server_run_id()
     aof_server.start()
+    assert await store.server_run_id() != run_id  # how a worker notices the restart
     await check_all(store, {s: {steps[s]} for s in STREAMS})  # nothing acknowledged lost
     batch = [synthetic_update(LAYOUT, s, steps[s], steps[s] + 1) for s in STREAMS]
     assert (await store.save(batch)).saved == STREAMS  # scripts reloaded after the restart
