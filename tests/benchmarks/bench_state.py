@@ -18,7 +18,7 @@ import asyncio
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -27,7 +27,6 @@ from detector.state import StreamState
 from state import RedisCacheStore, StateCodec
 from state.redis_store import resp_size
 from state.testing import expected_state, reference_layout, synthetic_update
-from state.types import StreamUpdate
 from tests.integration.state_helpers import RedisProc, redis_server_bin
 
 LAYOUT = reference_layout()
@@ -52,9 +51,10 @@ async def settle(client: aioredis.Redis) -> None:
         await asyncio.sleep(0.2)
 
 
-async def timed(fn: Callable[[], Awaitable[object]]) -> float:
+async def timed(job: Awaitable[object]) -> float:
+    """Seconds to run ``job`` (a coroutine does nothing until awaited)."""
     start = time.perf_counter()
-    await fn()
+    await job
     return time.perf_counter() - start
 
 
@@ -131,22 +131,27 @@ async def run(n_streams: int, batches: int, appendonly: bool) -> None:
         calls1, _ = await server_counters(client)
         print(f"load: round trips {store.stats.round_trips - trips0}, MGET calls {calls1 - calls0}")
 
-        ours_save, ours_load, naive_save, naive_load = [], [], [], []
-        for _ in range(batches):
-            updates: list[StreamUpdate] = [
-                synthetic_update(LAYOUT, s, step, step + 1) for s in streams
-            ]
-            ours_save.append(await timed(lambda u=updates: store.save(u)))  # type: ignore[misc]
-            ours_load.append(await timed(lambda: store.load(streams)))
-            step += 1
-            states = {s: expected_state(LAYOUT, s, step) for s in streams}
-            naive_save.append(await timed(lambda p=states: naive.save(p)))  # type: ignore[misc]
-            naive_load.append(await timed(lambda: naive.load(streams)))
-        report(ours_save, ours_load, naive_save, naive_load, n_streams)
+        await compare(store, naive, streams, step, batches)
         evalsha = (await client.info("commandstats"))["cmdstat_evalsha"]
         print(f"server time per save script call: {evalsha['usec_per_call']:.0f} us (all calls)")
         await store.close()
         await client.aclose()
+
+
+async def compare(
+    store: RedisCacheStore, naive: Naive, streams: list[str], step: int, batches: int
+) -> None:
+    """Time save and load of one reading per stream, store and naive alternating."""
+    ours_save, ours_load, naive_save, naive_load = [], [], [], []
+    for _ in range(batches):
+        updates = [synthetic_update(LAYOUT, s, step, step + 1) for s in streams]
+        ours_save.append(await timed(store.save(updates)))
+        ours_load.append(await timed(store.load(streams)))
+        step += 1
+        states = {s: expected_state(LAYOUT, s, step) for s in streams}
+        naive_save.append(await timed(naive.save(states)))
+        naive_load.append(await timed(naive.load(streams)))
+    report(ours_save, ours_load, naive_save, naive_load, len(streams))
 
 
 def report(

@@ -108,48 +108,37 @@ async def test_password_from_url(tmp_path: Path) -> None:
         await wrong.close()
 
 
-async def test_rediss_tls_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    binary = shutil.which("redis-server")
-    if binary is None or shutil.which("openssl") is None:
-        pytest.skip("TLS test needs redis-server (built with TLS) and openssl on PATH")
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
     subprocess.run(
         [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
+            *command.split(),
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
             "-keyout",
             str(key),
             "-out",
             str(cert),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
         ],
         check=True,
         capture_output=True,
     )
+    return cert, key
+
+
+async def test_rediss_tls_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = shutil.which("redis-server")
+    if binary is None or shutil.which("openssl") is None:
+        pytest.skip("TLS test needs redis-server (built with TLS) and openssl on PATH")
+    cert, key = _self_signed(tmp_path)
     monkeypatch.setenv("TCNAD_TEST_REDIS_SERVER", binary)
     tls_port = free_port()
     extra = (
-        "--tls-port",
-        str(tls_port),
-        "--tls-cert-file",
-        str(cert),
-        "--tls-key-file",
-        str(key),
-        "--tls-ca-cert-file",
-        str(cert),
-        "--tls-auth-clients",
-        "no",
-    )
-    proc = RedisProc(tmp_path, extra=extra)
+        f"--tls-port {tls_port} --tls-cert-file {cert} --tls-key-file {key} "
+        f"--tls-ca-cert-file {cert} --tls-auth-clients no"
+    ).split()
+    proc = RedisProc(tmp_path, extra=tuple(extra))
     try:
         proc.start()
     except RuntimeError:

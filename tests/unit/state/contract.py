@@ -106,6 +106,14 @@ class CacheStoreContract:
         assert result.fenced == ["s"] and result.saved == ["t"]
         assert_state((await store.load(["s"])).records["s"], LAYOUT, "s", 9)
 
+    async def test_chained_updates_of_one_stream_in_one_batch(self, backend: Backend) -> None:
+        store = backend.make()
+        batch = [synthetic_update(LAYOUT, "s", 0, 2), synthetic_update(LAYOUT, "s", 2, 5)]
+        assert (await store.save(batch)).saved == ["s", "s"]
+        assert_state((await store.load(["s"])).records["s"], LAYOUT, "s", 5)
+        empty = await store.save([])
+        assert empty.saved == [] and empty.fenced == []
+
     async def test_new_stream_with_nonzero_since_is_fenced(self, backend: Backend) -> None:
         store = backend.make()
         result = await store.save([synthetic_update(LAYOUT, "s", 4, 6)])

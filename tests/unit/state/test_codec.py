@@ -17,6 +17,7 @@ from state import (
     IncompatibleState,
     InvalidUpdate,
     MemoryCacheStore,
+    RedisCacheStore,
     StateCodec,
     StoreUnavailable,
     state_delta,
@@ -176,3 +177,14 @@ def test_any_delta_sequence_rebuilds_the_state(chunks: list[int], replay: int) -
                 np.testing.assert_array_equal(got, exp)
 
     asyncio.run(run())
+
+
+def test_redis_store_settings_are_checked_without_connecting() -> None:
+    with pytest.raises(ValueError, match="namespace"):
+        RedisCacheStore("redis://127.0.0.1:1/0", LAYOUT, namespace="a{b}")
+    with pytest.raises(ValueError, match="ttl_s"):
+        RedisCacheStore("redis://127.0.0.1:1/0", LAYOUT, ttl_s=0)
+    with pytest.raises(ValueError, match="on_incompatible"):
+        RedisCacheStore("redis://127.0.0.1:1/0", LAYOUT, on_incompatible="ignore")
+    with pytest.raises(ValueError, match="on_incompatible"):
+        MemoryCacheStore(LAYOUT, on_incompatible="maybe")
