@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from state import RedisCacheStore, StoreUnavailable
-from state.testing import inconsistencies, reference_layout, synthetic_update
+from state.testing import inconsistencies, position_at, reference_layout, synthetic_update
 from tests.integration.state_helpers import RedisProc
 
 LAYOUT = reference_layout()
@@ -154,3 +154,26 @@ async def test_racing_writers_exactly_one_wins_each_round(aof_server: RedisProc)
         await check_all(writers[0], {s: {expected[s]} for s in streams})
     for w in writers:
         await w.close()
+
+
+async def test_writes_lost_by_redis_fence_the_hot_copy_and_reload_goes_back(
+    aof_server: RedisProc,
+) -> None:
+    """What a host crash that loses Redis's last second looks like to a worker: its next
+    save is fenced (the stored step went back), a reload returns the older step and offset,
+    and the worker continues from there (readings after that offset are applied again)."""
+    store = store_for(aof_server)
+    meta_key, rings_key = store.keys("s")
+    await store.save([synthetic_update(LAYOUT, "s", 0, 5)])
+    with aof_server.client() as raw:
+        before = {k: raw.dump(k) for k in (meta_key, rings_key)}
+        await store.save([synthetic_update(LAYOUT, "s", 5, 9)])
+        for key, value in before.items():  # the last writes are lost
+            raw.restore(key, 0, value, replace=True)
+    assert (await store.save([synthetic_update(LAYOUT, "s", 9, 10)])).fenced == ["s"]
+    record = (await store.load(["s"])).records["s"]
+    assert (record.state.step, record.offset) == (5, position_at(5)[0])
+    assert inconsistencies(LAYOUT, record) == []
+    assert (await store.save([synthetic_update(LAYOUT, "s", 5, 10)])).saved == ["s"]
+    await check_all(store, {"s": {10}})
+    await store.close()
