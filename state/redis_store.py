@@ -104,21 +104,20 @@ class RedisCacheStore:
         both keys share the stream's hash slot.
         """
         names = unique(streams)
-        groups = [[("MGET", *self.keys(s))] for s in names]
-        replies = await self._run("load", names, groups)
+        replies = await self._run("load", names, [("MGET", *self.keys(s)) for s in names])
         rows = [(s, r[0], r[1]) for s, r in zip(names, replies, strict=True)]
         return collect(self.codec, self.policy, self.stats, rows)
 
     async def save(self, updates: Sequence[StreamUpdate]) -> SaveResult:
         """Apply the updates, each atomically and only if the stored step is its
         ``since_step`` (one pipelined round trip). Raises ``StoreUnavailable``."""
-        groups: list[list[Command]] = []
+        commands: list[Command] = []
         for u in updates:
             body, rows = self.codec.encode_update(u)  # validates before anything is sent
             since = u.delta.since_step
-            groups.append([("EVALSHA", self._sha, 2, *self.keys(u.stream), since, body, rows)])
+            commands.append(("EVALSHA", self._sha, 2, *self.keys(u.stream), since, body, rows))
         names = [u.stream for u in updates]
-        replies = await self._run("save", names, groups)
+        replies = await self._run("save", names, commands)
         saved = [s for s, r in zip(names, replies, strict=True) if r != Outcome.FENCED]
         fenced = [s for s, r in zip(names, replies, strict=True) if r == Outcome.FENCED]
         if fenced:
@@ -130,7 +129,7 @@ class RedisCacheStore:
     async def delete(self, streams: Sequence[str]) -> int:
         """Remove ``streams`` (explicit reset); returns how many had stored keys."""
         names = unique(streams)
-        replies = await self._run("delete", names, [[("DEL", *self.keys(s))] for s in names])
+        replies = await self._run("delete", names, [("DEL", *self.keys(s)) for s in names])
         return sum(1 for r in replies if int(r) > 0)
 
     async def server_run_id(self) -> str:
@@ -145,48 +144,38 @@ class RedisCacheStore:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def _run(
-        self, op: str, streams: list[str], groups: Sequence[Sequence[Command]]
-    ) -> list[Any]:
-        """Send one group of commands per stream in one pipeline; returns each group's last
-        reply. Every failure becomes ``StoreUnavailable`` naming the streams involved."""
-        if not groups:
+    async def _run(self, op: str, streams: list[str], commands: list[Command]) -> list[Any]:
+        """Send one command per stream in one pipeline; returns the replies. Every failure
+        becomes ``StoreUnavailable`` naming the streams involved."""
+        if not commands:
             return []
         try:
             if op == "save" and not self._script_loaded:
                 await self._load_script()
-            replies = await self._pipeline(groups)
-            again = [i for i, r in enumerate(replies) if isinstance(r[-1], NoScriptError)]
+            replies = await self._pipeline(commands)
+            again = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
             if again:
                 log.warning("state save script missing on redis (restarted?); reloading")
                 await self._load_script()
-                retried = await self._pipeline([groups[i] for i in again])
+                retried = await self._pipeline([commands[i] for i in again])
                 for i, r in zip(again, retried, strict=True):
                     replies[i] = r
         except (RedisError, OSError) as exc:
             self._script_loaded = False  # a restarted server has none
             raise StoreUnavailable(op, streams, exc) from exc
-        failed = [i for i, group in enumerate(replies) if _error(group) is not None]
+        failed = [i for i, r in enumerate(replies) if isinstance(r, BaseException)]
         if failed:
-            first = _error(replies[failed[0]])
-            assert first is not None
-            raise StoreUnavailable(op, [streams[i] for i in failed], first)
-        return [group[-1] for group in replies]
+            raise StoreUnavailable(op, [streams[i] for i in failed], replies[failed[0]])
+        return replies
 
-    async def _pipeline(self, groups: Sequence[Sequence[Command]]) -> list[list[Any]]:
+    async def _pipeline(self, commands: Sequence[Command]) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
-        for group in groups:
-            for command in group:
-                pipe.execute_command(*command)
-                self.stats.bytes_sent += resp_size(command)
-                self.stats.commands += 1
+        for command in commands:
+            pipe.execute_command(*command)
+            self.stats.bytes_sent += resp_size(command)
+        self.stats.commands += len(commands)
         self.stats.round_trips += 1
-        flat = list(await pipe.execute(raise_on_error=False))
-        out, pos = [], 0
-        for group in groups:
-            out.append(flat[pos : pos + len(group)])
-            pos += len(group)
-        return out
+        return list(await pipe.execute(raise_on_error=False))
 
     async def _load_script(self) -> None:
         self.stats.bytes_sent += resp_size(("SCRIPT", "LOAD", self._script))
@@ -197,8 +186,3 @@ class RedisCacheStore:
         if sha != self._sha:
             raise RedisError(f"save script digest {sha} != {self._sha}")
         self._script_loaded = True
-
-
-def _error(replies: Sequence[Any]) -> BaseException | None:
-    """The first error among one stream's replies, if any."""
-    return next((r for r in replies if isinstance(r, BaseException)), None)
