@@ -105,8 +105,8 @@ async def measure_bytes(
 async def run(n_streams: int, batches: int, appendonly: bool) -> None:
     streams = [f"sensor-{i:05d}" for i in range(n_streams)]
     with tempfile.TemporaryDirectory() as tmp, RedisProc(Path(tmp), appendonly=appendonly) as srv:
-        client = aioredis.Redis.from_url(srv.url)
-        store = RedisCacheStore(srv.url, LAYOUT, socket_timeout=60)
+        client = aioredis.Redis.from_url(srv.url, socket_timeout=120)
+        store = RedisCacheStore(srv.url, LAYOUT, socket_timeout=120)
         naive = Naive(client)
         version = (await client.info("server"))["redis_version"]
         print(
