@@ -1,10 +1,11 @@
-"""The ``CacheStore`` contract on ``RedisCacheStore`` against a real redis-server."""
+"""The ``CacheStore`` contract on ``RedisCacheStore`` against the session's real Redis
+(``redis_url`` fixture); each test works in its own namespace and removes its keys."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,22 +13,7 @@ import redis.asyncio as aioredis
 
 from detector.state import StateLayout
 from state import RedisCacheStore
-from tests.integration.state_helpers import RedisProc
 from tests.unit.state.contract import LAYOUT, CacheStoreContract
-
-
-@pytest.fixture(scope="module")
-def state_redis_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The session ``redis_url`` fixture where the suite provides one, else a private server."""
-    try:
-        yield str(request.getfixturevalue("redis_url"))
-        return
-    except pytest.FixtureLookupError:
-        pass
-    with RedisProc(Path(tmp_path_factory.mktemp("redis"))) as server:
-        yield server.url
 
 
 class RedisBackend:
@@ -46,8 +32,6 @@ class RedisBackend:
         return f"{self.namespace}:{{{stream}}}:meta", f"{self.namespace}:{{{stream}}}:rings"
 
     async def advance(self, seconds: float) -> None:
-        import asyncio
-
         await asyncio.sleep(seconds)
 
     async def raw(self, stream: str) -> tuple[bytes | None, bytes | None]:
@@ -70,7 +54,7 @@ class RedisBackend:
 
 class TestRedisStore(CacheStoreContract):
     @pytest.fixture
-    async def backend(self, state_redis_url: str) -> AsyncIterator[RedisBackend]:
-        backend = RedisBackend(state_redis_url)
+    async def backend(self, redis_url: str) -> AsyncIterator[RedisBackend]:
+        backend = RedisBackend(redis_url)
         yield backend
         await backend.close()
