@@ -9,6 +9,7 @@ Reason codes (``REASONS``):
 
 - ``undecodable``: null value (tombstone), not UTF-8, not JSON, nesting too deep;
 - ``too_large``: the value is longer than ``max_bytes``;
+- ``too_deep``: arrays/objects nested deeper than ``MAX_DEPTH``;
 - ``invalid``: not an object, duplicate keys, a missing field, a wrong type, a bad stream
   id, an unparsable timestamp;
 - ``non_finite``: NaN or infinity in ``ts`` or ``value`` (also as the strings "NaN",
@@ -23,15 +24,18 @@ Reason codes (``REASONS``):
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from topology.schemas import (
     MAX_ABS_VALUE,
+    MAX_DEPTH,
     MAX_MESSAGE_BYTES,
     DeadLetter,
     Reading,
@@ -55,6 +59,7 @@ logger = logging.getLogger(__name__)
 REASONS = (
     "undecodable",
     "too_large",
+    "too_deep",
     "invalid",
     "non_finite",
     "out_of_range",
@@ -121,6 +126,15 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicates)
 _PLAIN = json.JSONDecoder()
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def _nesting_depth(value: bytes) -> int:
+    """Deepest array/object nesting in JSON text (strings skipped); exact for valid JSON."""
+    brackets = _STRING.sub(b"", value).translate(None, _NOT_BRACKETS)
+    return max(itertools.accumulate(_DEPTH_STEP[b] for b in brackets), default=0)
 
 
 def _no_duplicate_fields(value: bytes) -> bool:
@@ -175,14 +189,20 @@ _build = _pick_builder()
 def _parse_json(value: bytes | None, max_bytes: int) -> Any:
     if value is None:
         raise WireError("undecodable", "null value (tombstone)")
+    if type(value) is not bytes:
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise WireError("undecodable", f"value is {type(value).__name__}, not bytes")
+        value = bytes(value)
     if len(value) > max_bytes:
         raise WireError("too_large", f"value is {len(value)} bytes, max {max_bytes}")
+    if value.count(b"[") + value.count(b"{") > MAX_DEPTH:
+        depth = _nesting_depth(value)
+        if depth > MAX_DEPTH:
+            raise WireError("too_deep", f"JSON nesting depth {depth}, max {MAX_DEPTH}")
     try:
-        text = value.decode("utf-8") if type(value) is bytes else bytes(value).decode("utf-8")
+        text = value.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise WireError("undecodable", f"not UTF-8: {exc}") from None
-    except TypeError:
-        raise WireError("undecodable", f"value is {type(value).__name__}, not bytes") from None
     try:
         obj = _PLAIN.decode(text)
         if type(obj) is dict and not (len(obj) == 3 and _no_duplicate_fields(value)):
