@@ -137,15 +137,17 @@ def _nesting_depth(value: bytes) -> int:
     return max(itertools.accumulate(_DEPTH_STEP[b] for b in brackets), default=0)
 
 
-def _no_duplicate_fields(value: bytes) -> bool:
-    """True when a 3-key object's text cannot hold a duplicate key: with no backslash no
-    string can contain a quote, so each quoted field name occurs once per use."""
-    return (
-        b"\\" not in value
-        and value.count(b'"stream"') == 1
-        and value.count(b'"ts"') == 1
-        and value.count(b'"value"') == 1
-    )
+def _surely_no_duplicates(obj: dict[str, Any], value: bytes) -> bool:
+    """True when the text of ``obj`` cannot hold a duplicate key. With no backslash, no
+    string contains a quote, so the quotes count the string tokens exactly: one per key
+    (duplicates included) and one per string value (overwritten ones included)."""
+    if b"\\" in value:
+        return False
+    strings = len(obj)
+    for x in obj.values():
+        if type(x) is str:
+            strings += 1
+    return value.count(b'"') == 2 * strings
 
 
 # Build readings without a second validation pass: the fields were checked by the same
@@ -153,13 +155,14 @@ def _no_duplicate_fields(value: bytes) -> bool:
 # internals ever differ (checked once at import).
 _new = object.__new__
 _set = object.__setattr__
-_FIELDS_SET = frozenset({"stream", "ts", "values"})
+# One shared fields-set: frozen models never add to it, and pydantic copies it on model_copy.
+_FIELDS_SET = {"stream", "ts", "values"}
 
 
 def _fast_reading(stream: str, ts: float, values: tuple[float, ...]) -> Reading:
     r = _new(Reading)
     _set(r, "__dict__", {"stream": stream, "ts": ts, "values": values})
-    _set(r, "__pydantic_fields_set__", set(_FIELDS_SET))
+    _set(r, "__pydantic_fields_set__", _FIELDS_SET)
     _set(r, "__pydantic_extra__", None)
     _set(r, "__pydantic_private__", None)
     return r
@@ -205,8 +208,8 @@ def _parse_json(value: bytes | None, max_bytes: int) -> Any:
         raise WireError("undecodable", f"not UTF-8: {exc}") from None
     try:
         obj = _PLAIN.decode(text)
-        if type(obj) is dict and not (len(obj) == 3 and _no_duplicate_fields(value)):
-            obj = _DECODER.decode(text)  # rare: extra fields or escapes; check every key
+        if type(obj) is dict and not _surely_no_duplicates(obj, value):
+            obj = _DECODER.decode(text)  # rare: escapes or nested strings; check every key
         return obj
     except json.JSONDecodeError as exc:
         raise WireError("undecodable", f"not JSON: {exc}") from None
