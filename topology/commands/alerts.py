@@ -129,8 +129,17 @@ async def _tail(args: argparse.Namespace) -> int:
     if not await _wait_for_topic(args, stop, deadline):
         return 0
     records = tail(args.bootstrap, args.topic, from_beginning=args.from_beginning, poll_ms=200)
+    ready = False
     try:
         async for batch in records:
+            if not ready:  # the first poll has placed the consumer: alerts from now on show
+                where = "the beginning" if args.from_beginning else "now"
+                print(
+                    f"tcnad alerts: tailing {args.topic!r} from {where}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                ready = True
             for record in batch:
                 shown += _show(record.value, record.partition, record.offset, args.json)
                 if args.max is not None and shown >= args.max:
