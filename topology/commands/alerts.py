@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="SECONDS",
         help="exit after this many seconds",
     )
-    p.set_defaults(func=_run)  # fmt: skip
+    p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:

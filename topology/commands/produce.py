@@ -33,13 +33,20 @@ Message = tuple[bytes, bytes]
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    env = os.environ.get
     p = sub.add_parser(
         "produce",
         help="publish a synthetic fleet with injected anomalies, or replay CSV files",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_kafka_args(p)
+    _add_run_args(p)
+    _add_fleet_args(p)
+    p.set_defaults(func=_run)
+
+
+def _add_kafka_args(p: argparse.ArgumentParser) -> None:
+    env = os.environ.get
     p.add_argument(
         "--bootstrap",
         default=env("TCNAD_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
@@ -54,9 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--partitions",
         type=int,
         default=int(env("TCNAD_PARTITIONS", "8")),
-        help="partitions when the topic must be created (env TCNAD_PARTITIONS)",
+        help="partitions if the topic must be created (env TCNAD_PARTITIONS)",
     )
-    p.add_argument("--streams", type=int, default=20, help="streams in the fleet (default 20)")
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--readings",
         type=int,
@@ -76,6 +85,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=1000.0,
         help="readings/s over all streams, 0 = as fast as possible (default 1000)",
     )
+    p.add_argument(
+        "--csv",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="replay these CSV files (timestamp,value[,value...]; stream = file "
+        "stem) instead of the fleet",
+    )
+    p.add_argument(
+        "--truth",
+        type=Path,
+        default=None,
+        help="write the fleet's ground truth (JSON) here when done",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_fleet_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--streams", type=int, default=20, help="streams in the fleet (default 20)")
     p.add_argument("--seed", type=int, default=0, help="fleet seed (default 0)")
     p.add_argument(
         "--width",
@@ -107,23 +136,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=300,
         help="no anomaly before this step, to let streams warm up (default 300)",
     )
-    p.add_argument(
-        "--truth",
-        type=Path,
-        default=None,
-        help="write the fleet's ground truth (JSON) here when done",
-    )
-    p.add_argument(
-        "--csv",
-        type=Path,
-        nargs="+",
-        default=None,
-        metavar="FILE",
-        help="replay these CSV files (timestamp,value[,value...]; stream = file "
-        "stem) instead of the fleet",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run)  # fmt: skip
 
 
 def _check_args(args: argparse.Namespace) -> str | None:
@@ -180,8 +192,14 @@ async def _produce(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     producer = BatchProducer(args.bootstrap, args.topic)
     await producer.start()
-    bar = tqdm(total=total, unit="msg", file=sys.stderr, mininterval=0.5,
-               disable=args.no_progress, smoothing=0.1)  # fmt: skip
+    bar = tqdm(
+        total=total,
+        unit="msg",
+        file=sys.stderr,
+        mininterval=0.5,
+        disable=args.no_progress,
+        smoothing=0.1,
+    )
     t0 = time.monotonic()
     try:
         sent = await _pump(messages, producer, bar, stop, args, step, t0)
@@ -192,8 +210,11 @@ async def _produce(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     elapsed = max(time.monotonic() - t0, 1e-9)
-    print(f"tcnad produce: {producer.sent} readings to {args.topic} ({partitions} partitions) "
-          f"in {elapsed:.1f} s, {producer.sent / elapsed:,.0f}/s", file=sys.stderr)  # fmt: skip
+    print(
+        f"tcnad produce: {producer.sent} readings to {args.topic} ({partitions} partitions) "
+        f"in {elapsed:.1f} s, {producer.sent / elapsed:,.0f}/s",
+        file=sys.stderr,
+    )
     if isinstance(source, CsvReplay) and source.skipped:
         print(f"tcnad produce: skipped {source.skipped} unreadable CSV rows", file=sys.stderr)
     if args.truth and isinstance(source, SyntheticFleet):
@@ -240,5 +261,8 @@ def _write_truth(path: Path, doc: dict[str, Any]) -> None:
     tmp.write_text(json.dumps(doc, indent=1))
     tmp.replace(path)
     n = sum(len(s["anomalies"]) for s in doc["streams"])
-    print(f"tcnad produce: truth ({n} anomalies in {len(doc['anomalous'])} streams, "
-          f"{len(doc['clean'])} clean) -> {path}", file=sys.stderr)  # fmt: skip
+    print(
+        f"tcnad produce: truth ({n} anomalies in {len(doc['anomalous'])} streams, "
+        f"{len(doc['clean'])} clean) -> {path}",
+        file=sys.stderr,
+    )
