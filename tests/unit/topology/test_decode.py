@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests.fuzz import MALFORMED_KINDS, malformed_cases
-from topology.decode import REASONS, RawRecord, dead_letter, decode_batch, decode_record
+from topology.decode import (
+    _FAST_MAX_BYTES,
+    REASONS,
+    RawRecord,
+    _decode_common,
+    _decode_full,
+    dead_letter,
+    decode_batch,
+    decode_record,
+)
 from topology.schemas import MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_STREAM_LEN, Reading, WireError
 
 
@@ -242,3 +251,33 @@ def test_decoder_agrees_with_the_pydantic_model(obj: dict[str, object], width: i
             assert "value" not in obj
         else:
             assert len(model.values) != width
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(["stream", "ts", "value", "x"]), _fields, max_size=4),
+    st.integers(1, 3),
+    st.sampled_from([None, b"k", b"sensor-0001"]),
+    st.booleans(),
+)
+def test_fast_path_never_accepts_what_the_full_rules_refuse(
+    obj: dict[str, object], width: int, key: bytes | None, compact: bool
+) -> None:
+    if "stream" in obj and key == b"k":
+        obj["stream"] = "k"
+    sep = (",", ":") if compact else (", ", ": ")
+    record = rec(json.dumps(obj, separators=sep).encode(), key)
+    fast = _decode_common(record, width, _FAST_MAX_BYTES)
+    try:
+        full: Reading | None = _decode_full(record, width, MAX_MESSAGE_BYTES)
+    except WireError:
+        full = None
+    if fast is not None:
+        assert full is not None and fast == full
+        assert fast.model_dump() == full.model_dump()
+
+
+def test_fast_path_takes_the_common_shapes() -> None:
+    for value in (body(), body(value=[1, 2.5]), body(ts=3, value=-0.0)):
+        width = len(json.loads(value)["value"]) if b"[" in value else 1
+        assert _decode_common(rec(value, b"sensor-0001"), width, _FAST_MAX_BYTES) is not None
