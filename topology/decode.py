@@ -29,9 +29,12 @@ import json
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import from_json as _from_json
 
 from topology.schemas import (
     MAX_ABS_TS,
@@ -153,37 +156,42 @@ def _surely_no_duplicates(obj: dict[str, Any], value: bytes) -> bool:
 
 
 # Build readings without a second validation pass: the fields were checked by the same
-# functions the model's validators call. Falls back to model_construct if pydantic's
-# internals ever differ (checked once at import).
-_new = object.__new__
-_set = object.__setattr__
-# One shared fields-set: frozen models never add to it, and pydantic copies it on model_copy.
-_FIELDS_SET = {"stream", "ts", "values"}
+# rules the model's validators apply. Writes pydantic's slots directly, and falls back to
+# model_construct if pydantic's internals ever differ (checked once at import).
+_FIELDS_SET = {"stream", "ts", "values"}  # shared: frozen models never add to it
 
 
-def _fast_reading(stream: str, ts: float, values: tuple[float, ...]) -> Reading:
-    r = _new(Reading)
-    _set(r, "__dict__", {"stream": stream, "ts": ts, "values": values})
-    _set(r, "__pydantic_fields_set__", _FIELDS_SET)
-    _set(r, "__pydantic_extra__", None)
-    _set(r, "__pydantic_private__", None)
-    return r
+def _slot_builder() -> Callable[[str, float, tuple[float, ...]], Reading]:
+    base: Any = BaseModel
+    new = object.__new__
+    set_dict = base.__dict__["__dict__"].__set__
+    set_fields_set = base.__pydantic_fields_set__.__set__
+    set_extra = base.__pydantic_extra__.__set__
+    set_private = base.__pydantic_private__.__set__
+
+    def build(stream: str, ts: float, values: tuple[float, ...]) -> Reading:
+        r = new(Reading)
+        set_dict(r, {"stream": stream, "ts": ts, "values": values})
+        set_fields_set(r, _FIELDS_SET)
+        set_extra(r, None)
+        set_private(r, None)
+        return r
+
+    return build
 
 
 def _slow_reading(stream: str, ts: float, values: tuple[float, ...]) -> Reading:
     return Reading.model_construct(stream=stream, ts=ts, values=values)
 
 
-def _pick_builder() -> Any:
+def _pick_builder() -> Callable[[str, float, tuple[float, ...]], Reading]:
     try:
-        probe = _fast_reading("probe", 1.0, (2.0,))
-        if probe == Reading(stream="probe", ts=1.0, values=(2.0,)) and probe.model_dump() == {
-            "stream": "probe",
-            "ts": 1.0,
-            "values": (2.0,),
-        }:
-            return _fast_reading
-    except (AttributeError, TypeError) as exc:  # pragma: no cover - pydantic internals moved
+        fast = _slot_builder()
+        probe = fast("probe", 1.0, (2.0,))
+        ref = Reading(stream="probe", ts=1.0, values=(2.0,))
+        if probe == ref and probe.model_dump() == ref.model_dump() and repr(probe) == repr(ref):
+            return fast
+    except (AttributeError, TypeError, KeyError) as exc:  # pragma: no cover - internals moved
         logger.warning("fast reading construction unavailable (%s); using model_construct", exc)
     return _slow_reading  # pragma: no cover
 
@@ -236,7 +244,6 @@ def _check_key(key: bytes | None, stream: str) -> None:
 
 
 _FAST_MAX_BYTES = 1024  # short enough that no nesting in it can threaten the stack
-_scan: Any = _PLAIN.scan_once  # type: ignore[attr-defined]  # the C scanner json uses
 
 
 def _decode_common(record: RawRecord, width: int, limit: int) -> Reading | None:
@@ -248,12 +255,11 @@ def _decode_common(record: RawRecord, width: int, limit: int) -> Reading | None:
     if type(value) is not bytes or len(value) > limit or b"\\" in value:
         return None
     try:
-        text = value.decode("utf-8")
-        obj, end = _scan(text, 0)
-    except (ValueError, StopIteration, RecursionError):
+        obj = _from_json(value)  # pydantic-core's parser: same JSON grammar, ~2x faster
+    except ValueError:
         return None
     # 8 quotes = 4 strings: the three keys and the stream id, so no key is duplicated
-    if end != len(text) or type(obj) is not dict or len(obj) != 3 or value.count(b'"') != 8:
+    if type(obj) is not dict or len(obj) != 3 or value.count(b'"') != 8:
         return None
     stream: Any = obj.get("stream")
     ts: Any = obj.get("ts")
