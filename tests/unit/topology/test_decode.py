@@ -19,6 +19,7 @@ from topology.decode import (
     RawRecord,
     _decode_common,
     _decode_full,
+    _nesting_depth,
     dead_letter,
     decode_batch,
     decode_record,
@@ -281,3 +282,27 @@ def test_fast_path_takes_the_common_shapes() -> None:
     for value in (body(), body(value=[1, 2.5]), body(ts=3, value=-0.0)):
         width = len(json.loads(value)["value"]) if b"[" in value else 1
         assert _decode_common(rec(value, b"sensor-0001"), width, _FAST_MAX_BYTES) is not None
+
+
+def _depth(x: object) -> int:
+    if isinstance(x, list):
+        return 1 + max((_depth(v) for v in x), default=0)
+    if isinstance(x, dict):
+        return 1 + max((_depth(v) for v in x.values()), default=0)
+    return 0
+
+
+_json_trees = st.recursive(
+    st.one_of(st.none(), st.integers(), st.text(alphabet='[]{}"\\ab', max_size=6)),
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=3),
+        st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=4), kids, max_size=3),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json_trees)
+def test_nesting_depth_ignores_brackets_inside_strings(tree: object) -> None:
+    assert _nesting_depth(json.dumps(tree).encode()) == _depth(tree)
