@@ -115,8 +115,9 @@ def _add_fleet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--interval",
         type=float,
-        default=1.0,
-        help="seconds between a stream's timestamps (default 1)",
+        default=None,
+        help="seconds between a stream's timestamps (default: streams/rate, so timestamps "
+        "follow the clock; 1 when --rate is 0)",
     )
     p.add_argument(
         "--start-ts", type=float, default=None, help="first timestamp, epoch seconds (default: now)"
@@ -143,6 +144,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return "--streams, --width and --partitions must be >= 1"
     if args.rate < 0 or (args.duration is not None and args.duration <= 0):
         return "--rate must be >= 0 and --duration > 0"
+    if args.interval is not None and args.interval <= 0:
+        return "--interval must be > 0"
     if args.readings is not None and args.readings < 1:
         return "--readings must be >= 1"
     if args.csv and args.truth:
@@ -176,11 +179,17 @@ def _source(args: argparse.Namespace) -> tuple[Iterator[Message], int, int | Non
         tick_fraction=args.tick_fraction,
         anomalous_fraction=args.anomalous_fraction,
         start_ts=float(int(time.time())) if args.start_ts is None else args.start_ts,
-        interval=args.interval,
+        interval=_interval(args),
         first_anomaly=args.first_anomaly,
     )
     total = None if args.readings is None else args.readings * args.streams
     return fleet.messages(args.readings), args.streams, total, fleet
+
+
+def _interval(args: argparse.Namespace) -> float:
+    if args.interval is not None:
+        return float(args.interval)
+    return args.streams / args.rate if args.rate else 1.0
 
 
 async def _produce(args: argparse.Namespace) -> int:
