@@ -2,12 +2,14 @@
 
 ``decode_batch`` never raises on input: every record comes back either as a ``Decoded``
 reading or as a ``DeadLetter`` carrying the original key/value bytes and a reason code,
-so ``len(good) + len(bad) == len(records)``. The fast path is ``json`` + a few type checks
-(the same rules as ``topology.schemas.Reading``, shared functions), not a pydantic pass.
+so ``len(good) + len(bad) == len(records)``. Common readings (short, flat, no escapes)
+take one pass: pydantic-core's JSON parser and inline checks. Everything else goes through
+the complete rules: ``json`` with a duplicate-key check, then the field functions that
+``topology.schemas.Reading`` validates with, so both accept exactly the same messages.
 
 Reason codes (``REASONS``):
 
-- ``undecodable``: null value (tombstone), not UTF-8, not JSON, nesting too deep;
+- ``undecodable``: null value (tombstone), not UTF-8, not JSON;
 - ``too_large``: the value is longer than ``max_bytes``;
 - ``too_deep``: arrays/objects nested deeper than ``MAX_DEPTH``;
 - ``invalid``: not an object, duplicate keys, a missing field, a wrong type, a bad stream
