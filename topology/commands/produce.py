@@ -100,7 +100,11 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="write the fleet's ground truth (JSON) here when done",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (none when stderr is not a terminal)",
+    )
 
 
 def _add_fleet_args(p: argparse.ArgumentParser) -> None:
@@ -206,7 +210,7 @@ async def _produce(args: argparse.Namespace) -> int:
         unit="msg",
         file=sys.stderr,
         mininterval=0.5,
-        disable=args.no_progress,
+        disable=args.no_progress or not sys.stderr.isatty(),
         smoothing=0.1,
     )
     t0 = time.monotonic()
