@@ -27,7 +27,7 @@ from detector.state import StreamState
 from state import RedisCacheStore, StateCodec
 from state.redis_store import resp_size
 from state.testing import expected_state, reference_layout, synthetic_update
-from tests.integration.state_helpers import RedisProc, redis_server_bin
+from tests.integration.redis_proc import RedisProc, redis_server_bin
 
 LAYOUT = reference_layout()
 BUDGET = 16 * 32 * 4 + 256

@@ -19,7 +19,7 @@ import pytest
 
 from state import RedisCacheStore, StoreUnavailable
 from state.testing import inconsistencies, position_at, reference_layout, synthetic_update
-from tests.integration.state_helpers import RedisProc
+from tests.integration.redis_proc import RedisProc
 
 LAYOUT = reference_layout()
 STREAMS = [f"dev-{i:04d}" for i in range(512)]
@@ -107,13 +107,13 @@ async def test_kill_during_batches(aof_server: RedisProc) -> None:
     mixed_cycles = 0
     for _cycle in range(4):
         attempted, progress = dict(acked), [0]
-        task = asyncio.create_task(_save_until_failure(store, acked, attempted, rng, progress))
+        saver = asyncio.create_task(_save_until_failure(store, acked, attempted, rng, progress))
         wanted = rng.randint(1, 2)
         while progress[0] < wanted:
             await asyncio.sleep(0.005)
         await asyncio.sleep(rng.uniform(0.0, 0.3))
         aof_server.kill()
-        await asyncio.wait_for(task, 20)
+        await asyncio.wait_for(saver, 20)
         aof_server.start()
         steps = await check_all(store, {s: {acked[s], attempted[s]} for s in acked})
         newer = sum(steps[s] != acked[s] for s in acked)

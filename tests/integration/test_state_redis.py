@@ -14,7 +14,7 @@ from redis.crc import key_slot
 
 from state import RedisCacheStore, StoreUnavailable
 from state.testing import reference_layout, synthetic_update
-from tests.integration.state_helpers import RedisProc, free_port
+from tests.integration.redis_proc import RedisProc, free_port
 from tests.unit.state.contract import assert_state
 
 LAYOUT = reference_layout()

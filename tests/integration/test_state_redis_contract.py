@@ -1,4 +1,4 @@
-"""The ``CacheStore`` contract on ``RedisCacheStore`` against the session's real Redis
+"""The ``CacheStore`` contract on ``RedisCacheStore`` against the shared real Redis
 (``redis_url`` fixture); each test works in its own namespace and removes its keys."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A redis-server child process for the state store's fault tests and benchmark.
 
-Unlike the shared session fixture, these servers are owned by one test: they are killed
+Unlike the shared ``redis_url`` fixture, these servers are owned by one test: they are killed
 (SIGKILL) and restarted on the same port and data directory, run append-only with a chosen
 fsync policy, or require a password.
 """
