@@ -329,3 +329,17 @@ def test_fuzz_mix_keeps_good_readings_valid_and_ordered() -> None:
     for d in ok:
         assert d.reading.ts > last.get(d.reading.stream, -math.inf)
         last[d.reading.stream] = d.reading.ts
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        (b'{"a":"[[[[{{","b":[1]}', 2),
+        (b'{"a":"]]]]","b":[[[1]]]}', 4),
+        (b'{"a":"\\"[[[","b":[]}', 2),
+        (b'"[[["', 0),
+        (b"[[[]],[[[]]]]", 4),
+    ],
+)
+def test_nesting_depth_cases(text: bytes, depth: int) -> None:
+    assert _nesting_depth(text) == depth
