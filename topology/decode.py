@@ -141,8 +141,12 @@ _DEPTH_STEP[[ord("]"), ord("}")]] = -1
 
 def _nesting_depth(value: bytes) -> int:
     """Deepest array/object nesting in JSON text (strings skipped); exact for valid JSON."""
-    text = _STRING.sub(b"", value) if b'"' in value else value
-    steps = _DEPTH_STEP[np.frombuffer(text, dtype=np.uint8)]
+    if b"\\" in value:  # escaped quotes: strip strings with the pattern
+        steps = _DEPTH_STEP[np.frombuffer(_STRING.sub(b"", value), dtype=np.uint8)]
+    else:  # no escapes: a byte is inside a string after an odd number of quotes
+        chars = np.frombuffer(value, dtype=np.uint8)
+        steps = _DEPTH_STEP[chars]
+        steps[np.cumsum(chars == ord('"')) & 1 == 1] = 0
     return int(steps.cumsum().max(initial=0))
 
 

@@ -57,10 +57,11 @@ async def read_all(
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         got: list[ConsumerRecord[bytes, bytes]] = []
-        async with asyncio.timeout(timeout_s):
-            while len(got) < n:
-                batch = await consumer.getmany(timeout_ms=500)
-                got += [r for rs in batch.values() for r in rs]
+        deadline = time.monotonic() + timeout_s
+        while len(got) < n:
+            assert time.monotonic() < deadline, f"read {len(got)} of {n} records"
+            batch = await consumer.getmany(timeout_ms=500)
+            got += [r for rs in batch.values() for r in rs]
         extra = await consumer.getmany(timeout_ms=1500)  # nothing beyond what we expect
         got += [r for rs in extra.values() for r in rs]
         return got

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import sys
@@ -163,12 +162,11 @@ def run_children(
             proc = ManagedProcess(child.name, child.argv, log, env=env)
             proc.start()
             procs.append(proc)
-            logger.info("started %s pid=%s", child.name, proc.pid)
+            print(f"{child.name:<6} {log or '(output below)'}  pid={proc.pid}", flush=True)
         return _supervise(procs, duration)
     finally:
         for proc in reversed(procs):
-            with contextlib.suppress(OSError):
-                proc.stop(grace_s=_STOP_GRACE_S)
+            proc.stop(grace_s=_STOP_GRACE_S)
 
 
 def _supervise(procs: Sequence[ManagedProcess], duration: float | None) -> int:

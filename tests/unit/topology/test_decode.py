@@ -12,7 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tests.fuzz import MALFORMED_KINDS, malformed_cases
+from tests.fuzz import (
+    MALFORMED_KINDS,
+    good_messages,
+    interleave,
+    malformed_cases,
+    malformed_messages,
+)
 from topology.decode import (
     _FAST_MAX_BYTES,
     REASONS,
@@ -306,3 +312,34 @@ _json_trees = st.recursive(
 @given(_json_trees)
 def test_nesting_depth_ignores_brackets_inside_strings(tree: object) -> None:
     assert _nesting_depth(json.dumps(tree).encode()) == _depth(tree)
+
+
+def test_fuzz_mix_keeps_good_readings_valid_and_ordered() -> None:
+    good = good_messages(5, 40, seed=1, width=2)
+    bad = malformed_messages(300, seed=2, width=2)
+    mixed = interleave(good, bad, seed=3)
+    assert mixed == interleave(good, bad, seed=3)
+    assert [(m.key, m.value) for m in mixed if m.good] == good
+    assert [(m.key, m.value) for m in mixed if not m.good] == bad
+    records = [rec(m.value, m.key, i) for i, m in enumerate(mixed)]
+    ok, dead = decode_batch(records, 2)
+    assert [d.record.offset for d in ok] == [i for i, m in enumerate(mixed) if m.good]
+    assert len(dead) == 300
+    last: dict[str, float] = {}
+    for d in ok:
+        assert d.reading.ts > last.get(d.reading.stream, -math.inf)
+        last[d.reading.stream] = d.reading.ts
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        (b'{"a":"[[[[{{","b":[1]}', 2),
+        (b'{"a":"]]]]","b":[[[1]]]}', 4),
+        (b'{"a":"\\"[[[","b":[]}', 2),
+        (b'"[[["', 0),
+        (b"[[[]],[[[]]]]", 4),
+    ],
+)
+def test_nesting_depth_cases(text: bytes, depth: int) -> None:
+    assert _nesting_depth(text) == depth
