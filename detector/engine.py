@@ -131,7 +131,8 @@ class Detector:
             raise StepInputError(
                 f"slots must lie in [0, {self.capacity}), got {arr.min()}..{arr.max()}"
             )
-        if np.unique(arr).size != arr.size:
+        ordered = np.sort(arr)
+        if (ordered[1:] == ordered[:-1]).any():
             raise StepInputError("slots must be distinct within one call")
         return arr
 
