@@ -124,6 +124,8 @@ class Detector:
 
     def _check_slots(self, slots: npt.ArrayLike) -> I64:
         arr = np.asarray(slots)
+        if arr.shape == (0,):
+            return np.zeros(0, dtype=np.int64)
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
             raise StepInputError(f"slots must be a 1-d integer array, got {arr.dtype} {arr.shape}")
         arr = arr.astype(np.int64)
@@ -225,7 +227,8 @@ class Detector:
         z, norm = normalize.normalize_step(self.spec, stats[:, : self._norm_end], x)
         qz = self.pool.step(idx, torch.from_numpy(z.astype(np.float32)))
         raw = normalize.denormalize(self.spec, norm, qz.cpu().numpy().astype(np.float64))
-        self._stats[idx] = np.concatenate([norm, raw.reshape(idx.size, -1), sc_state], axis=1)
+        pend = raw.reshape(idx.size, n * q)
+        self._stats[idx] = np.concatenate([norm, pend, sc_state], axis=1)
         return StepResult(
             lower=sc.lower,
             median=sc.median,

@@ -136,6 +136,9 @@ class RingPool:
         stream's next input, on the pool's device.
         """
         bsz = len(slots)
+        if bsz == 0:
+            shape = (0, self.spec.n_inputs, self.spec.n_quantiles)
+            return torch.zeros(shape, dtype=torch.float32, device=self.device)
         taps: I64 | Tensor
         writes: I64 | Tensor
         if self._host:

@@ -138,3 +138,10 @@ def test_bad_state_is_rejected() -> None:
         det.put([0], [bad])
     with pytest.raises(StepInputError):
         det.delta([0], [3])
+
+
+def test_empty_batch_is_a_no_op() -> None:
+    det = make()
+    res = det.step(np.array([], dtype=np.int64), np.zeros((0, 2)))
+    assert res.score.shape == (0,) and res.lower.shape == (0, 2)
+    assert det.get([]) == [] and det.delta([], []) == []
