@@ -182,21 +182,23 @@ class Detector:
         steps = self.pool.steps[idx]
         if since.shape != idx.shape or (since < 0).any() or (since > steps).any():
             raise StepInputError("since_steps must be (B,) with 0 <= since_step <= step")
-        parts: list[list[tuple[int, F32]]] = [[] for _ in range(idx.size)]
+        parts: list[tuple[tuple[int, F32], ...]] = [() for _ in range(idx.size)]
         order = np.argsort(steps - since, kind="stable")
         n_all = (steps - since)[order]
         for n in np.unique(n_all):
             members = order[n_all == n]
+            s = steps[members]
+            per_conv: list[list[tuple[int, F32]]] = []
             for j, (length, _ch) in enumerate(self.spec.ring_shapes):
                 n_j = int(min(n, length))
-                s = steps[members]
                 rows = (s[:, None] - n_j + np.arange(n_j)[None, :]) % length
                 got = self.pool.read_rows(j, idx[members], rows.astype(np.int64))
-                for i, b in enumerate(members):
-                    parts[b].append((int((s[i] - n_j) % length), got[i]))
+                per_conv.append(list(zip(((s - n_j) % length).tolist(), got, strict=True)))
+            for b, ring_rows in zip(members.tolist(), zip(*per_conv, strict=True), strict=True):
+                parts[b] = ring_rows
         stats = self._stats[idx]
         return [
-            StateDelta(int(since[b]), int(steps[b]), stats[b].copy(), tuple(parts[b]))
+            StateDelta(int(since[b]), int(steps[b]), stats[b].copy(), parts[b])
             for b in range(idx.size)
         ]
 

@@ -181,7 +181,10 @@ class RingPool:
     def read_rows(self, j: int, slots: I64, rows: I64) -> npt.NDArray[np.float32]:
         """Rows of ring ``j``. slots: ``(B,)``, rows: ``(B, n)`` -> ``(B, n, C_j)`` float32."""
         length, ch = self.spec.ring_shapes[j]
-        flat = slots[:, None] * length + rows
-        idx = torch.from_numpy(np.ascontiguousarray(flat).reshape(-1)).to(self.device)
-        out = self.rings[j].view(-1, ch).index_select(0, idx)
-        return out.cpu().numpy().reshape(len(slots), rows.shape[1], ch)
+        flat = (slots[:, None] * length + rows).reshape(-1)
+        if self._host:
+            out = np.take(self._flat_np[j], flat, axis=0)
+        else:
+            dev_rows = torch.from_numpy(flat).to(self.device)
+            out = self._flat[j].index_select(0, dev_rows).cpu().numpy()
+        return out.reshape(len(slots), rows.shape[1], ch)
