@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.integration.proc_helpers import alive, wait_gone
+from tests.proc_helpers import alive, wait_gone
 from topology.commands.up import Child, run_children
 from topology.stack import EmbeddedStack, kafka_answers
 
