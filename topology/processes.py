@@ -202,13 +202,19 @@ def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
 def terminate_on_signals() -> Iterator[None]:
     """Turn SIGTERM/SIGHUP into :class:`Terminated` (a KeyboardInterrupt) inside the block.
 
-    Only takes effect in the main thread; elsewhere the block runs unchanged.
+    SIGINT raises KeyboardInterrupt as usual, even where the shell that started the program
+    left it ignored (background jobs). Only takes effect in the main thread; elsewhere the
+    block runs unchanged.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    sigs = (signal.SIGTERM, signal.SIGHUP)
-    previous = {s: signal.signal(s, _raise_terminated) for s in sigs}
+    handlers = {
+        signal.SIGTERM: _raise_terminated,
+        signal.SIGHUP: _raise_terminated,
+        signal.SIGINT: signal.default_int_handler,
+    }
+    previous = {s: signal.signal(s, h) for s, h in handlers.items()}
     try:
         yield
     finally:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.integration.proc_helpers import alive, wait_gone
+from tests.proc_helpers import alive, wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.integration.proc_helpers import alive, wait_gone
+from tests.proc_helpers import alive, wait_gone
 from topology.stack import (
     EmbeddedStack,
     KafkaBroker,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.integration.proc_helpers import alive, wait_gone
+from tests.proc_helpers import alive, wait_gone
 from topology.commands.up import Child, run_children
 from topology.stack import EmbeddedStack, kafka_answers
 
@@ -19,7 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 _TCNAD = (sys.executable, "-m", "topology.cli")
 
 
-def _start_up(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell does for a background job
+
+
+def _start_up(
+    tmp_path: Path, *extra: str, sigint_ignored: bool = False
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Run `tcnad up --stack-only` and read its announcement (addresses, pids, exports)."""
     proc = subprocess.Popen(
         [*_TCNAD, "up", "--stack-only", "--log-dir", str(tmp_path), *extra],
@@ -27,6 +33,7 @@ def _start_up(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ignore_sigint if sigint_ignored else None,
     )
     assert proc.stdout is not None
     info: dict[str, str] = {}
@@ -43,9 +50,14 @@ def _start_up(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[
     return proc, info
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_stack_only_serves_then_leaves_no_process(tmp_path: Path, sig: int) -> None:
-    proc, info = _start_up(tmp_path)
+@pytest.mark.parametrize(
+    ("sig", "sigint_ignored"),
+    [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGINT, True)],
+)
+def test_stack_only_serves_then_leaves_no_process(
+    tmp_path: Path, sig: int, sigint_ignored: bool
+) -> None:
+    proc, info = _start_up(tmp_path, sigint_ignored=sigint_ignored)
     try:
         pids = [int(info["kafka_pid"]), int(info["redis_pid"])]
         assert all(alive(p) for p in pids)

@@ -9,20 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.proc_helpers import wait_gone
 from topology.processes import ManagedProcess, live_processes
-
-
-def _gone(pid: int, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _wait_for(path: Path) -> str:
@@ -41,8 +29,8 @@ def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
     grandchild = int(_wait_for(out))
     assert proc.pid in [p.pid for p in live_processes()]
     proc.stop(grace_s=5.0)
-    assert _gone(grandchild)
-    assert proc.pid is not None and _gone(proc.pid)
+    assert proc.pid is not None
+    assert wait_gone([grandchild, proc.pid], timeout_s=5.0) == []
     assert proc not in live_processes()
 
 
