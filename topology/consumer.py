@@ -1,0 +1,223 @@
+"""faust's aiokafka consumer, fed whole fetched batches instead of one event at a time.
+
+Stock faust delivers each record through ``Conductor.on_message`` -> ``Event`` -> ``Stream``
+with a per-event ack (~230 us of event-loop work per record). ``BatchConsumer`` replaces
+``Consumer._drain_messages``: every fetch (``_wait_next_records``, up to
+``broker_max_poll_records`` records) is handed to one async batch handler as ``RawRecord`` s,
+and when the handler returns, the batch's offsets are put into faust's own ack table
+(``_acked`` / ``_acked_index``), so faust's commit timer, commit on stop and rebalance logic
+keep working unchanged.
+
+Rebalance: ``on_partitions_revoked`` waits for the in-flight batch (the handler saved its
+state before returning), commits everything acked (stock faust drops the acks of revoked
+partitions before it commits, which re-delivers them to the new owner), tells the handler
+which partitions went away, and only then runs faust's own revocation.
+
+This leans on faust-streaming internals; the version is pinned in pyproject.toml and the
+rebalance integration tests cover the seams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, cast
+
+import aiokafka
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from topology.decode import RawRecord
+
+logger = logging.getLogger(__name__)
+
+
+class BatchHandler(Protocol):
+    async def __call__(self, records: Sequence[RawRecord]) -> None:
+        """Apply a batch; return only once it may be acked (raise otherwise)."""
+        ...
+
+    def on_revoked(self, partitions: Iterable[TP]) -> None:
+        """Partitions were taken away: forget what is cached for them."""
+        ...
+
+    def on_assigned(self, partitions: Iterable[TP]) -> None:
+        """The partitions owned after a rebalance."""
+        ...
+
+    def on_lag(self, lag: int) -> None:
+        """Records between the end of the last batch and the log end (approximate)."""
+        ...
+
+
+class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """The aiokafka consumer with a short fetch wait and large fetches."""
+
+    def _create_worker_consumer(
+        self, transport: faust_aiokafka.Transport
+    ) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        tuning = cast(BatchConsumer, self.consumer).tuning
+        # faust hard-codes fetch_max_wait_ms=1500; the fetcher is built from these in start().
+        consumer._fetch_max_wait_ms = tuning.get("fetch_max_wait_ms", 100)
+        consumer._fetch_max_bytes = tuning.get("fetch_max_bytes", 16 * 1024 * 1024)
+        return consumer
+
+
+class BatchConsumer(faust_aiokafka.Consumer):
+    """A faust consumer whose records go to ``batch_handler`` a whole fetch at a time."""
+
+    tuning: ClassVar[Mapping[str, int]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batch_handler: BatchHandler | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._fatal: BaseException | None = None
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    @property
+    def fatal(self) -> BaseException | None:
+        """The error that stopped batch handling, if any (the worker exits non-zero)."""
+        return self._fatal
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """Fetch -> handle the whole batch -> bulk ack; until the fetcher or we stop."""
+        should_stop = self._stopped.is_set
+        fetcher_stopped = fetcher._stopped.is_set
+        try:
+            while not (should_stop() or fetcher_stopped()):
+                batch = await self._next_batch()
+                if batch is None or self.should_stop:
+                    await asyncio.sleep(0)
+                    continue
+                await self._handle(batch)
+                if self._fatal is not None:
+                    return
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                logger.info("broker stopped the consumer, shutting down")
+                return
+            raise
+
+    async def _next_batch(self) -> dict[TP, list[Any]] | None:
+        generation = self.app.consumer_generation_id
+        records, active = await self._wait_next_records(1.0)
+        if not records:
+            return None
+        if not self.flow_active or generation != self.app.consumer_generation_id:
+            # Fetched across a rebalance: drop, and read again from the committed offsets.
+            logger.debug("dropping a fetch made across a rebalance")
+            await self._seek_back()
+            return None
+        if active is None:
+            return dict(records)
+        return {tp: recs for tp, recs in records.items() if tp in active}
+
+    async def _seek_back(self) -> None:
+        try:
+            await self.perform_seek()
+        except Exception as exc:  # the next rebalance resets positions anyway
+            logger.warning("seek to committed offsets failed: %r", exc)
+
+    async def _handle(self, batch: dict[TP, list[Any]]) -> None:
+        handler = self.batch_handler
+        if handler is None:
+            raise RuntimeError("BatchConsumer started without a batch_handler")
+        raw = [
+            RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
+            for recs in batch.values()
+            for r in recs
+        ]
+        self._idle.clear()
+        try:
+            await handler(raw)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._fatal = exc
+            logger.critical("batch failed and was not acked, stopping the worker: %s", exc)
+            await self.app.crash(exc)
+            return
+        finally:
+            self._idle.set()
+        self.ack_batch(batch)
+        handler.on_lag(self._lag(batch))
+
+    def _lag(self, batch: Mapping[TP, Sequence[Any]]) -> int:
+        lag = 0
+        for tp, recs in batch.items():
+            if recs:
+                try:
+                    lag += max(0, self.highwater(tp) - recs[-1].offset - 1)
+                except Exception:  # highwater unknown before the first fetch response
+                    continue
+        return lag
+
+    def ack_batch(self, batch: Mapping[TP, Sequence[Any]]) -> None:
+        """Mark every offset of the batch acked in faust's table (with holes in between
+        filled, e.g. compacted or transaction-marker offsets)."""
+        for tp, recs in batch.items():
+            if not recs:
+                continue
+            first, last = recs[0].offset, recs[-1].offset
+            committed = self._committed_offset[tp]
+            read = self._read_offset[tp]
+            start = first
+            if read is not None and read < first:
+                start = read + 1
+            elif committed is not None and committed < first:
+                start = committed
+            if committed is not None:
+                start = max(start, committed)
+            index = self._acked_index[tp]
+            new = [o for o in range(start, last + 1) if o not in index]
+            index.update(new)
+            self._acked[tp].extend(new)
+            self._n_acked += len(new)
+            self._read_offset[tp] = last
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """Finish the in-flight batch, commit it, drop hot state, then faust's revocation."""
+        await self._idle.wait()
+        if revoked:
+            try:
+                await self.commit()
+            except Exception as exc:  # the stored offsets make a replay harmless
+                logger.warning("commit on revocation failed: %r", exc)
+            if self.batch_handler is not None:
+                self.batch_handler.on_revoked(revoked)
+            logger.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        if self.batch_handler is not None:
+            self.batch_handler.on_assigned(assigned)
+        logger.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
+        await super().on_partitions_assigned(assigned, generation_id)
+
+
+class BatchTransport(faust_aiokafka.Transport):
+    """The aiokafka transport with ``BatchConsumer``."""
+
+    Consumer = BatchConsumer
+
+
+def tuned_transport(fetch_max_wait_ms: int, fetch_max_bytes: int) -> type[BatchTransport]:
+    """A transport class whose consumers use these fetch settings."""
+    consumer_cls = type(
+        "TunedBatchConsumer",
+        (BatchConsumer,),
+        {"tuning": {"fetch_max_wait_ms": fetch_max_wait_ms, "fetch_max_bytes": fetch_max_bytes}},
+    )
+    return cast(
+        type[BatchTransport],
+        type("TunedBatchTransport", (BatchTransport,), {"Consumer": consumer_cls}),
+    )
+
+
+HandlerFn = Callable[[Sequence[RawRecord]], Awaitable[None]]
