@@ -35,9 +35,7 @@ class WorkerApp(faust.App):
         super().__init__(settings.group_id, **faust_options(settings))
         self.metrics = WorkerMetrics()
         self.health = Health()
-        hot = HotCache(
-            detector.capacity, _bytes_per_stream(detector), settings.hot_cache_bytes
-        )
+        hot = HotCache(detector.capacity, _bytes_per_stream(detector), settings.hot_cache_bytes)
         pipeline = BatchPipeline(
             detector, store, FaustPublisher(self), hot, pipeline_config(settings)
         )
@@ -55,13 +53,18 @@ class WorkerApp(faust.App):
         s = self.settings
         await ensure_topics(
             s.kafka_bootstrap,
-            {t: s.partitions for t in (s.readings_topic, s.alerts_topic, s.dlq_topic, s.scores_topic)},
+            {
+                t: s.partitions
+                for t in (s.readings_topic, s.alerts_topic, s.dlq_topic, s.scores_topic)
+            },
         )
         consumer = self.consumer
         assert isinstance(consumer, BatchConsumer)
         consumer.batch_handler = self.runtime
         if s.metrics_enabled and self.metrics_server is None:
-            self.metrics_server = MetricsServer(self.metrics, self.health, "0.0.0.0", s.metrics_port)
+            self.metrics_server = MetricsServer(
+                self.metrics, self.health, "0.0.0.0", s.metrics_port
+            )
             self.metrics_server.start()
 
     async def on_stop(self) -> None:
@@ -130,7 +133,10 @@ def create_app(
         from state.redis_store import RedisCacheStore
 
         store = RedisCacheStore(
-            settings.redis_url, detector.layout, namespace=settings.namespace, ttl_s=settings.state_ttl_s
+            settings.redis_url,
+            detector.layout,
+            namespace=settings.namespace,
+            ttl_s=settings.state_ttl_s,
         )
     return WorkerApp(settings, detector=detector, store=store)
 

@@ -49,9 +49,7 @@ class WorkerMetrics:
             "tcnad_state_save_seconds", "State save time", buckets=_LATENCY_BUCKETS, registry=r
         )
         self.hot_streams = Gauge("tcnad_hot_streams", "Streams hot in the pool", registry=r)
-        self.lag = Gauge(
-            "tcnad_consumer_lag", "Approximate records behind the log end", registry=r
-        )
+        self.lag = Gauge("tcnad_consumer_lag", "Approximate records behind the log end", registry=r)
         self.last_batch = Gauge(
             "tcnad_last_batch_timestamp", "Unix time of the last finished batch", registry=r
         )

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from state.types import CacheStore, StreamUpdate
-from topology.decode import Decoded, RawRecord, decode_batch, dead_letter
+from topology.decode import Decoded, RawRecord, dead_letter, decode_batch
+from topology.hotcache import HotCache
 from topology.ports import DetectorLike, OutMessage, Publisher
 from topology.retry import retry_store
 from topology.rounds import StepPlan, build_alerts, build_scores, group_by_stream, step_rounds
-from topology.hotcache import HotCache
 from topology.schemas import DeadLetter
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,19 @@ class BatchOutcome:
     step_s: float = 0.0
     publish_s: float = 0.0
     save_s: float = 0.0
+    dead_seen: set[tuple[int, int]] = field(default_factory=set, repr=False)
 
-    def count_dead(self, letters: Sequence[DeadLetter]) -> None:
+    def new_dead(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+        """Count and return the letters not yet sent in this batch (a re-application
+        after a fenced save decides the same readings again)."""
+        fresh = []
         for d in letters:
-            self.dead[d.reason] = self.dead.get(d.reason, 0) + 1
+            key = (d.partition, d.offset)
+            if key not in self.dead_seen:
+                self.dead_seen.add(key)
+                self.dead[d.reason] = self.dead.get(d.reason, 0) + 1
+                fresh.append(d)
+        return fresh
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,12 @@ class BatchPipeline:
     ) -> None:
         todo = groups
         for attempt in range(self.config.fenced_retries + 1):
-            fenced = await self._apply_once(todo, dead, out)
+            try:
+                fenced = await self._apply_once(todo, dead, out)
+            except BaseException:
+                # The pool may hold steps that were never saved: forget them.
+                self.hot.drop(todo)
+                raise
             dead = []
             if not fenced:
                 return
@@ -201,10 +215,12 @@ class BatchPipeline:
     async def _publish(
         self, messages: list[OutMessage], dead: list[DeadLetter], out: BatchOutcome
     ) -> None:
+        dead = out.new_dead(dead)
         if dead:
-            out.count_dead(dead)
             topic = self.config.dlq_topic
-            messages = messages + [OutMessage(topic, _dlq_key(d), d.model_dump_json().encode()) for d in dead]
+            messages = messages + [
+                OutMessage(topic, _dlq_key(d), d.model_dump_json().encode()) for d in dead
+            ]
         if not messages:
             return
         t0 = time.perf_counter()

@@ -52,9 +52,7 @@ def step_rounds(detector: DetectorLike, plan: StepPlan) -> RoundResults:
     if not len(order):
         return RoundResults(order, [])
     sorted_len = lengths[order]
-    slots = np.fromiter(
-        (plan.entries[i].slot for i in order), dtype=np.int64, count=len(order)
-    )
+    slots = np.fromiter((plan.entries[i].slot for i in order), dtype=np.int64, count=len(order))
     items = [plan.items[i] for i in order]
     width = int(detector.n_inputs)
     rounds = []

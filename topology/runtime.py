@@ -26,9 +26,7 @@ class FaustPublisher:
 
     async def publish(self, messages: Sequence[OutMessage]) -> None:
         producer = self.app.producer
-        futures = [
-            await producer.send(m.topic, m.key, m.value, None, None, None) for m in messages
-        ]
+        futures = [await producer.send(m.topic, m.key, m.value, None, None, None) for m in messages]
         await asyncio.gather(*futures)
 
 

@@ -42,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     for flag, (field, typ, text) in _FLAGS.items():
-        p.add_argument(flag, dest=field, type=typ, default=None, help=f"{text} [TCNAD_{field.upper()}]")
+        p.add_argument(
+            flag, dest=field, type=typ, default=None, help=f"{text} [TCNAD_{field.upper()}]"
+        )
     p.add_argument("--no-metrics", action="store_true", help="no /metrics and /health server")
     p.add_argument("--web", action="store_true", help="enable faust's web server")
     p.add_argument("-l", "--log-level", dest="log_level", choices=LEVELS, default=None)
