@@ -69,6 +69,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
     """A faust consumer whose records go to ``batch_handler`` a whole fetch at a time."""
 
     tuning: ClassVar[Mapping[str, int]] = {}
+    finish_timeout_s: ClassVar[float] = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -135,7 +136,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         ]
         self._idle.clear()
         try:
-            await handler(raw)
+            await self._run_to_end(handler(raw), batch)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -157,6 +158,23 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 except Exception:  # highwater unknown before the first fetch response
                     continue
         return lag
+
+    async def _run_to_end(self, work: Awaitable[None], batch: dict[TP, list[Any]]) -> None:
+        """Await the handler; if we are cancelled (the worker stops), let the batch finish
+        (bounded) and ack it, so the final commit includes it."""
+        task = asyncio.ensure_future(work)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                logger.info("stopping: finishing the batch in flight")
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), self.finish_timeout_s)
+                except (asyncio.TimeoutError, asyncio.CancelledError):
+                    task.cancel()
+            if task.done() and not task.cancelled() and task.exception() is None:
+                self.ack_batch(batch)
+            raise
 
     def ack_batch(self, batch: Mapping[TP, Sequence[Any]]) -> None:
         """Mark every offset of the batch acked in faust's table (with holes in between

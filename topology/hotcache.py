@@ -101,6 +101,11 @@ class HotCache:
                 n += 1
         return n
 
+    def partition_of(self, stream: str) -> int:
+        """The partition of a hot stream (-1 if unknown or not hot); not an LRU touch."""
+        entry = self._entries.get(stream)
+        return -1 if entry is None else entry.partition
+
     def drop_partitions(self, partitions: Collection[int]) -> int:
         """Forget the streams whose readings came from ``partitions`` (revoked ones)."""
         gone = [s for s, e in self._entries.items() if e.partition in partitions]

@@ -16,7 +16,7 @@ import base64
 import binascii
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -255,6 +255,10 @@ class BatchPipeline:
     def on_revoked(self, partitions: Sequence[int]) -> int:
         """Forget hot copies of streams of revoked partitions; returns how many."""
         return self.hot.drop_partitions(set(partitions))
+
+    def keep_partitions(self, owned: Collection[int]) -> int:
+        """Forget hot copies of streams of partitions not in ``owned``; returns how many."""
+        return self.hot.drop([s for s in list(self.hot) if self.hot.partition_of(s) not in owned])
 
 
 def _dlq_key(d: DeadLetter) -> bytes | None:

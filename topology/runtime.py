@@ -38,6 +38,7 @@ class WorkerRuntime:
         self.metrics = metrics
         self.health = health
         self.batches = 0
+        self._revoked: set[int] = set()
 
     async def __call__(self, records: Sequence[RawRecord]) -> None:
         t0 = time.perf_counter()
@@ -81,13 +82,24 @@ class WorkerRuntime:
         )
 
     def on_revoked(self, partitions: Iterable[TP]) -> None:
-        parts = {tp.partition for tp in partitions}
-        dropped = self.pipeline.on_revoked(sorted(parts))
-        self.metrics.hot_streams.set(len(self.pipeline.hot))
-        logger.info("revoked partitions=%s dropped_hot_streams=%d", sorted(parts), dropped)
+        """Partitions are being taken away (with the eager protocol: all of them). Their
+        hot copies are dropped once the new assignment is known, except for partitions
+        that come straight back: those were saved and nobody else owned them meanwhile."""
+        self._revoked |= {tp.partition for tp in partitions}
 
     def on_assigned(self, partitions: Iterable[TP]) -> None:
-        self.health.assigned = sorted(tp.partition for tp in partitions)
+        owned = {tp.partition for tp in partitions}
+        gone = sorted(self._revoked - owned)
+        self._revoked = set()
+        dropped = self.pipeline.keep_partitions(owned)
+        self.metrics.hot_streams.set(len(self.pipeline.hot))
+        self.health.assigned = sorted(owned)
+        logger.info(
+            "assigned partitions=%s revoked=%s dropped_hot_streams=%d",
+            sorted(owned),
+            gone,
+            dropped,
+        )
 
     def on_lag(self, lag: int) -> None:
         self.metrics.lag.set(lag)

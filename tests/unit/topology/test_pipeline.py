@@ -230,3 +230,10 @@ async def test_publish_failure_raises_and_saves_nothing() -> None:
     assert out.applied == 6 and out.alerts == 1
     rec = await stored_state(store, "a")
     assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(5)] + [900.0]))
+
+
+async def test_a_new_assignment_keeps_only_streams_of_owned_partitions() -> None:
+    pipe, _, _ = make()
+    await pipe.process(series("a", 2, partition=0) + series("b", 2, partition=1))
+    assert pipe.keep_partitions({1, 2}) == 1
+    assert "a" not in pipe.hot and "b" in pipe.hot
