@@ -9,6 +9,7 @@ Reason codes (``REASONS``):
 
 - ``undecodable``: null value (tombstone), not UTF-8, not JSON, nesting too deep;
 - ``too_large``: the value is longer than ``max_bytes``;
+- ``too_deep``: arrays/objects nested deeper than ``MAX_DEPTH``;
 - ``invalid``: not an object, duplicate keys, a missing field, a wrong type, a bad stream
   id, an unparsable timestamp;
 - ``non_finite``: NaN or infinity in ``ts`` or ``value`` (also as the strings "NaN",
@@ -23,15 +24,18 @@ Reason codes (``REASONS``):
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from topology.schemas import (
     MAX_ABS_VALUE,
+    MAX_DEPTH,
     MAX_MESSAGE_BYTES,
     DeadLetter,
     Reading,
@@ -55,6 +59,7 @@ logger = logging.getLogger(__name__)
 REASONS = (
     "undecodable",
     "too_large",
+    "too_deep",
     "invalid",
     "non_finite",
     "out_of_range",
@@ -121,17 +126,28 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicates)
 _PLAIN = json.JSONDecoder()
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
-def _no_duplicate_fields(value: bytes) -> bool:
-    """True when a 3-key object's text cannot hold a duplicate key: with no backslash no
-    string can contain a quote, so each quoted field name occurs once per use."""
-    return (
-        b"\\" not in value
-        and value.count(b'"stream"') == 1
-        and value.count(b'"ts"') == 1
-        and value.count(b'"value"') == 1
-    )
+def _nesting_depth(value: bytes) -> int:
+    """Deepest array/object nesting in JSON text (strings skipped); exact for valid JSON."""
+    brackets = _STRING.sub(b"", value).translate(None, _NOT_BRACKETS)
+    return max(itertools.accumulate(_DEPTH_STEP[b] for b in brackets), default=0)
+
+
+def _surely_no_duplicates(obj: dict[str, Any], value: bytes) -> bool:
+    """True when the text of ``obj`` cannot hold a duplicate key. With no backslash, no
+    string contains a quote, so the quotes count the string tokens exactly: one per key
+    (duplicates included) and one per string value (overwritten ones included)."""
+    if b"\\" in value:
+        return False
+    strings = len(obj)
+    for x in obj.values():
+        if type(x) is str:
+            strings += 1
+    return value.count(b'"') == 2 * strings
 
 
 # Build readings without a second validation pass: the fields were checked by the same
@@ -139,13 +155,14 @@ def _no_duplicate_fields(value: bytes) -> bool:
 # internals ever differ (checked once at import).
 _new = object.__new__
 _set = object.__setattr__
-_FIELDS_SET = frozenset({"stream", "ts", "values"})
+# One shared fields-set: frozen models never add to it, and pydantic copies it on model_copy.
+_FIELDS_SET = {"stream", "ts", "values"}
 
 
 def _fast_reading(stream: str, ts: float, values: tuple[float, ...]) -> Reading:
     r = _new(Reading)
     _set(r, "__dict__", {"stream": stream, "ts": ts, "values": values})
-    _set(r, "__pydantic_fields_set__", set(_FIELDS_SET))
+    _set(r, "__pydantic_fields_set__", _FIELDS_SET)
     _set(r, "__pydantic_extra__", None)
     _set(r, "__pydantic_private__", None)
     return r
@@ -175,18 +192,24 @@ _build = _pick_builder()
 def _parse_json(value: bytes | None, max_bytes: int) -> Any:
     if value is None:
         raise WireError("undecodable", "null value (tombstone)")
+    if type(value) is not bytes:
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise WireError("undecodable", f"value is {type(value).__name__}, not bytes")
+        value = bytes(value)
     if len(value) > max_bytes:
         raise WireError("too_large", f"value is {len(value)} bytes, max {max_bytes}")
+    if value.count(b"[") + value.count(b"{") > MAX_DEPTH:
+        depth = _nesting_depth(value)
+        if depth > MAX_DEPTH:
+            raise WireError("too_deep", f"JSON nesting depth {depth}, max {MAX_DEPTH}")
     try:
-        text = value.decode("utf-8") if type(value) is bytes else bytes(value).decode("utf-8")
+        text = value.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise WireError("undecodable", f"not UTF-8: {exc}") from None
-    except TypeError:
-        raise WireError("undecodable", f"value is {type(value).__name__}, not bytes") from None
     try:
         obj = _PLAIN.decode(text)
-        if type(obj) is dict and not (len(obj) == 3 and _no_duplicate_fields(value)):
-            obj = _DECODER.decode(text)  # rare: extra fields or escapes; check every key
+        if type(obj) is dict and not _surely_no_duplicates(obj, value):
+            obj = _DECODER.decode(text)  # rare: escapes or nested strings; check every key
         return obj
     except json.JSONDecodeError as exc:
         raise WireError("undecodable", f"not JSON: {exc}") from None

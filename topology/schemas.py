@@ -25,6 +25,7 @@ from detector.errors import DetectorError
 __all__ = [
     "MAX_ABS_TS",
     "MAX_ABS_VALUE",
+    "MAX_DEPTH",
     "MAX_MESSAGE_BYTES",
     "MAX_STREAM_LEN",
     "MAX_WIDTH",
@@ -44,6 +45,7 @@ MAX_MESSAGE_BYTES = 64 * 1024  # default bound on one message value, in bytes
 MAX_STREAM_LEN = 200  # characters in a stream id
 MAX_WIDTH = 256  # values in one reading (the model's n_inputs must match exactly)
 MAX_ABS_VALUE = 1e15  # larger magnitudes would swamp a stream's running statistics
+MAX_DEPTH = 16  # nesting of arrays/objects in one message (a reading needs 2)
 MAX_ABS_TS = 1e11  # epoch seconds (year ~5138); milliseconds are ~1e12 and are refused
 
 _NON_FINITE_WORDS = frozenset(
