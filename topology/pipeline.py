@@ -96,7 +96,7 @@ class BatchPipeline:
         self.publisher = publisher
         self.hot = hot
         self.config = config
-        self.width = int(detector.n_inputs)
+        self.width = int(detector.spec.n_inputs)
 
     async def process(self, records: Sequence[RawRecord]) -> BatchOutcome:
         """Decode, score, publish and save one batch. Raises on store or publish failure

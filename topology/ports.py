@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from detector.spec import TCNSpec
 from detector.state import StateDelta, StateLayout, StreamState
 
 
@@ -57,7 +58,7 @@ class DetectorLike(Protocol):
     def model_id(self) -> str: ...
 
     @property
-    def n_inputs(self) -> int: ...
+    def spec(self) -> TCNSpec: ...
 
     @property
     def capacity(self) -> int: ...

@@ -54,7 +54,7 @@ def step_rounds(detector: DetectorLike, plan: StepPlan) -> RoundResults:
     sorted_len = lengths[order]
     slots = np.fromiter((plan.entries[i].slot for i in order), dtype=np.int64, count=len(order))
     items = [plan.items[i] for i in order]
-    width = int(detector.n_inputs)
+    width = int(detector.spec.n_inputs)
     rounds = []
     for r in range(int(sorted_len[0])):
         n = int(np.count_nonzero(sorted_len > r))

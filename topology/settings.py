@@ -54,16 +54,19 @@ class Settings(BaseSettings):
     store_backoff_max_s: float = Field(5.0, gt=0)
     fenced_retries: int = Field(3, ge=0, description="re-applications after a fenced save")
 
-    # Alert policy (passed to the detector's AlertPolicy; None = the detector's default).
+    # Alert policy (passed to the detector's AlertPolicy; unset = the detector's default).
     alert_warmup: int | None = Field(None, ge=0, description="readings before a stream alerts")
-    alert_target_rate: float | None = Field(
+    alert_target_miss_rate: float | None = Field(
         None, gt=0, lt=1, description="long-run fraction of normal readings outside the band"
     )
     alert_cooldown: int | None = Field(
-        None, ge=0, description="readings after an alert during which the stream stays quiet"
+        None, ge=0, description="in-band readings that end an incident (one incident = one alert)"
     )
-    alert_min_severity: float | None = Field(
-        None, ge=0, description="band widths outside the band before an alert is raised"
+    alert_shift_patience: int | None = Field(
+        None, ge=1, description="misses in a row after which a level shift becomes the new normal"
+    )
+    alert_calibrate_after: int | None = Field(
+        None, ge=0, description="readings before the band calibration starts"
     )
 
     # Operations.
@@ -79,8 +82,9 @@ class Settings(BaseSettings):
         """The alert-policy knobs set explicitly, keyed by their ``AlertPolicy`` names."""
         knobs = {
             "warmup": self.alert_warmup,
-            "target_rate": self.alert_target_rate,
+            "target_miss_rate": self.alert_target_miss_rate,
             "cooldown": self.alert_cooldown,
-            "min_severity": self.alert_min_severity,
+            "shift_patience": self.alert_shift_patience,
+            "calibrate_after": self.alert_calibrate_after,
         }
         return {k: v for k, v in knobs.items() if v is not None}

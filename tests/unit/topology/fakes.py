@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from detector.spec import TCNSpec
 from detector.state import StateDelta, StateLayout, StreamState
 from state.codec import state_delta
 from topology.decode import RawRecord
@@ -39,7 +40,7 @@ class FakeDetector:
 
     model_id = "fake01"
     layout = LAYOUT
-    n_inputs = 1
+    spec = TCNSpec(n_inputs=1)
 
     def __init__(self, capacity: int = 64, warmup: int = 3) -> None:
         self.capacity = capacity
