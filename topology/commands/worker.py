@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from typing import Any
 
@@ -88,6 +87,4 @@ def run(args: argparse.Namespace) -> int:
     if app.fatal is not None:
         print(f"tcnad worker: stopped: {app.fatal}", file=sys.stderr)
         code = code or 1
-    sys.stdout.flush()
-    os._exit(code) if code else None
     return code
