@@ -99,6 +99,9 @@ def faust_options(s: Settings) -> dict[str, Any]:
         "topic_partitions": s.partitions,
         "topic_replication_factor": 1,
         "topic_disable_leader": True,
+        # No tables: with standby replicas 0 faust uses aiokafka's round-robin assignor;
+        # faust's own (sticky, table-aware) assignor left a joining worker idle.
+        "table_standby_replicas": 0,
         "datadir": str(Path(tempfile.gettempdir()) / f"tcnad-faust-{s.group_id}"),
     }
 

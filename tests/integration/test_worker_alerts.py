@@ -12,8 +12,10 @@ from .worker_harness import (
     Workers,
     interleave,
     make_series,
+    metric,
     produce,
     read_topic,
+    scrape,
     topics_for,
     wait_steps,
     worker_env,
@@ -51,6 +53,12 @@ async def test_alerts_for_injected_anomalies_and_none_for_clean_streams(
     expected = {s.stream: N for s in series}
     records = await wait_steps(redis_url, workers.env["TCNAD_NAMESPACE"], layout, expected, 150)
     assert {s: r.state.step for s, r in records.items()} == expected, workers.logs()
+
+    code, text = scrape(workers.procs[0])
+    assert code == 200 and metric(text, "tcnad_readings_applied_total") == N * len(series)
+    assert metric(text, "tcnad_alerts_total") >= len(ANOMALOUS)
+    code, health = scrape(workers.procs[0], "/health")
+    assert code == 200 and '"status": "ok"' in health, health
 
     alerts = await read_topic(kafka_bootstrap, workers.env["TCNAD_ALERTS_TOPIC"])
     ts_index = {(s.stream, t): i for s in series for i, t in enumerate(s.ts)}

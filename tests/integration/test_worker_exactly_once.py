@@ -18,10 +18,13 @@ from .worker_harness import (
     Series,
     Workers,
     assert_same_state,
+    assigned,
     interleave,
     make_series,
+    metric,
     produce,
     reference_states,
+    scrape,
     stored,
     topics_for,
     wait_steps,
@@ -95,12 +98,23 @@ async def test_two_workers_and_a_third_joining_apply_every_reading_once(
     workers.start()
     workers.start()
     await _wait_some_applied(workers, redis_url, [s.stream for s in series])
-    await produce(kafka_bootstrap, topic, messages[third : 2 * third], rate=1500)
-    workers.start()  # joins while readings are still arriving
-    await produce(kafka_bootstrap, topic, messages[2 * third :], rate=600)
+    third_worker = workers.start()
+    # Keep readings coming until the third worker owns partitions, then send the rest.
+    sent = third
+    while not assigned(third_worker) and sent < 2 * third:
+        await produce(kafka_bootstrap, topic, messages[sent : sent + 40])
+        sent += 40
+        await asyncio.sleep(0.2)
+    for _ in range(150):
+        if assigned(third_worker):
+            break
+        _alive(workers)
+        await asyncio.sleep(0.2)
+    assert assigned(third_worker), workers.logs()
+    await produce(kafka_bootstrap, topic, messages[sent:], rate=1500)
     await _check_equal(workers, redis_url, series)
-    for proc in workers.procs:
-        assert "assigned partitions=[" in proc.log_tail(10_000), workers.logs()
+    applied = [metric(scrape(p)[1], "tcnad_readings_applied_total") for p in workers.procs]
+    assert sum(applied) >= len(messages) and all(a > 0 for a in applied), applied
     assert "revoked=[" in workers.procs[0].log_tail(10_000)
 
 

@@ -230,3 +230,40 @@ def assert_same_state(got: StreamState, want: StreamState, stream: str) -> None:
     np.testing.assert_allclose(got.stats, want.stats, rtol=1e-4, atol=1e-5, err_msg=stream)
     for j, (a, b) in enumerate(zip(got.rings, want.rings, strict=True)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"{stream} ring {j}")
+
+
+def metrics_url(proc: ManagedProcess) -> str:
+    """Base URL of a worker's /metrics and /health, from its start-up log line."""
+    import re
+
+    m = re.search(r"metrics and health on http://[\d.]+:(\d+)", proc.log_tail(10_000))
+    assert m, f"{proc.name} did not log its metrics port:\n{proc.log_tail(40)}"
+    return f"http://127.0.0.1:{m.group(1)}"
+
+
+def scrape(proc: ManagedProcess, path: str = "/metrics") -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(metrics_url(proc) + path, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def metric(text: str, name: str) -> float:
+    """Sum of a metric's samples in Prometheus text format (0 when absent)."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and (line[len(name)] in " {"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def assigned(proc: ManagedProcess) -> list[int]:
+    """The partitions of the worker's latest assignment (from its log)."""
+    import re
+
+    found = re.findall(r"assigned partitions=\[([\d, ]*)\]", proc.log_tail(10_000))
+    return [int(x) for x in found[-1].split(",") if x.strip()] if found else []
