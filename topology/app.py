@@ -31,7 +31,13 @@ class WorkerApp(faust.App):
 
     def __init__(self, settings: Settings, *, detector: DetectorLike, store: CacheStore) -> None:
         self.settings = settings
-        self.transport_cls = tuned_transport(settings.batch_max_wait_ms, settings.fetch_max_bytes)
+        self.transport_cls = tuned_transport(
+            {
+                "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+                "fetch_max_bytes": settings.fetch_max_bytes,
+                "batch_max_wait_ms": settings.batch_max_wait_ms,
+            }
+        )
         super().__init__(settings.group_id, **faust_options(settings))
         self.metrics = WorkerMetrics()
         self.health = Health()
@@ -148,6 +154,10 @@ def load_detector(settings: Settings) -> DetectorLike:
     """The ``Detector`` of ``settings.model`` (empty: the shipped default)."""
     from detector.engine import AlertPolicy, Detector
 
+    if settings.torch_threads > 0:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
     policy = AlertPolicy(**settings.alert_policy_overrides())
     device = None if settings.device == "auto" else settings.device
     det = Detector.from_checkpoint(settings.model or None, policy=policy, device=device)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, cast
 
@@ -106,18 +107,32 @@ class BatchConsumer(faust_aiokafka.Consumer):
             raise
 
     async def _next_batch(self) -> dict[TP, list[Any]] | None:
+        """Wait for records, then keep collecting what arrives within ``batch_max_wait_ms``
+        (up to ``broker_max_poll_records``): one batch, all from one group generation."""
         generation = self.app.consumer_generation_id
         records, active = await self._wait_next_records(1.0)
         if not records:
             return None
+        batch: dict[TP, list[Any]] = {tp: list(recs) for tp, recs in records.items()}
+        size = sum(len(r) for r in batch.values())
+        limit = self.app.conf.broker_max_poll_records or 10_000
+        deadline = time.monotonic() + self.tuning.get("batch_max_wait_ms", 20) / 1000.0
+        while size < limit and self.flow_active:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more, active = await self._wait_next_records(left)
+            for tp, recs in (more or {}).items():
+                batch.setdefault(tp, []).extend(recs)
+                size += len(recs)
         if not self.flow_active or generation != self.app.consumer_generation_id:
             # Fetched across a rebalance: drop, and read again from the committed offsets.
             logger.debug("dropping a fetch made across a rebalance")
             await self._seek_back()
             return None
         if active is None:
-            return dict(records)
-        return {tp: recs for tp, recs in records.items() if tp in active}
+            return batch
+        return {tp: recs for tp, recs in batch.items() if tp in active}
 
     async def _seek_back(self) -> None:
         try:
@@ -225,13 +240,10 @@ class BatchTransport(faust_aiokafka.Transport):
     Consumer = BatchConsumer
 
 
-def tuned_transport(fetch_max_wait_ms: int, fetch_max_bytes: int) -> type[BatchTransport]:
-    """A transport class whose consumers use these fetch settings."""
-    consumer_cls = type(
-        "TunedBatchConsumer",
-        (BatchConsumer,),
-        {"tuning": {"fetch_max_wait_ms": fetch_max_wait_ms, "fetch_max_bytes": fetch_max_bytes}},
-    )
+def tuned_transport(tuning: Mapping[str, int]) -> type[BatchTransport]:
+    """A transport class whose consumers use these settings (``fetch_max_wait_ms``,
+    ``fetch_max_bytes``, ``batch_max_wait_ms``)."""
+    consumer_cls = type("TunedBatchConsumer", (BatchConsumer,), {"tuning": dict(tuning)})
     return cast(
         type[BatchTransport],
         type("TunedBatchTransport", (BatchTransport,), {"Consumer": consumer_cls}),

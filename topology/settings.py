@@ -31,11 +31,17 @@ class Settings(BaseSettings):
     namespace: str = Field("tcnad", description="Redis key prefix")
     model: str = Field("", description="checkpoint path; empty = the shipped default")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    torch_threads: int = Field(
+        1, ge=0, description="torch intra-op threads (0 = torch's default, one per core)"
+    )
 
     # Micro-batching and the consumer.
     batch_max_size: int = Field(20_000, ge=1, description="readings per fetch at most")
     batch_max_wait_ms: int = Field(
-        50, ge=0, description="how long the broker may hold a fetch for more data"
+        20, ge=0, description="how long a batch keeps collecting records after the first"
+    )
+    fetch_max_wait_ms: int = Field(
+        50, ge=1, description="how long the broker may hold an empty fetch (long poll)"
     )
     fetch_max_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     commit_interval_s: float = Field(1.0, gt=0, description="offset commit period")

@@ -36,7 +36,11 @@ def test_the_app_uses_the_batch_consumer_with_raw_values_and_short_timeouts() ->
     c = consumer()
     conf = c.app.conf
     assert conf.value_serializer == "raw" and conf.broker_session_timeout == 6.0
-    assert c.tuning == {"fetch_max_wait_ms": 50, "fetch_max_bytes": 16 * 1024 * 1024}
+    assert c.tuning == {
+        "fetch_max_wait_ms": 50,
+        "fetch_max_bytes": 16 * 1024 * 1024,
+        "batch_max_wait_ms": 20,
+    }
     assert [t for ch in c.app.topics for t in ch.topics] == ["readings"]
 
 
