@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, cast
 
 import aiokafka
@@ -35,8 +36,13 @@ logger = logging.getLogger(__name__)
 
 
 class BatchHandler(Protocol):
-    async def __call__(self, records: Sequence[RawRecord]) -> None:
-        """Apply a batch; return only once it may be acked (raise otherwise)."""
+    def prepare(self, records: Sequence[RawRecord]) -> Any:
+        """CPU work that needs no state (decoding); may run while the previous batch is
+        still being applied."""
+        ...
+
+    async def apply(self, prepared: Any) -> None:
+        """Apply a prepared batch; return only once it may be acked (raise otherwise)."""
         ...
 
     def on_revoked(self, partitions: Iterable[TP]) -> None:
@@ -50,6 +56,15 @@ class BatchHandler(Protocol):
     def on_lag(self, lag: int) -> None:
         """Records between the end of the last batch and the log end (approximate)."""
         ...
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """A fetched batch, its prepared form, and the (generation, revocations) it saw."""
+
+    batch: dict[TP, list[Any]]
+    prepared: Any
+    marks: tuple[int, int]
 
 
 class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -78,6 +93,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._idle = asyncio.Event()
         self._idle.set()
         self._fatal: BaseException | None = None
+        self._revocations = 0
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -88,16 +104,28 @@ class BatchConsumer(faust_aiokafka.Consumer):
         return self._fatal
 
     async def _drain_messages(self, fetcher: Any) -> None:
-        """Fetch -> handle the whole batch -> bulk ack; until the fetcher or we stop."""
+        """Fetch -> prepare -> apply the whole batch -> bulk ack, until the fetcher or we
+        stop. The next batch is fetched and prepared while the current one is applied (its
+        Redis and Kafka round trips leave the event loop idle); it is dropped if a
+        rebalance started meanwhile."""
         should_stop = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set
+        ahead: asyncio.Future[Prefetched | None] | None = None
         try:
             while not (should_stop() or fetcher_stopped()):
-                batch = await self._next_batch()
-                if batch is None or self.should_stop:
+                if ahead is None:
+                    ahead = asyncio.ensure_future(self._prefetch())
+                item = await ahead
+                ahead = None
+                if item is None or self.should_stop:
                     await asyncio.sleep(0)
                     continue
-                await self._handle(batch)
+                if not self._still_current(item):
+                    logger.debug("dropping a batch fetched before a rebalance")
+                    await self._seek_back()
+                    continue
+                ahead = asyncio.ensure_future(self._prefetch())
+                await self._handle(item.batch, item.prepared)
                 if self._fatal is not None:
                     return
         except self.consumer_stopped_errors:
@@ -105,6 +133,33 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 logger.info("broker stopped the consumer, shutting down")
                 return
             raise
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+
+    async def _prefetch(self) -> Prefetched | None:
+        marks = (self.app.consumer_generation_id, self._revocations)
+        batch = await self._next_batch()
+        if not batch:
+            return None
+        handler = self._require_handler()
+        raw = [
+            RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
+            for recs in batch.values()
+            for r in recs
+        ]
+        return Prefetched(batch, handler.prepare(raw), marks)
+
+    def _still_current(self, item: Prefetched) -> bool:
+        return self.flow_active and item.marks == (
+            self.app.consumer_generation_id,
+            self._revocations,
+        )
+
+    def _require_handler(self) -> BatchHandler:
+        if self.batch_handler is None:
+            raise RuntimeError("BatchConsumer started without a batch_handler")
+        return self.batch_handler
 
     async def _next_batch(self) -> dict[TP, list[Any]] | None:
         """Wait for records, then keep collecting what arrives within ``batch_max_wait_ms``
@@ -140,18 +195,11 @@ class BatchConsumer(faust_aiokafka.Consumer):
         except Exception as exc:  # the next rebalance resets positions anyway
             logger.warning("seek to committed offsets failed: %r", exc)
 
-    async def _handle(self, batch: dict[TP, list[Any]]) -> None:
-        handler = self.batch_handler
-        if handler is None:
-            raise RuntimeError("BatchConsumer started without a batch_handler")
-        raw = [
-            RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
-            for recs in batch.values()
-            for r in recs
-        ]
+    async def _handle(self, batch: dict[TP, list[Any]], prepared: Any) -> None:
+        handler = self._require_handler()
         self._idle.clear()
         try:
-            await self._run_to_end(handler(raw), batch)
+            await self._run_to_end(handler.apply(prepared), batch)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -216,6 +264,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         """Finish the in-flight batch, commit it, drop hot state, then faust's revocation."""
+        self._revocations += 1  # a batch fetched before this point is not applied
         await self._idle.wait()
         if revoked:
             try:
@@ -248,6 +297,3 @@ def tuned_transport(tuning: Mapping[str, int]) -> type[BatchTransport]:
         type[BatchTransport],
         type("TunedBatchTransport", (BatchTransport,), {"Consumer": consumer_cls}),
     )
-
-
-HandlerFn = Callable[[Sequence[RawRecord]], Awaitable[None]]

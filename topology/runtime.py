@@ -12,7 +12,7 @@ from faust.types import TP
 
 from topology.decode import RawRecord
 from topology.metrics import Health, WorkerMetrics
-from topology.pipeline import BatchOutcome, BatchPipeline
+from topology.pipeline import BatchOutcome, BatchPipeline, PreparedBatch
 from topology.ports import OutMessage
 
 logger = logging.getLogger(__name__)
@@ -40,14 +40,17 @@ class WorkerRuntime:
         self.batches = 0
         self._revoked: set[int] = set()
 
-    async def __call__(self, records: Sequence[RawRecord]) -> None:
+    def prepare(self, records: Sequence[RawRecord]) -> PreparedBatch:
+        return self.pipeline.prepare(records)
+
+    async def apply(self, prepared: PreparedBatch) -> None:
         t0 = time.perf_counter()
         try:
-            out = await self.pipeline.process(records)
+            out = await self.pipeline.apply(prepared)
         except Exception as exc:
             self.health.failed = f"{type(exc).__name__}: {exc}"
             raise
-        self._record(out, time.perf_counter() - t0)
+        self._record(out, time.perf_counter() - t0 + prepared.decode_s)
 
     def _record(self, out: BatchOutcome, seconds: float) -> None:
         m = self.metrics
