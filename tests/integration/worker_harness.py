@@ -82,8 +82,15 @@ class Workers:
         return proc
 
     def stop_all(self) -> None:
+        """SIGTERM to every worker at once (one shutdown, not one rebalance per worker),
+        then wait for each, SIGKILL after the grace period."""
+        import signal
+
         for proc in self.procs:
             if proc.running:
+                proc.signal(signal.SIGTERM)
+        for proc in self.procs:
+            if proc.pid is not None:
                 proc.stop(grace_s=15.0)
 
     def logs(self, lines: int = 30) -> str:
@@ -210,8 +217,11 @@ async def wait_steps(
 def reference_states(series: Sequence[Series]) -> dict[str, StreamState]:
     """Each stream's state after all its readings, stepped by the Detector directly (one
     uninterrupted pass, every stream in its own slot)."""
+    import torch
+
     from detector.engine import Detector
 
+    torch.set_num_threads(1)  # as the worker; several threads on 2 busy cores are 10x slower
     det = Detector.from_checkpoint(None, device="cpu", capacity=max(1, len(series)))
     slots = np.arange(len(series), dtype=np.int64)
     det.put(slots, [det.new_state() for _ in series])
