@@ -152,13 +152,14 @@ def create_app(
 
 def load_detector(settings: Settings) -> DetectorLike:
     """The ``Detector`` of ``settings.model`` (empty: the shipped default)."""
-    from detector.engine import AlertPolicy, Detector
+    from detector.engine import Detector
+    from detector.scoring import AlertPolicy
 
     if settings.torch_threads > 0:
         import torch
 
         torch.set_num_threads(settings.torch_threads)
-    policy = AlertPolicy(**settings.alert_policy_overrides())
+    policy = AlertPolicy(**settings.alert_policy_overrides())  # type: ignore[arg-type]
     device = None if settings.device == "auto" else settings.device
     det = Detector.from_checkpoint(settings.model or None, policy=policy, device=device)
     logger.info("model=%s device=%s capacity=%d", det.model_id, device or "auto", det.capacity)

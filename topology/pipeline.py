@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from detector.state import StreamState
 from state.types import CacheStore, StreamUpdate
 from topology.decode import Decoded, RawRecord, dead_letter, decode_batch
 from topology.hotcache import HotCache
@@ -190,7 +191,7 @@ class BatchPipeline:
         out.loaded += len(cold)
         det = self.detector
         slots: list[int] = []
-        states = []
+        states: list[StreamState] = []
         for stream in cold:
             entry = self.hot.admit(stream, groups)
             entry.partition = groups[stream][0].record.partition

@@ -73,7 +73,7 @@ def build_alerts(
     """One alert message per reading whose step result says ``alert``; key = stream id."""
     out: list[OutMessage] = []
     for r, res in enumerate(results.rounds):
-        for i in np.flatnonzero(np.asarray(res.alert)):
+        for i in (int(x) for x in np.flatnonzero(np.asarray(res.alert))):
             d = plan.items[int(results.order[i])][r]
             rec, rd = d.record, d.reading
             alert = Alert(
