@@ -162,8 +162,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
         return self.batch_handler
 
     async def _next_batch(self) -> dict[TP, list[Any]] | None:
-        """Wait for records, then keep collecting what arrives within ``batch_max_wait_ms``
-        (up to ``broker_max_poll_records``): one batch, all from one group generation."""
+        """Wait for records, then keep collecting what arrives while the previous batch is
+        still being applied and for ``batch_max_wait_ms`` (up to ``broker_max_poll_records``):
+        one batch, all from one group generation."""
         generation = self.app.consumer_generation_id
         records, active = await self._wait_next_records(1.0)
         if not records:
@@ -174,9 +175,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
         deadline = time.monotonic() + self.tuning.get("batch_max_wait_ms", 20) / 1000.0
         while size < limit and self.flow_active:
             left = deadline - time.monotonic()
-            if left <= 0:
+            if self._idle.is_set() and left <= 0:
                 break
-            more, active = await self._wait_next_records(left)
+            # While the previous batch is still being applied, keep collecting: the batch
+            # grows with the load (fewer per-batch costs) without delaying anything.
+            wait = min(left, 0.01) if not self._idle.is_set() else left
+            more, active = await self._wait_next_records(max(wait, 0.001))
             for tp, recs in (more or {}).items():
                 batch.setdefault(tp, []).extend(recs)
                 size += len(recs)

@@ -62,3 +62,21 @@ def test_acks_below_the_committed_offset_are_ignored() -> None:
     c.ack_batch({tp: [Rec(98), Rec(99), Rec(100), Rec(101)]})
     assert sorted(c._acked[tp]) == [100, 101]
     assert c._new_offset(tp) == 102
+
+
+def test_a_batch_prepared_before_a_revocation_or_generation_change_is_not_applied() -> None:
+    from topology.consumer import Prefetched
+
+    c = consumer()
+    marks = (c.app.consumer_generation_id, c._revocations)
+    item = Prefetched({}, None, marks)
+    assert c._still_current(item)
+    c._revocations += 1  # what on_partitions_revoked does first
+    assert not c._still_current(item)
+    fresh = Prefetched({}, None, (c.app.consumer_generation_id, c._revocations))
+    c.app.consumer_generation_id += 1
+    assert not c._still_current(fresh)
+    c.stop_flow()
+    assert not c._still_current(
+        Prefetched({}, None, (c.app.consumer_generation_id, c._revocations))
+    )
