@@ -91,7 +91,8 @@ def collect(
         except IncompatibleState as exc:
             if policy == "error":
                 raise
-            log.warning("state reset stream=%s reason=%s", stream, exc.reason)
+            if not reset:
+                log.warning("state reset stream=%s reason=%s", stream, exc.reason)
             reset.append(stream)
             missing.append(stream)  # a reset stream starts fresh, like a new one
             continue
@@ -100,4 +101,6 @@ def collect(
         else:
             records[stream] = record
     stats.resets += len(reset)
+    if len(reset) > 1:
+        log.warning("state reset streams=%d (first logged above)", len(reset))
     return LoadResult(records, missing, reset)

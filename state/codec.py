@@ -180,12 +180,17 @@ class StateCodec:
         return StreamRecord(stream, state, int(offset), float(timestamp))
 
     def decode_rings(self, blob: bytes) -> tuple[F32, ...]:
-        """Rings ``(L_j, C_j)`` float32 from a possibly short blob (missing tail = zeros)."""
-        full = np.zeros(self.layout.ring_bytes // 4, dtype=np.float32)
-        full[: len(blob) // 4] = np.frombuffer(blob, dtype=RING_DTYPE, count=len(blob) // 4)
+        """Rings ``(L_j, C_j)`` float32 from a possibly short blob (missing tail = zeros);
+        writable views into one fresh array."""
+        values = np.frombuffer(blob, dtype=RING_DTYPE, count=len(blob) // 4)
+        if len(blob) == self.layout.ring_bytes:
+            full = values.astype(np.float32)  # one copy, writable
+        else:
+            full = np.zeros(self.layout.ring_bytes // 4, dtype=np.float32)
+            full[: len(values)] = values
         out = []
         for (length, ch), base in zip(self.layout.ring_shapes, self.ring_base, strict=True):
-            out.append(full[base // 4 : base // 4 + length * ch].reshape(length, ch).copy())
+            out.append(full[base // 4 : base // 4 + length * ch].reshape(length, ch))
         return tuple(out)
 
     def _check_ring_count(self, n: int) -> None:

@@ -1,14 +1,13 @@
-"""The Lua scripts the Redis store runs: one atomic, fenced save and one atomic read per
-stream. The save script is generated per layout (header, ring geometry, TTL, policy baked
-in), so a call sends only ``since_step``, the meta body and the changed ring rows."""
+"""The Lua script the Redis store runs for an atomic, fenced save of one stream.
+
+It is generated per layout (header, ring geometry, TTL and policy baked in), so a call
+sends only ``since_step``, the meta body and the changed ring rows."""
 
 from __future__ import annotations
 
 import hashlib
 
 from state.codec import StateCodec
-
-LOAD_SCRIPT = "return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}\n"
 
 _SAVE_TEMPLATE = """\
 -- KEYS: meta, rings. ARGV: since_step (decimal), meta body, changed ring rows.

@@ -4,9 +4,9 @@ Keys (one Redis Cluster hash tag per stream, so both live on one slot):
 ``<ns>:{<stream>}:meta`` (codec header + step, offset, timestamp, stats) and
 ``<ns>:{<stream>}:rings`` (all rings as one little-endian float32 blob).
 
-``load`` pipelines one atomic read script per stream; ``save`` pipelines one EVALSHA of the
+``load`` pipelines one MGET (meta, rings) per stream; ``save`` pipelines one EVALSHA of the
 save script per stream, which checks the stored step against ``since_step`` and SETRANGEs
-only the changed ring rows. Scripts are loaded on first use and again after a NOSCRIPT
+only the changed ring rows. The script is loaded on first use and again after a NOSCRIPT
 reply (a restarted Redis), resending only the commands that got it.
 """
 
@@ -25,7 +25,7 @@ from detector.state import StateLayout
 from state.base import OnIncompatible, Outcome, StoreStats, check_policy, collect, unique
 from state.codec import StateCodec
 from state.errors import StoreUnavailable
-from state.lua import LOAD_SCRIPT, save_script, sha1
+from state.lua import save_script, sha1
 from state.types import LoadResult, SaveResult, StreamUpdate
 
 log = logging.getLogger(__name__)
@@ -82,12 +82,9 @@ class RedisCacheStore:
         self.codec = StateCodec(layout)
         self.stats = StoreStats()
         ttl_ms = 0 if ttl_s is None else max(1, round(ttl_s * 1000))
-        self._scripts = {
-            "save": save_script(self.codec, self.policy == "reset", ttl_ms),
-            "load": LOAD_SCRIPT,
-        }
-        self._sha = {name: sha1(text) for name, text in self._scripts.items()}
-        self._scripts_loaded = False
+        self._script = save_script(self.codec, self.policy == "reset", ttl_ms)
+        self._sha = sha1(self._script)
+        self._script_loaded = False
         self.client: aioredis.Redis = aioredis.Redis.from_url(
             redis_url,
             socket_timeout=socket_timeout,
@@ -101,10 +98,13 @@ class RedisCacheStore:
         return stream_keys(self.namespace, stream)
 
     async def load(self, streams: Sequence[str]) -> LoadResult:
-        """States of ``streams`` (one pipelined round trip); absent ones are ``missing``."""
+        """States of ``streams`` (one pipelined round trip); absent ones are ``missing``.
+
+        Each stream is one ``MGET meta rings``: a single command, so atomic per stream, and
+        both keys share the stream's hash slot.
+        """
         names = unique(streams)
-        commands = [("EVALSHA", self._sha["load"], 2, *self.keys(s)) for s in names]
-        replies = await self._run("load", names, commands)
+        replies = await self._run("load", names, [("MGET", *self.keys(s)) for s in names])
         rows = [(s, r[0], r[1]) for s, r in zip(names, replies, strict=True)]
         return collect(self.codec, self.policy, self.stats, rows)
 
@@ -115,9 +115,7 @@ class RedisCacheStore:
         for u in updates:
             body, rows = self.codec.encode_update(u)  # validates before anything is sent
             since = u.delta.since_step
-            commands.append(
-                ("EVALSHA", self._sha["save"], 2, *self.keys(u.stream), since, body, rows)
-            )
+            commands.append(("EVALSHA", self._sha, 2, *self.keys(u.stream), since, body, rows))
         names = [u.stream for u in updates]
         replies = await self._run("save", names, commands)
         saved = [s for s, r in zip(names, replies, strict=True) if r != Outcome.FENCED]
@@ -134,30 +132,38 @@ class RedisCacheStore:
         replies = await self._run("delete", names, [("DEL", *self.keys(s)) for s in names])
         return sum(1 for r in replies if int(r) > 0)
 
+    async def server_run_id(self) -> str:
+        """Redis's ``run_id``: it changes when the server restarts, which may have lost the
+        last second of writes (see docs/architecture.md, state durability)."""
+        try:
+            info = await self.client.info("server")
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable("info", [], exc) from exc
+        return str(info["run_id"])
+
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def _run(self, op: str, streams: list[str], commands: Sequence[Command]) -> list[Any]:
-        """Send ``commands`` (one per stream) in one pipeline; map every failure to
-        ``StoreUnavailable`` naming the streams involved."""
+    async def _run(self, op: str, streams: list[str], commands: list[Command]) -> list[Any]:
+        """Send one command per stream in one pipeline; returns the replies. Every failure
+        becomes ``StoreUnavailable`` naming the streams involved."""
         if not commands:
             return []
         try:
-            if not self._scripts_loaded and op != "delete":
-                await self._load_scripts()
+            if op == "save" and not self._script_loaded:
+                await self._load_script()
             replies = await self._pipeline(commands)
             again = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
             if again:
-                log.warning("state scripts missing on redis (restarted?); reloading")
-                await self._load_scripts()
-                for i, r in zip(
-                    again, await self._pipeline([commands[i] for i in again]), strict=True
-                ):
+                log.warning("state save script missing on redis (restarted?); reloading")
+                await self._load_script()
+                retried = await self._pipeline([commands[i] for i in again])
+                for i, r in zip(again, retried, strict=True):
                     replies[i] = r
         except (RedisError, OSError) as exc:
-            self._scripts_loaded = False  # a restarted server has none
+            self._script_loaded = False  # a restarted server has none
             raise StoreUnavailable(op, streams, exc) from exc
-        failed = [i for i, r in enumerate(replies) if isinstance(r, Exception)]
+        failed = [i for i, r in enumerate(replies) if isinstance(r, BaseException)]
         if failed:
             raise StoreUnavailable(op, [streams[i] for i in failed], replies[failed[0]])
         return replies
@@ -167,18 +173,16 @@ class RedisCacheStore:
         for command in commands:
             pipe.execute_command(*command)
             self.stats.bytes_sent += resp_size(command)
-        self.stats.round_trips += 1
         self.stats.commands += len(commands)
+        self.stats.round_trips += 1
         return list(await pipe.execute(raise_on_error=False))
 
-    async def _load_scripts(self) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for text in self._scripts.values():
-            pipe.script_load(text)
-            self.stats.bytes_sent += resp_size(("SCRIPT", "LOAD", text))
+    async def _load_script(self) -> None:
+        self.stats.bytes_sent += resp_size(("SCRIPT", "LOAD", self._script))
         self.stats.round_trips += 1
-        self.stats.commands += len(self._scripts)
-        shas = [s.decode() if isinstance(s, bytes) else str(s) for s in await pipe.execute()]
-        if shas != list(self._sha.values()):
-            raise RedisError(f"script digests differ: {shas} != {list(self._sha.values())}")
-        self._scripts_loaded = True
+        self.stats.commands += 1
+        sha = await self.client.script_load(self._script)
+        sha = sha.decode() if isinstance(sha, bytes) else str(sha)
+        if sha != self._sha:
+            raise RedisError(f"save script digest {sha} != {self._sha}")
+        self._script_loaded = True

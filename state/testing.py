@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+import numpy.typing as npt
 
 from detector.state import F32, F64, StateDelta, StateLayout, StreamState
 from state.types import StreamRecord, StreamUpdate
@@ -32,10 +33,11 @@ def _seed(stream: str) -> float:
     return float(zlib.crc32(stream.encode("utf-8")) % 997)
 
 
-def ring_row(stream: str, ring: int, t: int, channels: int) -> F32:
-    """Input of convolution ``ring`` at time ``t`` of a synthetic stream: ``(channels,)``."""
-    base = _seed(stream) + (t % 65536) + ring / 64.0
-    return (base + np.arange(channels, dtype=np.float64) / 1024.0).astype(np.float32)
+def ring_rows(stream: str, ring: int, times: npt.NDArray[np.int64], channels: int) -> F32:
+    """Inputs of convolution ``ring`` at ``times`` of a synthetic stream:
+    ``(len(times), channels)``."""
+    base = _seed(stream) + (times % 65536) + ring / 64.0
+    return (base[:, None] + np.arange(channels) / 1024.0).astype(np.float32)
 
 
 def stats_at(layout: StateLayout, stream: str, step: int) -> F64:
@@ -53,9 +55,8 @@ def synthetic_update(layout: StateLayout, stream: str, since: int, step: int) ->
     rows = []
     for j, (length, ch) in enumerate(layout.ring_shapes):
         n = min(step - since, length)
-        times = range(step - n, step)
-        block = np.stack([ring_row(stream, j, t, ch) for t in times]) if n else np.zeros((0, ch))
-        rows.append(((step - n) % length, block.astype(np.float32).reshape(n, ch)))
+        block = ring_rows(stream, j, np.arange(step - n, step, dtype=np.int64), ch)
+        rows.append(((step - n) % length, block))
     offset, ts = position_at(step)
     delta = StateDelta(since, step, stats_at(layout, stream, step), tuple(rows))
     return StreamUpdate(stream, delta, offset, ts)
@@ -66,8 +67,8 @@ def expected_state(layout: StateLayout, stream: str, step: int) -> StreamState:
     rings = []
     for j, (length, ch) in enumerate(layout.ring_shapes):
         ring = np.zeros((length, ch), dtype=np.float32)
-        for t in range(max(0, step - length), step):
-            ring[t % length] = ring_row(stream, j, t, ch)
+        times = np.arange(max(0, step - length), step, dtype=np.int64)
+        ring[times % length] = ring_rows(stream, j, times, ch)
         rings.append(ring)
     return StreamState(step, tuple(rings), stats_at(layout, stream, step))
 

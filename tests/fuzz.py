@@ -71,10 +71,6 @@ def _num(rng: random.Random) -> float:
 Maker = Callable[[random.Random, int], tuple[Key, Value]]
 
 
-def _keyed(stream: str, body: bytes) -> tuple[Key, Value]:
-    return stream.encode(), body
-
-
 def _good_body(rng: random.Random, width: int, stream: str) -> dict[str, object]:
     value: object = _num(rng) if width == 1 else [_num(rng) for _ in range(width)]
     return _obj(stream, _ts(rng), value)

@@ -2,12 +2,14 @@
 
 ``decode_batch`` never raises on input: every record comes back either as a ``Decoded``
 reading or as a ``DeadLetter`` carrying the original key/value bytes and a reason code,
-so ``len(good) + len(bad) == len(records)``. The fast path is ``json`` + a few type checks
-(the same rules as ``topology.schemas.Reading``, shared functions), not a pydantic pass.
+so ``len(good) + len(bad) == len(records)``. Common readings (short, flat, no escapes)
+take one pass: pydantic-core's JSON parser and inline checks. Everything else goes through
+the complete rules: ``json`` with a duplicate-key check, then the field functions that
+``topology.schemas.Reading`` validates with, so both accept exactly the same messages.
 
 Reason codes (``REASONS``):
 
-- ``undecodable``: null value (tombstone), not UTF-8, not JSON, nesting too deep;
+- ``undecodable``: null value (tombstone), not UTF-8, not JSON;
 - ``too_large``: the value is longer than ``max_bytes``;
 - ``too_deep``: arrays/objects nested deeper than ``MAX_DEPTH``;
 - ``invalid``: not an object, duplicate keys, a missing field, a wrong type, a bad stream
@@ -24,19 +26,24 @@ Reason codes (``REASONS``):
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from pydantic import BaseModel
+from pydantic_core import from_json as _from_json
+
 from topology.schemas import (
+    MAX_ABS_TS,
     MAX_ABS_VALUE,
     MAX_DEPTH,
     MAX_MESSAGE_BYTES,
+    MAX_STREAM_LEN,
     DeadLetter,
     Reading,
     WireError,
@@ -126,15 +133,21 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicates)
 _PLAIN = json.JSONDecoder()
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, unrolled for speed
+_DEPTH_STEP = np.zeros(256, dtype=np.int32)
+_DEPTH_STEP[[ord("["), ord("{")]] = 1
+_DEPTH_STEP[[ord("]"), ord("}")]] = -1
 
 
 def _nesting_depth(value: bytes) -> int:
     """Deepest array/object nesting in JSON text (strings skipped); exact for valid JSON."""
-    brackets = _STRING.sub(b"", value).translate(None, _NOT_BRACKETS)
-    return max(itertools.accumulate(_DEPTH_STEP[b] for b in brackets), default=0)
+    if b"\\" in value:  # escaped quotes: strip strings with the pattern
+        steps = _DEPTH_STEP[np.frombuffer(_STRING.sub(b"", value), dtype=np.uint8)]
+    else:  # no escapes: a byte is inside a string after an odd number of quotes
+        chars = np.frombuffer(value, dtype=np.uint8)
+        steps = _DEPTH_STEP[chars]
+        steps[np.cumsum(chars == ord('"')) & 1 == 1] = 0
+    return int(steps.cumsum().max(initial=0))
 
 
 def _surely_no_duplicates(obj: dict[str, Any], value: bytes) -> bool:
@@ -151,37 +164,42 @@ def _surely_no_duplicates(obj: dict[str, Any], value: bytes) -> bool:
 
 
 # Build readings without a second validation pass: the fields were checked by the same
-# functions the model's validators call. Falls back to model_construct if pydantic's
-# internals ever differ (checked once at import).
-_new = object.__new__
-_set = object.__setattr__
-# One shared fields-set: frozen models never add to it, and pydantic copies it on model_copy.
-_FIELDS_SET = {"stream", "ts", "values"}
+# rules the model's validators apply. Writes pydantic's slots directly, and falls back to
+# model_construct if pydantic's internals ever differ (checked once at import).
+_FIELDS_SET = {"stream", "ts", "values"}  # shared: frozen models never add to it
 
 
-def _fast_reading(stream: str, ts: float, values: tuple[float, ...]) -> Reading:
-    r = _new(Reading)
-    _set(r, "__dict__", {"stream": stream, "ts": ts, "values": values})
-    _set(r, "__pydantic_fields_set__", _FIELDS_SET)
-    _set(r, "__pydantic_extra__", None)
-    _set(r, "__pydantic_private__", None)
-    return r
+def _slot_builder() -> Callable[[str, float, tuple[float, ...]], Reading]:
+    base: Any = BaseModel
+    new = object.__new__
+    set_dict = base.__dict__["__dict__"].__set__
+    set_fields_set = base.__pydantic_fields_set__.__set__
+    set_extra = base.__pydantic_extra__.__set__
+    set_private = base.__pydantic_private__.__set__
+
+    def build(stream: str, ts: float, values: tuple[float, ...]) -> Reading:
+        r = new(Reading)
+        set_dict(r, {"stream": stream, "ts": ts, "values": values})
+        set_fields_set(r, _FIELDS_SET)
+        set_extra(r, None)
+        set_private(r, None)
+        return r
+
+    return build
 
 
 def _slow_reading(stream: str, ts: float, values: tuple[float, ...]) -> Reading:
     return Reading.model_construct(stream=stream, ts=ts, values=values)
 
 
-def _pick_builder() -> Any:
+def _pick_builder() -> Callable[[str, float, tuple[float, ...]], Reading]:
     try:
-        probe = _fast_reading("probe", 1.0, (2.0,))
-        if probe == Reading(stream="probe", ts=1.0, values=(2.0,)) and probe.model_dump() == {
-            "stream": "probe",
-            "ts": 1.0,
-            "values": (2.0,),
-        }:
-            return _fast_reading
-    except (AttributeError, TypeError) as exc:  # pragma: no cover - pydantic internals moved
+        fast = _slot_builder()
+        probe = fast("probe", 1.0, (2.0,))
+        ref = Reading(stream="probe", ts=1.0, values=(2.0,))
+        if probe == ref and probe.model_dump() == ref.model_dump() and repr(probe) == repr(ref):
+            return fast
+    except (AttributeError, TypeError, KeyError) as exc:  # pragma: no cover - internals moved
         logger.warning("fast reading construction unavailable (%s); using model_construct", exc)
     return _slow_reading  # pragma: no cover
 
@@ -233,8 +251,55 @@ def _check_key(key: bytes | None, stream: str) -> None:
         raise WireError("key_mismatch", f"key {shown!r} differs from stream {stream[:60]!r}")
 
 
+_FAST_MAX_BYTES = 1024  # short enough that no nesting in it can threaten the stack
+
+
+def _decode_common(record: RawRecord, width: int, limit: int) -> Reading | None:
+    """The common case in one pass: a short, escape-free, flat object with exactly the three
+    fields, all valid. Returns None for anything else; ``decode_record`` then decides with
+    the full rules (same outcome for valid input, exact reasons for invalid input).
+    ``limit``: at most ``_FAST_MAX_BYTES``."""
+    value = record.value
+    if type(value) is not bytes or len(value) > limit or b"\\" in value:
+        return None
+    try:
+        obj = _from_json(value)  # pydantic-core's parser: same JSON grammar, ~2x faster
+    except ValueError:
+        return None
+    # 8 quotes = 4 strings: the three keys and the stream id, so no key is duplicated
+    if type(obj) is not dict or len(obj) != 3 or value.count(b'"') != 8:
+        return None
+    stream: Any = obj.get("stream")
+    ts: Any = obj.get("ts")
+    v: Any = obj.get("value")
+    if type(stream) is not str or not 0 < len(stream) <= MAX_STREAM_LEN or not stream.isprintable():
+        return None
+    if record.key is not None and record.key != stream.encode():
+        return None
+    if not ((type(ts) is float or type(ts) is int) and -MAX_ABS_TS <= ts <= MAX_ABS_TS):
+        return None  # (NaN and infinities fail the range test)
+    tv = type(v)
+    if width == 1 and (tv is float or tv is int) and -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE:
+        values: tuple[float, ...] = (float(v),)
+    elif tv is list and len(v) == width:
+        for x in v:
+            if not ((type(x) is float or type(x) is int) and -MAX_ABS_VALUE <= x <= MAX_ABS_VALUE):
+                return None
+        values = tuple(map(float, v))
+    else:
+        return None
+    reading: Reading = _build(stream, float(ts), values)
+    return reading
+
+
 def decode_record(record: RawRecord, width: int, max_bytes: int = MAX_MESSAGE_BYTES) -> Reading:
     """One record to a Reading with ``values`` of shape ``(width,)``; raises WireError."""
+    fast = _decode_common(record, width, min(max_bytes, _FAST_MAX_BYTES))
+    return fast if fast is not None else _decode_full(record, width, max_bytes)
+
+
+def _decode_full(record: RawRecord, width: int, max_bytes: int) -> Reading:
+    """``decode_record`` by the complete rules, with the exact reason on failure."""
     obj = _parse_json(record.value, max_bytes)
     if type(obj) is not dict:
         raise WireError("invalid", f"expected a JSON object, got {type(obj).__name__}")
@@ -268,9 +333,13 @@ def decode_batch(
     ``width`` is the model's ``n_inputs``. Never raises because of record contents."""
     good: list[Decoded] = []
     bad: list[DeadLetter] = []
+    limit = min(max_bytes, _FAST_MAX_BYTES)
     for rec in records:
         try:
-            good.append(Decoded(rec, decode_record(rec, width, max_bytes)))
+            reading = _decode_common(rec, width, limit)
+            if reading is None:
+                reading = _decode_full(rec, width, max_bytes)
+            good.append(Decoded(rec, reading))
         except WireError as exc:
             bad.append(dead_letter(rec, exc.reason, exc.detail))
         except Exception as exc:  # a bug here must not stop the stream: log, dead-letter

@@ -104,16 +104,20 @@ class ManagedProcess:
             out = self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in _reap
         on_main = threading.current_thread() is threading.main_thread()
         preexec = _death_signal_preexec(self.death_signal, os.getpid()) if on_main else None
-        self._popen = subprocess.Popen(
-            self.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT if out is not None else None,
-            env=self.env,
-            cwd=self.cwd,
-            start_new_session=True,
-            preexec_fn=preexec,  # only calls prctl, resolved before the fork
-        )
+        try:
+            self._popen = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+                preexec_fn=preexec,  # only calls prctl, resolved before the fork
+            )
+        except OSError:
+            self._reap()
+            raise
         with _LIVE_LOCK:
             _LIVE[self._popen.pid] = self
         logger.debug("started name=%s pid=%d argv=%s", self.name, self._popen.pid, self.argv)
@@ -164,6 +168,7 @@ class ManagedProcess:
             os.killpg(self._popen.pid, sig)
 
     def _reap(self) -> None:
+        """Forget the exited child and close its log file."""
         if self._popen is not None:
             with _LIVE_LOCK:
                 _LIVE.pop(self._popen.pid, None)

@@ -23,9 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from detector.errors import DetectorError
 from topology.processes import ManagedProcess
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "EmbeddedStack",
@@ -138,7 +142,29 @@ def redis_answers(host: str, port: int, timeout_s: float = 2.0) -> bool:
         return False
 
 
-class _Service:
+class _StartStop:
+    """``with x:`` starts ``x`` and stops it on the way out, whatever ends the block."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class _Service(_StartStop):
     """A loopback service run as a managed child process; subclasses give argv and a probe."""
 
     name = "service"
@@ -177,6 +203,9 @@ class _Service:
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Start the service and wait until it answers; raise StackError naming the log file."""
+        if self.running:
+            raise StackError(f"{self.name} is already running on {HOST}:{self.port}")
+        status: int | None = None
         for attempt in range(_PORT_RETRIES):
             if port_in_use(self.port):
                 if self._fixed_port:
@@ -192,17 +221,18 @@ class _Service:
             if self._wait_ready(timeout_s):
                 logger.info("%s ready port=%d pid=%s", self.name, self.port, self.pid)
                 return
-            exited = not self._proc.running
+            status = self._proc.returncode
             self._proc.kill()
-            if exited and not self._fixed_port and attempt + 1 < _PORT_RETRIES:
+            if status is not None and not self._fixed_port and attempt + 1 < _PORT_RETRIES:
                 logger.warning("%s exited on port %d; trying another port", self.name, self.port)
                 self.port = free_port()
                 continue
             break
         self._keep_logs = True
         tail = self._proc.log_tail() if self._proc is not None else ""
+        what = f"exited with status {status}" if status is not None else "did not answer"
         raise StackError(
-            f"{self.name} did not answer on {HOST}:{self.port} within {timeout_s:.0f}s; "
+            f"{self.name} {what} on {HOST}:{self.port} within {timeout_s:.0f}s; "
             f"see its log {self.log_path}. Last lines:\n{tail}"
         )
 
@@ -236,18 +266,6 @@ class _Service:
         if self._owned_dir is not None and not self._keep_logs:
             self.kill()
             shutil.rmtree(self._owned_dir, ignore_errors=True)
-
-    def __enter__(self) -> _Service:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class RedisServer(_Service):
@@ -292,10 +310,6 @@ class RedisServer(_Service):
     def _answers(self) -> bool:
         return redis_answers(HOST, self.port, timeout_s=1.0)
 
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
 
 class KafkaBroker(_Service):
     """A tansu Kafka-protocol broker with in-memory storage on a loopback port."""
@@ -323,12 +337,8 @@ class KafkaBroker(_Service):
     def _answers(self) -> bool:
         return kafka_answers(self.bootstrap, timeout_s=1.0)
 
-    def __enter__(self) -> KafkaBroker:
-        self.start()
-        return self
 
-
-class EmbeddedStack:
+class EmbeddedStack(_StartStop):
     """A broker and a Redis started together; a context manager that always tears both down."""
 
     def __init__(self, log_dir: Path | str | None = None, redis_appendonly: bool = False) -> None:
@@ -367,15 +377,3 @@ class EmbeddedStack:
             stack.callback(self.kafka.stop)
         if self._owned_dir is not None and not self._failed:
             shutil.rmtree(self._owned_dir, ignore_errors=True)
-
-    def __enter__(self) -> EmbeddedStack:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

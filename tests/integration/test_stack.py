@@ -11,7 +11,14 @@ import pytest
 import redis
 
 from tests.integration.proc_helpers import alive, wait_gone
-from topology.stack import EmbeddedStack, KafkaBroker, RedisServer, StackError, kafka_answers
+from topology.stack import (
+    EmbeddedStack,
+    KafkaBroker,
+    RedisServer,
+    StackError,
+    free_port,
+    kafka_answers,
+)
 
 
 def test_redis_kill_and_restart_keeps_appendonly_data(tmp_path: Path) -> None:
@@ -65,6 +72,26 @@ def test_start_timeout_names_the_log_file(tmp_path: Path) -> None:
     assert str(server.log_path) in str(err.value)
     assert "Ready to accept connections" in str(err.value)  # the log's tail is quoted
     assert not server.running
+
+
+class _BadConfigRedis(RedisServer):
+    """A redis-server given an option it does not know: it exits at once."""
+
+    def _argv(self) -> list[str]:
+        return [*super()._argv(), "--no-such-option", "1"]
+
+
+def test_early_exit_is_reported_with_status_and_log(tmp_path: Path) -> None:
+    server = _BadConfigRedis(port=free_port(), log_dir=tmp_path)
+    with pytest.raises(StackError, match="exited with status") as err:
+        server.start(timeout_s=10.0)
+    assert str(server.log_path) in str(err.value)
+    assert "no-such-option" in str(err.value)  # redis-server's own complaint, from the log
+
+
+def test_start_twice_is_refused(tmp_path: Path) -> None:
+    with RedisServer(log_dir=tmp_path) as server, pytest.raises(StackError, match="already"):
+        server.start()
 
 
 def test_fixed_port_in_use_is_refused(tmp_path: Path) -> None:

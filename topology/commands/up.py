@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import sys
@@ -25,6 +24,14 @@ from topology.stack import EmbeddedStack, StackError
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.2
+_STOP_GRACE_S = 30.0  # a worker finishes its batch and commits before it exits
+_DESCRIPTION = """\
+Start a Kafka-protocol broker (tansu) and a redis-server on free loopback ports, then a
+an alert tail (its output is printed here), a worker and the synthetic fleet producer.
+Ctrl-C or SIGTERM stops everything it started.
+
+With --stack-only, start only the broker and Redis, print their addresses and the
+`export TCNAD_...` lines for other commands, and wait."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "up",
         help="run the demo on an embedded broker and Redis (or just the stack)",
-        description=__doc__,
+        description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -65,20 +72,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=_run)
 
 
-def demo_children(python: str = sys.executable) -> list[Child]:
-    """The demo's processes in start order: worker, alert tail, synthetic fleet producer."""
+def demo_children(log_dir: Path, python: str = sys.executable) -> list[Child]:
+    """The demo's processes in start order: alert tail, worker, synthetic fleet producer.
+
+    They stop in reverse order, so the tail still prints the alerts of the worker's last batch.
+    The producer writes where it injected anomalies to ``log_dir/truth.json`` when it stops.
+    """
     cli = (python, "-m", "topology.cli")
+    truth = str(log_dir / "truth.json")
     return [
+        Child("alerts", (*cli, "alerts", "--from-beginning"), to_terminal=True),
         Child("worker", (*cli, "worker")),
-        Child("alerts", (*cli, "alerts"), to_terminal=True),
-        Child("produce", (*cli, "produce")),
+        Child("produce", (*cli, "produce", "--no-progress", "--truth", truth)),
     ]
 
 
 def _run(args: argparse.Namespace) -> int:
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="tcnad-up-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    children = [] if args.stack_only else demo_children()
+    children = [] if args.stack_only else demo_children(log_dir)
     try:
         with terminate_on_signals(), EmbeddedStack(log_dir=log_dir) as stack:
             _announce(stack, log_dir)
@@ -105,6 +117,7 @@ def child_env(stack: EmbeddedStack) -> dict[str, str]:
     env["TCNAD_KAFKA_BOOTSTRAP"] = stack.kafka_bootstrap
     env["TCNAD_REDIS_URL"] = stack.redis_url
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("TCNAD_METRICS_PORT", "0")  # any free port: the demo must not clash
     return env
 
 
@@ -149,12 +162,11 @@ def run_children(
             proc = ManagedProcess(child.name, child.argv, log, env=env)
             proc.start()
             procs.append(proc)
-            logger.info("started %s pid=%s", child.name, proc.pid)
+            print(f"{child.name:<6} {log or '(output below)'}  pid={proc.pid}", flush=True)
         return _supervise(procs, duration)
     finally:
         for proc in reversed(procs):
-            with contextlib.suppress(OSError):
-                proc.stop(grace_s=15.0)
+            proc.stop(grace_s=_STOP_GRACE_S)
 
 
 def _supervise(procs: Sequence[ManagedProcess], duration: float | None) -> int:

@@ -12,8 +12,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tests.fuzz import MALFORMED_KINDS, malformed_cases
-from topology.decode import REASONS, RawRecord, dead_letter, decode_batch, decode_record
+from tests.fuzz import (
+    MALFORMED_KINDS,
+    good_messages,
+    interleave,
+    malformed_cases,
+    malformed_messages,
+)
+from topology.decode import (
+    _FAST_MAX_BYTES,
+    REASONS,
+    RawRecord,
+    _decode_common,
+    _decode_full,
+    _nesting_depth,
+    dead_letter,
+    decode_batch,
+    decode_record,
+)
 from topology.schemas import MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_STREAM_LEN, Reading, WireError
 
 
@@ -242,3 +258,88 @@ def test_decoder_agrees_with_the_pydantic_model(obj: dict[str, object], width: i
             assert "value" not in obj
         else:
             assert len(model.values) != width
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(["stream", "ts", "value", "x"]), _fields, max_size=4),
+    st.integers(1, 3),
+    st.sampled_from([None, b"k", b"sensor-0001"]),
+    st.booleans(),
+)
+def test_fast_path_never_accepts_what_the_full_rules_refuse(
+    obj: dict[str, object], width: int, key: bytes | None, compact: bool
+) -> None:
+    if "stream" in obj and key == b"k":
+        obj["stream"] = "k"
+    sep = (",", ":") if compact else (", ", ": ")
+    record = rec(json.dumps(obj, separators=sep).encode(), key)
+    fast = _decode_common(record, width, _FAST_MAX_BYTES)
+    try:
+        full: Reading | None = _decode_full(record, width, MAX_MESSAGE_BYTES)
+    except WireError:
+        full = None
+    if fast is not None:
+        assert full is not None and fast == full
+        assert fast.model_dump() == full.model_dump()
+
+
+def test_fast_path_takes_the_common_shapes() -> None:
+    for value in (body(), body(value=[1, 2.5]), body(ts=3, value=-0.0)):
+        width = len(json.loads(value)["value"]) if b"[" in value else 1
+        assert _decode_common(rec(value, b"sensor-0001"), width, _FAST_MAX_BYTES) is not None
+
+
+def _depth(x: object) -> int:
+    if isinstance(x, list):
+        return 1 + max((_depth(v) for v in x), default=0)
+    if isinstance(x, dict):
+        return 1 + max((_depth(v) for v in x.values()), default=0)
+    return 0
+
+
+_json_trees = st.recursive(
+    st.one_of(st.none(), st.integers(), st.text(alphabet='[]{}"\\ab', max_size=6)),
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=3),
+        st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=4), kids, max_size=3),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json_trees)
+def test_nesting_depth_ignores_brackets_inside_strings(tree: object) -> None:
+    assert _nesting_depth(json.dumps(tree).encode()) == _depth(tree)
+
+
+def test_fuzz_mix_keeps_good_readings_valid_and_ordered() -> None:
+    good = good_messages(5, 40, seed=1, width=2)
+    bad = malformed_messages(300, seed=2, width=2)
+    mixed = interleave(good, bad, seed=3)
+    assert mixed == interleave(good, bad, seed=3)
+    assert [(m.key, m.value) for m in mixed if m.good] == good
+    assert [(m.key, m.value) for m in mixed if not m.good] == bad
+    records = [rec(m.value, m.key, i) for i, m in enumerate(mixed)]
+    ok, dead = decode_batch(records, 2)
+    assert [d.record.offset for d in ok] == [i for i, m in enumerate(mixed) if m.good]
+    assert len(dead) == 300
+    last: dict[str, float] = {}
+    for d in ok:
+        assert d.reading.ts > last.get(d.reading.stream, -math.inf)
+        last[d.reading.stream] = d.reading.ts
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        (b'{"a":"[[[[{{","b":[1]}', 2),
+        (b'{"a":"]]]]","b":[[[1]]]}', 4),
+        (b'{"a":"\\"[[[","b":[]}', 2),
+        (b'"[[["', 0),
+        (b"[[[]],[[[]]]]", 4),
+    ],
+)
+def test_nesting_depth_cases(text: bytes, depth: int) -> None:
+    assert _nesting_depth(text) == depth
