@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -38,16 +39,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "worker",
         help="run a worker (consumer group member)",
         description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     for flag, (field, typ, text) in _FLAGS.items():
-        p.add_argument(
-            flag, dest=field, type=typ, default=None, help=f"{text} [TCNAD_{field.upper()}]"
-        )
+        env = f"TCNAD_{field.upper()}"
+        shown = os.environ.get(env, _field_default(field))
+        p.add_argument(flag, dest=field, type=typ, default=None, help=f"{text} [{env}: {shown}]")
     p.add_argument("--no-metrics", action="store_true", help="no /metrics and /health server")
     p.add_argument("--web", action="store_true", help="enable faust's web server")
     p.add_argument("-l", "--log-level", dest="log_level", choices=LEVELS, default=None)
     p.set_defaults(func=run)
+
+
+def _field_default(field: str) -> object:
+    from topology.settings import Settings
+
+    return Settings.model_fields[field].default
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
