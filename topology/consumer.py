@@ -1,20 +1,21 @@
-"""faust's aiokafka consumer, fed whole fetched batches instead of one event at a time.
+"""faust's aiokafka consumer, fed whole batches instead of one event at a time.
 
 Stock faust delivers each record through ``Conductor.on_message`` -> ``Event`` -> ``Stream``
 with a per-event ack (~230 us of event-loop work per record). ``BatchConsumer`` replaces
-``Consumer._drain_messages``: every fetch (``_wait_next_records``, up to
-``broker_max_poll_records`` records) is handed to one async batch handler as ``RawRecord`` s,
-and when the handler returns, the batch's offsets are put into faust's own ack table
-(``_acked`` / ``_acked_index``), so faust's commit timer, commit on stop and rebalance logic
-keep working unchanged.
+``Consumer._drain_messages``: a batch is one fetch (``_wait_next_records``) plus whatever
+arrives while the previous batch is still being applied and for ``batch_max_wait_ms``
+after, up to ``broker_max_poll_records`` records. The handler ``prepare`` s it (decoding,
+done one batch ahead while the previous batch waits on Redis and Kafka) and ``apply`` s it;
+when ``apply`` returns, the batch's offsets go into faust's own ack table (``_acked`` /
+``_acked_index``), so faust's commit timer, commit on stop and rebalance logic keep working.
 
-Rebalance: ``on_partitions_revoked`` waits for the in-flight batch (the handler saved its
-state before returning), commits everything acked (stock faust drops the acks of revoked
-partitions before it commits, which re-delivers them to the new owner), tells the handler
-which partitions went away, and only then runs faust's own revocation.
+Rebalance: ``on_partitions_revoked`` invalidates the batch prepared ahead, waits for the
+batch being applied (it saves its state before returning), commits everything acked (stock
+faust drops the acks of revoked partitions before it commits, which re-delivers them to the
+new owner), tells the handler, and only then runs faust's own revocation.
 
-This leans on faust-streaming internals; the version is pinned in pyproject.toml and the
-rebalance integration tests cover the seams.
+This leans on faust-streaming internals; the version is pinned in pyproject.toml, and
+tests/unit/topology/test_consumer.py and the rebalance integration tests cover the seams.
 """
 
 from __future__ import annotations
