@@ -251,75 +251,80 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--streams", type=int, default=1000)
     ap.add_argument("--per-stream", type=int, default=250)
     ap.add_argument("--faust-records", type=int, default=30_000)
     ap.add_argument("--latency-seconds", type=float, default=20.0)
-    args = ap.parse_args()
-    log_dir = Path(tempfile.mkdtemp(prefix="tcnad-bench-"))
-    print(f"cpus={os.cpu_count()} logs={log_dir}")
-    with EmbeddedStack(log_dir=log_dir) as stack:
-        topic = f"bench-{time.time_ns()}"
-        asyncio.run(ensure_topics(stack.kafka_bootstrap, {topic: PARTITIONS}))
-        t0 = time.perf_counter()
-        total = asyncio.run(
-            produce_backlog(stack.kafka_bootstrap, topic, args.streams, args.per_stream)
-        )
-        print(f"produced {total} readings in {time.perf_counter() - t0:.1f}s")
-        bootstrap = stack.kafka_bootstrap
-        consume = asyncio.run(raw_consume(bootstrap, topic, total, decode=False))
-        print(f"raw aiokafka consume only: {consume:,.0f} readings/s")
-        raw = asyncio.run(raw_consume(bootstrap, topic, total))
-        print(f"raw aiokafka consume+decode: {raw:,.0f} readings/s")
-        trivial = trivial_faust(stack.kafka_bootstrap, topic, args.faust_records, log_dir)
-        print(f"trivial faust agent: {trivial:,.0f} readings/s")
+    return ap.parse_args()
 
-        port = free_port()
-        proc = ManagedProcess(
-            "worker",
-            [sys.executable, "-m", "topology.cli", "worker", "-l", "warn"],
-            log_dir / "worker.log",
-            worker_env(stack, topic, port),
-            REPO,
+
+def run_worker_phases(
+    stack: EmbeddedStack, topic: str, total: int, args: argparse.Namespace, log_dir: Path
+) -> tuple[float, list[float], dict[str, float]]:
+    """Sustained rate over the backlog, then the latency run at half that rate."""
+    port = free_port()
+    proc = ManagedProcess(
+        "worker",
+        [sys.executable, "-m", "topology.cli", "worker", "-l", "warn"],
+        log_dir / "worker.log",
+        worker_env(stack, topic, port),
+        REPO,
+    )
+    proc.start()
+    try:
+        rate, took = sustained_rate(port, total, proc)
+        print(f"tcnad worker sustained: {rate:,.0f} readings/s ({total} in {took:.1f}s)")
+        lat = asyncio.run(
+            latency_run(stack.kafka_bootstrap, topic, args.streams, rate / 2, args.latency_seconds)
         )
-        proc.start()
-        try:
-            rate, took = sustained_rate(port, total, proc)
-            print(f"tcnad worker sustained: {rate:,.0f} readings/s ({total} in {took:.1f}s)")
-            lat = asyncio.run(
-                latency_run(
-                    stack.kafka_bootstrap, topic, args.streams, rate / 2, args.latency_seconds
-                )
-            )
-            m = scrape(port)
-        finally:
-            proc.stop()
-        raw_after = asyncio.run(raw_consume(bootstrap, topic, total))
-        print(f"raw aiokafka consume+decode, again after the worker: {raw_after:,.0f} readings/s")
-        raw = (raw + raw_after) / 2
+        return rate, lat, scrape(port)
+    finally:
+        proc.stop()
+
+
+def report(rate: float, raw: float, trivial: float, lat: list[float], m: dict[str, float]) -> None:
+    def mean(name: str) -> float:
+        return m.get(f"{name}_sum", 0.0) / max(1.0, m.get(f"{name}_count", 1.0))
+
     print(
         f"latency produce->alert at {rate / 2:,.0f} readings/s: n={len(lat)} "
         f"p50={pct(lat, 0.5) * 1e3:.1f}ms p99={pct(lat, 0.99) * 1e3:.1f}ms"
     )
     print(
-        "worker: batches={:.0f} mean batch={:.0f} records, mean batch time={:.1f}ms, "
-        "state save mean={:.1f}ms".format(
-            m.get("tcnad_batch_size_count", 0),
-            m.get("tcnad_batch_size_sum", 0) / max(1, m.get("tcnad_batch_size_count", 1)),
-            1e3
-            * m.get("tcnad_batch_seconds_sum", 0)
-            / max(1, m.get("tcnad_batch_seconds_count", 1)),
-            1e3
-            * m.get("tcnad_state_save_seconds_sum", 0)
-            / max(1, m.get("tcnad_state_save_seconds_count", 1)),
-        )
+        f"worker: batches={m.get('tcnad_batch_size_count', 0):.0f} "
+        f"mean batch={mean('tcnad_batch_size'):.0f} records, "
+        f"mean batch time={1e3 * mean('tcnad_batch_seconds'):.1f}ms, "
+        f"state save mean={1e3 * mean('tcnad_state_save_seconds'):.1f}ms"
     )
     print(
         f"ratio worker/raw consume+decode (mean of both)={rate / raw:.2f} "
         f"worker/trivial-faust={rate / trivial:.1f}"
     )
+
+
+def main() -> None:
+    args = parse_args()
+    log_dir = Path(tempfile.mkdtemp(prefix="tcnad-bench-"))
+    print(f"cpus={os.cpu_count()} logs={log_dir}")
+    with EmbeddedStack(log_dir=log_dir) as stack:
+        bootstrap = stack.kafka_bootstrap
+        topic = f"bench-{time.time_ns()}"
+        asyncio.run(ensure_topics(bootstrap, {topic: PARTITIONS}))
+        t0 = time.perf_counter()
+        total = asyncio.run(produce_backlog(bootstrap, topic, args.streams, args.per_stream))
+        print(f"produced {total} readings in {time.perf_counter() - t0:.1f}s")
+        consume = asyncio.run(raw_consume(bootstrap, topic, total, decode=False))
+        print(f"raw aiokafka consume only: {consume:,.0f} readings/s")
+        raw = asyncio.run(raw_consume(bootstrap, topic, total))
+        print(f"raw aiokafka consume+decode: {raw:,.0f} readings/s")
+        trivial = trivial_faust(bootstrap, topic, args.faust_records, log_dir)
+        print(f"trivial faust agent: {trivial:,.0f} readings/s")
+        rate, lat, metrics = run_worker_phases(stack, topic, total, args, log_dir)
+        raw_after = asyncio.run(raw_consume(bootstrap, topic, total))
+        print(f"raw aiokafka consume+decode, again after the worker: {raw_after:,.0f} readings/s")
+    report(rate, (raw + raw_after) / 2, trivial, lat, metrics)
 
 
 def free_port() -> int:
