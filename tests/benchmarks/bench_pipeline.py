@@ -1,0 +1,337 @@
+"""Worker throughput and latency on the embedded stack (tansu + redis-server), one worker.
+
+Measured in one run, on the same broker and the same pre-produced readings:
+
+1. raw aiokafka: consume + ``decode_batch`` (the ceiling for any Python consumer here);
+2. a trivial faust agent (``async for`` over a stream, per-event path);
+3. ``tcnad worker`` (a subprocess, default model): decode, score, alerts, Redis save and
+   offset commit, sustained readings/s from its Prometheus counter;
+4. latency produce -> alert at half the sustained rate: readings carry their produce time
+   as ``ts``, anomalies are injected, and every alert's arrival time minus its ``ts``.
+
+Run:  python tests/benchmarks/bench_pipeline.py [--streams 1000] [--per-stream 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
+
+from topology.decode import RawRecord, decode_batch  # noqa: E402
+from topology.processes import ManagedProcess  # noqa: E402
+from topology.stack import EmbeddedStack  # noqa: E402
+from topology.topics import ensure_topics  # noqa: E402
+
+PARTITIONS = 8
+
+
+def reading(stream: str, ts: float, value: float) -> bytes:
+    return json.dumps({"stream": stream, "ts": ts, "value": round(value, 5)}).encode()
+
+
+def value_at(k: int, i: int, rng: random.Random) -> float:
+    return 10.0 + 3.0 * math.sin(2 * math.pi * i / 50.0 + k) + rng.gauss(0.0, 0.3)
+
+
+async def produce_backlog(bootstrap: str, topic: str, streams: int, per_stream: int) -> int:
+    """``streams * per_stream`` readings, streams interleaved, ts = 1.7e9 + i."""
+    rng = random.Random(1)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024
+    )
+    await producer.start()
+    try:
+        futures = []
+        for i in range(per_stream):
+            for k in range(streams):
+                s = f"bench-{k:05d}"
+                body = reading(s, 1.7e9 + i, value_at(k, i, rng))
+                futures.append(await producer.send(topic, body, key=s.encode()))
+            if len(futures) > 50_000:
+                await asyncio.gather(*futures)
+                futures = []
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return streams * per_stream
+
+
+async def raw_consume(bootstrap: str, topic: str, total: int, decode: bool = True) -> float:
+    """Readings/s of aiokafka getmany (+ decode_batch) over the whole backlog."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        fetch_max_wait_ms=100,
+    )
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
+        n = 0
+        t0 = time.perf_counter()
+        while n < total:
+            batch = await consumer.getmany(timeout_ms=2000, max_records=50_000)
+            recs = [
+                RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
+                for rs in batch.values()
+                for r in rs
+            ]
+            if decode:
+                decode_batch(recs, 1)
+            n += len(recs)
+        return n / (time.perf_counter() - t0)
+    finally:
+        await consumer.stop()
+
+
+def trivial_faust(bootstrap: str, topic: str, total: int, log_dir: Path) -> float:
+    """Readings/s of a faust agent that only counts its events (per-event path)."""
+    script = log_dir / "trivial_faust.py"
+    script.write_text(TRIVIAL_FAUST)
+    out = log_dir / "trivial_faust.out"
+    proc = ManagedProcess(
+        "trivial-faust",
+        [sys.executable, str(script), bootstrap, topic, str(total), str(out)],
+        log_dir / "trivial_faust.log",
+        cwd=log_dir,
+    )
+    proc.start()
+    try:
+        proc.wait(timeout=600)
+    finally:
+        proc.stop()
+    return float(out.read_text())
+
+
+TRIVIAL_FAUST = """
+import os, sys, time, faust
+bootstrap, topic, total, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+app = faust.App(f"trivial-{time.time_ns()}", broker=f"kafka://{bootstrap}", value_serializer="raw",
+                web_enabled=False, broker_session_timeout=6, broker_heartbeat_interval=1,
+                topic_disable_leader=True, table_standby_replicas=0,
+                consumer_auto_offset_reset="earliest",
+                datadir=f"/tmp/trivial-faust-{time.time_ns()}")
+t = app.topic(topic, value_serializer="raw")
+state = {"n": 0, "t0": 0.0}
+@app.agent(t)
+async def count(stream):
+    async for _ in stream:
+        if state["n"] == 0:
+            state["t0"] = time.perf_counter()
+        state["n"] += 1
+        if state["n"] == total:
+            with open(out, "w") as f:
+                f.write(str((total - 1) / (time.perf_counter() - state["t0"])))
+            os._exit(0)
+faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
+"""
+
+
+def scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, v = line.rpartition(" ")
+            values[name] = float(v)
+    return values
+
+
+def worker_env(stack: EmbeddedStack, topic: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TCNAD_")}
+    env.update(
+        TCNAD_KAFKA_BOOTSTRAP=stack.kafka_bootstrap,
+        TCNAD_REDIS_URL=stack.redis_url,
+        TCNAD_READINGS_TOPIC=topic,
+        TCNAD_ALERTS_TOPIC=f"{topic}-alerts",
+        TCNAD_DLQ_TOPIC=f"{topic}-dlq",
+        TCNAD_GROUP_ID=f"{topic}-group",
+        TCNAD_NAMESPACE=topic,
+        TCNAD_PARTITIONS=str(PARTITIONS),
+        TCNAD_METRICS_PORT=str(port),
+        TCNAD_SESSION_TIMEOUT_S="6",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def sustained_rate(port: int, total: int, proc: ManagedProcess) -> tuple[float, float]:
+    """(readings/s between the first applied readings and the last, seconds taken)."""
+    key = "tcnad_readings_applied_total"
+    first: tuple[float, float] | None = None
+    while True:
+        if not proc.running:
+            raise RuntimeError(f"worker exited:\n{proc.log_tail(40)}")
+        try:
+            n = scrape(port).get(key, 0.0)
+        except OSError:
+            n = 0.0
+        now = time.perf_counter()
+        if n > 0 and first is None:
+            first = (now, n)
+        if n >= total and first is not None:
+            dt = now - first[0]
+            return (n - first[1]) / dt, dt
+        time.sleep(0.1)
+
+
+async def latency_run(
+    bootstrap: str, topic: str, streams: int, rate: float, seconds: float
+) -> list[float]:
+    """Produce at ``rate`` with ts = produce time, spikes in random streams; returns the
+    produce -> alert latencies (s) of every alert received."""
+    alerts_topic = f"{topic}-alerts"
+    consumer = AIOKafkaConsumer(
+        alerts_topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=5,
+        group_id=None,
+    )
+    await consumer.start()
+    await asyncio.sleep(1.0)
+    latencies: list[float] = []
+    done = asyncio.Event()
+    started = time.time()
+
+    async def collect() -> None:
+        while not done.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.time()
+            for recs in batch.values():
+                for r in recs:
+                    ts = float(json.loads(r.value)["ts"])
+                    if ts >= started:  # not an alert of the backlog (synthetic ts)
+                        latencies.append(now - ts)
+
+    collector = asyncio.ensure_future(collect())
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+    await producer.start()
+    rng = random.Random(2)
+    t0 = time.perf_counter()
+    i = 0
+    while time.perf_counter() - t0 < seconds:
+        k = i % streams
+        s = f"bench-{k:05d}"
+        v = value_at(k, 10_000 + i // streams, rng)
+        if rng.random() < 0.002:
+            v += 40.0
+        await producer.send(topic, reading(s, time.time(), v), key=s.encode())
+        i += 1
+        ahead = i / rate - (time.perf_counter() - t0)
+        if ahead > 0.002:
+            await asyncio.sleep(ahead)
+    await producer.stop()
+    await asyncio.sleep(3.0)
+    done.set()
+    await collector
+    await consumer.stop()
+    return latencies
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--streams", type=int, default=1000)
+    ap.add_argument("--per-stream", type=int, default=250)
+    ap.add_argument("--faust-records", type=int, default=30_000)
+    ap.add_argument("--latency-seconds", type=float, default=20.0)
+    return ap.parse_args()
+
+
+def run_worker_phases(
+    stack: EmbeddedStack, topic: str, total: int, args: argparse.Namespace, log_dir: Path
+) -> tuple[float, list[float], dict[str, float]]:
+    """Sustained rate over the backlog, then the latency run at half that rate."""
+    port = free_port()
+    proc = ManagedProcess(
+        "worker",
+        [sys.executable, "-m", "topology.cli", "worker", "-l", "warn"],
+        log_dir / "worker.log",
+        worker_env(stack, topic, port),
+        REPO,
+    )
+    proc.start()
+    try:
+        rate, took = sustained_rate(port, total, proc)
+        print(f"tcnad worker sustained: {rate:,.0f} readings/s ({total} in {took:.1f}s)")
+        lat = asyncio.run(
+            latency_run(stack.kafka_bootstrap, topic, args.streams, rate / 2, args.latency_seconds)
+        )
+        return rate, lat, scrape(port)
+    finally:
+        proc.stop()
+
+
+def report(rate: float, raw: float, trivial: float, lat: list[float], m: dict[str, float]) -> None:
+    def mean(name: str) -> float:
+        return m.get(f"{name}_sum", 0.0) / max(1.0, m.get(f"{name}_count", 1.0))
+
+    print(
+        f"latency produce->alert at {rate / 2:,.0f} readings/s: n={len(lat)} "
+        f"p50={pct(lat, 0.5) * 1e3:.1f}ms p99={pct(lat, 0.99) * 1e3:.1f}ms"
+    )
+    print(
+        f"worker: batches={m.get('tcnad_batch_size_count', 0):.0f} "
+        f"mean batch={mean('tcnad_batch_size'):.0f} records, "
+        f"mean batch time={1e3 * mean('tcnad_batch_seconds'):.1f}ms, "
+        f"state save mean={1e3 * mean('tcnad_state_save_seconds'):.1f}ms"
+    )
+    print(
+        f"ratio worker/raw consume+decode (mean of both)={rate / raw:.2f} "
+        f"worker/trivial-faust={rate / trivial:.1f}"
+    )
+
+
+def main() -> None:
+    args = parse_args()
+    log_dir = Path(tempfile.mkdtemp(prefix="tcnad-bench-"))
+    print(f"cpus={os.cpu_count()} logs={log_dir}")
+    with EmbeddedStack(log_dir=log_dir) as stack:
+        bootstrap = stack.kafka_bootstrap
+        topic = f"bench-{time.time_ns()}"
+        asyncio.run(ensure_topics(bootstrap, {topic: PARTITIONS}))
+        t0 = time.perf_counter()
+        total = asyncio.run(produce_backlog(bootstrap, topic, args.streams, args.per_stream))
+        print(f"produced {total} readings in {time.perf_counter() - t0:.1f}s")
+        consume = asyncio.run(raw_consume(bootstrap, topic, total, decode=False))
+        print(f"raw aiokafka consume only: {consume:,.0f} readings/s")
+        raw = asyncio.run(raw_consume(bootstrap, topic, total))
+        print(f"raw aiokafka consume+decode: {raw:,.0f} readings/s")
+        trivial = trivial_faust(bootstrap, topic, args.faust_records, log_dir)
+        print(f"trivial faust agent: {trivial:,.0f} readings/s")
+        rate, lat, metrics = run_worker_phases(stack, topic, total, args, log_dir)
+        raw_after = asyncio.run(raw_consume(bootstrap, topic, total))
+        print(f"raw aiokafka consume+decode, again after the worker: {raw_after:,.0f} readings/s")
+    report(rate, (raw + raw_after) / 2, trivial, lat, metrics)
+
+
+def free_port() -> int:
+    from topology.stack import free_port as fp
+
+    return fp()
+
+
+if __name__ == "__main__":
+    main()

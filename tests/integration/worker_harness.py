@@ -1,0 +1,279 @@
+"""Helpers for the worker integration tests: `tcnad worker` subprocesses, producing
+readings, reading topics back, and the reference states computed by the Detector directly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from detector.state import StateLayout, StreamState
+from state.redis_store import RedisCacheStore
+from state.types import StreamRecord
+from topology.processes import ManagedProcess
+from topology.topics import ensure_topics
+
+REPO = Path(__file__).resolve().parents[2]
+PARTITIONS = 4
+
+
+@dataclass
+class Topics:
+    readings: str
+    alerts: str
+    dlq: str
+    group: str
+    namespace: str
+
+
+def topics_for(name: str) -> Topics:
+    return Topics(f"r-{name}", f"a-{name}", f"d-{name}", f"g-{name}", f"ns-{name}")
+
+
+def worker_env(
+    kafka: str, redis_url: str, t: Topics, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TCNAD_")}
+    env.update(
+        {
+            "TCNAD_KAFKA_BOOTSTRAP": kafka,
+            "TCNAD_REDIS_URL": redis_url,
+            "TCNAD_READINGS_TOPIC": t.readings,
+            "TCNAD_ALERTS_TOPIC": t.alerts,
+            "TCNAD_DLQ_TOPIC": t.dlq,
+            "TCNAD_GROUP_ID": t.group,
+            "TCNAD_NAMESPACE": t.namespace,
+            "TCNAD_PARTITIONS": str(PARTITIONS),
+            "TCNAD_METRICS_PORT": "0",
+            "TCNAD_SESSION_TIMEOUT_S": "4",
+            "TCNAD_DEVICE": "cpu",
+            "OMP_NUM_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Workers:
+    """`tcnad worker` subprocesses; ``stop_all`` (fixture teardown) stops each by PID."""
+
+    env: dict[str, str]
+    log_dir: Path
+    procs: list[ManagedProcess] = field(default_factory=list)
+
+    def start(self) -> ManagedProcess:
+        i = len(self.procs)
+        argv = [sys.executable, "-m", "topology.cli", "worker", "-l", "info"]
+        proc = ManagedProcess(f"worker{i}", argv, self.log_dir / f"worker{i}.log", self.env, REPO)
+        proc.start()
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        """SIGTERM to every worker at once (one shutdown, not one rebalance per worker),
+        then wait for each, SIGKILL after the grace period."""
+        import signal
+
+        for proc in self.procs:
+            if proc.running:
+                proc.signal(signal.SIGTERM)
+        for proc in self.procs:
+            if proc.pid is not None:
+                proc.stop(grace_s=15.0)
+
+    def logs(self, lines: int = 30) -> str:
+        return "\n".join(f"--- {p.name} (pid {p.pid})\n{p.log_tail(lines)}" for p in self.procs)
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Series:
+    """One stream's readings: values and timestamps (epoch seconds)."""
+
+    stream: str
+    ts: list[float]
+    values: list[float]
+
+
+def make_series(
+    stream: str, n: int, seed: int, spike_at: int | None = None, spike: float = 12.0
+) -> Series:
+    """A noisy seasonal stream; optionally one spike of ``spike`` noise sigmas at index
+    ``spike_at`` (and the two readings after it)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    base = 20.0 + 3.0 * np.sin(2 * math.pi * t / 48.0 + seed) + rng.normal(0.0, 0.3, n)
+    if spike_at is not None:
+        base[spike_at : spike_at + 3] += spike * 0.3 * 3.0
+    return Series(stream, [1.7e9 + 60.0 * i for i in range(n)], [float(v) for v in base])
+
+
+def reading_bytes(stream: str, ts: float, value: float) -> bytes:
+    return json.dumps({"stream": stream, "ts": ts, "value": value}).encode()
+
+
+def interleave(series: Sequence[Series]) -> Iterator[tuple[bytes, bytes]]:
+    """(key, value) of every reading, streams interleaved, each stream in order."""
+    n = max(len(s.values) for s in series)
+    for i in range(n):
+        for s in series:
+            if i < len(s.values):
+                yield s.stream.encode(), reading_bytes(s.stream, s.ts[i], s.values[i])
+
+
+async def produce(
+    kafka: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]], rate: float = 0.0
+) -> list[tuple[int, int]]:
+    """Send messages (key, value), wait for every ack, return their (partition, offset);
+    ``rate`` > 0 paces them (messages per second)."""
+    await ensure_topics(kafka, {topic: PARTITIONS})
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, linger_ms=5)
+    await producer.start()
+    try:
+        t0 = time.monotonic()
+        futures = []
+        for i, (key, value) in enumerate(messages):
+            futures.append(await producer.send(topic, value, key=key))
+            if rate and i % 200 == 0:
+                ahead = i / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+        meta = await asyncio.gather(*futures)
+        return [(m.partition, m.offset) for m in meta]
+    finally:
+        await producer.stop()
+
+
+async def read_topic(kafka: str, topic: str, idle_s: float = 2.0) -> list[dict[str, object]]:
+    """Every message of ``topic`` from the beginning (JSON values), until idle."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+        consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
+        out: list[dict[str, object]] = []
+        while True:
+            batch = await consumer.getmany(timeout_ms=int(idle_s * 1000), max_records=10_000)
+            if not batch:
+                return out
+            for recs in batch.values():
+                out.extend(json.loads(r.value) for r in recs)
+    finally:
+        await consumer.stop()
+
+
+# --- state ---------------------------------------------------------------------------------
+
+
+async def stored(
+    redis_url: str, namespace: str, layout: StateLayout, streams: Sequence[str]
+) -> dict[str, StreamRecord]:
+    store = RedisCacheStore(redis_url, layout, namespace=namespace)
+    try:
+        return (await store.load(list(streams))).records
+    finally:
+        await store.close()
+
+
+async def wait_steps(
+    redis_url: str,
+    namespace: str,
+    layout: StateLayout,
+    expected: Mapping[str, int],
+    timeout_s: float,
+    alive: Callable[[], None] = lambda: None,
+) -> dict[str, StreamRecord]:
+    """Poll Redis until every stream's stored step is its expected count (or time out)."""
+    deadline = time.monotonic() + timeout_s
+    records: dict[str, StreamRecord] = {}
+    while time.monotonic() < deadline:
+        alive()
+        records = await stored(redis_url, namespace, layout, list(expected))
+        if all(s in records and records[s].state.step == n for s, n in expected.items()):
+            return records
+        await asyncio.sleep(1.0)
+    return records
+
+
+def reference_states(series: Sequence[Series]) -> dict[str, StreamState]:
+    """Each stream's state after all its readings, stepped by the Detector directly (one
+    uninterrupted pass, every stream in its own slot)."""
+    import torch
+
+    from detector.engine import Detector
+
+    torch.set_num_threads(1)  # as the worker; several threads on 2 busy cores are 10x slower
+    det = Detector.from_checkpoint(None, device="cpu", capacity=max(1, len(series)))
+    slots = np.arange(len(series), dtype=np.int64)
+    det.put(slots, [det.new_state() for _ in series])
+    n = max(len(s.values) for s in series)
+    for i in range(n):
+        idx = [k for k, s in enumerate(series) if i < len(s.values)]
+        vals = np.array([[series[k].values[i]] for k in idx], dtype=np.float64)
+        det.step(slots[idx], vals)
+    return {s.stream: st for s, st in zip(series, det.get(slots), strict=True)}
+
+
+def assert_same_state(got: StreamState, want: StreamState, stream: str) -> None:
+    """Step counts equal exactly; rings and statistics equal to float32 tolerance (batch
+    composition may change the summation order of a matrix product)."""
+    assert got.step == want.step, f"{stream}: step {got.step} != {want.step}"
+    np.testing.assert_allclose(got.stats, want.stats, rtol=1e-4, atol=1e-5, err_msg=stream)
+    for j, (a, b) in enumerate(zip(got.rings, want.rings, strict=True)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"{stream} ring {j}")
+
+
+def metrics_url(proc: ManagedProcess) -> str:
+    """Base URL of a worker's /metrics and /health, from its start-up log line."""
+    import re
+
+    m = re.search(r"metrics and health on http://[\d.]+:(\d+)", proc.log_tail(10_000))
+    assert m, f"{proc.name} did not log its metrics port:\n{proc.log_tail(40)}"
+    return f"http://127.0.0.1:{m.group(1)}"
+
+
+def scrape(proc: ManagedProcess, path: str = "/metrics") -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(metrics_url(proc) + path, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def metric(text: str, name: str) -> float:
+    """Sum of a metric's samples in Prometheus text format (0 when absent)."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and (line[len(name)] in " {"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def assigned(proc: ManagedProcess) -> list[int]:
+    """The partitions of the worker's latest assignment (from its log)."""
+    import re
+
+    found = re.findall(r"assigned partitions=\[([\d, ]*)\]", proc.log_tail(10_000))
+    return [int(x) for x in found[-1].split(",") if x.strip()] if found else []

@@ -1,0 +1,148 @@
+"""A small deterministic stand-in for ``detector.engine.Detector`` and test publishers.
+
+The fake's state depends on every applied value in order (a ring of recent values, a sum
+and the last value), so applying a reading twice or skipping one changes the state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from detector.spec import TCNSpec
+from detector.state import StateDelta, StateLayout, StreamState
+from state.codec import state_delta
+from topology.decode import RawRecord
+from topology.ports import OutMessage
+
+LAYOUT = StateLayout(ring_shapes=((2, 1), (4, 2)), stats_size=3, model_id="fake01")
+
+
+@dataclass
+class FakeResult:
+    lower: npt.NDArray[np.float64]
+    median: npt.NDArray[np.float64]
+    upper: npt.NDArray[np.float64]
+    score: npt.NDArray[np.float64]
+    tail_prob: npt.NDArray[np.float64]
+    severity: npt.NDArray[np.float64]
+    alert: npt.NDArray[np.bool_]
+    warm: npt.NDArray[np.bool_]
+
+
+class FakeDetector:
+    """Pool of ``capacity`` slots; alerts when a value is > 10 away from the running mean
+    after ``warmup`` readings. stats = (sum, last value, count)."""
+
+    model_id = "fake01"
+    layout = LAYOUT
+    spec = TCNSpec(n_inputs=1)
+
+    def __init__(self, capacity: int = 64, warmup: int = 3) -> None:
+        self.capacity = capacity
+        self.warmup = warmup
+        self.steps = np.zeros(capacity, dtype=np.int64)
+        self.rings = [np.zeros((capacity, n, c), dtype=np.float32) for n, c in LAYOUT.ring_shapes]
+        self.stats = np.zeros((capacity, LAYOUT.stats_size), dtype=np.float64)
+        self.step_calls: list[int] = []
+
+    def new_state(self) -> StreamState:
+        rings = tuple(np.zeros(s, dtype=np.float32) for s in LAYOUT.ring_shapes)
+        return StreamState(0, rings, np.zeros(LAYOUT.stats_size))
+
+    def put(self, slots: npt.NDArray[np.int64], states: Sequence[StreamState]) -> None:
+        for slot, st in zip(slots, states, strict=True):
+            self.steps[slot] = st.step
+            for pool, ring in zip(self.rings, st.rings, strict=True):
+                pool[slot] = ring
+            self.stats[slot] = st.stats
+
+    def get(self, slots: npt.NDArray[np.int64]) -> list[StreamState]:
+        return [
+            StreamState(
+                int(self.steps[s]),
+                tuple(p[s].copy() for p in self.rings),
+                self.stats[s].copy(),
+            )
+            for s in slots
+        ]
+
+    def delta(
+        self, slots: npt.NDArray[np.int64], since_steps: npt.NDArray[np.int64]
+    ) -> list[StateDelta]:
+        return [
+            state_delta(st, int(since))
+            for st, since in zip(self.get(slots), since_steps, strict=True)
+        ]
+
+    def step(self, slots: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> FakeResult:
+        assert len(set(slots.tolist())) == len(slots), "a slot twice in one step"
+        assert values.shape == (len(slots), 1)
+        self.step_calls.append(len(slots))
+        v = values[:, 0]
+        count = self.stats[slots, 2]
+        mean = np.where(count > 0, self.stats[slots, 0] / np.maximum(count, 1), np.nan)
+        warm = self.steps[slots] >= self.warmup
+        alert = warm & (np.abs(v - mean) > 10)
+        for j, pool in enumerate(self.rings):
+            length = pool.shape[1]
+            rows = self.steps[slots] % length
+            pool[slots, rows, :] = (v[:, None] + j).astype(np.float32)
+        self.stats[slots, 0] += v
+        self.stats[slots, 1] = v
+        self.stats[slots, 2] += 1
+        self.steps[slots] += 1
+        band = mean[:, None]
+        return FakeResult(
+            band - 10,
+            band,
+            band + 10,
+            np.abs(v - mean) / 100,
+            np.full(len(v), 0.01),
+            np.abs(v - mean) / 20,
+            alert,
+            warm,
+        )
+
+
+def reference_state(values: Sequence[float]) -> StreamState:
+    """The fake's state after applying ``values`` in order to a fresh stream."""
+    det = FakeDetector(capacity=1)
+    for v in values:
+        det.step(np.array([0]), np.array([[v]]))
+    return det.get(np.array([0]))[0]
+
+
+class RecordingPublisher:
+    """Keeps published messages; ``fail`` makes the next publish raise."""
+
+    def __init__(self, log: list[str] | None = None) -> None:
+        self.messages: list[OutMessage] = []
+        self.log = log if log is not None else []
+        self.fail: Exception | None = None
+
+    async def publish(self, messages: Sequence[OutMessage]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.log.append("publish")
+        self.messages.extend(messages)
+
+    def on(self, topic: str) -> list[dict[str, object]]:
+        return [json.loads(m.value) for m in self.messages if m.topic == topic]
+
+
+def reading(
+    stream: str, ts: float, value: float, offset: int, partition: int = 0, topic: str = "readings"
+) -> RawRecord:
+    body = json.dumps({"stream": stream, "ts": ts, "value": value}).encode()
+    return RawRecord(topic, partition, offset, stream.encode(), body, None)
+
+
+def raw(
+    value: bytes | None, offset: int, key: bytes | None = None, partition: int = 0
+) -> RawRecord:
+    return RawRecord("readings", partition, offset, key, value, None)

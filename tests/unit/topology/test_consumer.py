@@ -1,0 +1,82 @@
+"""The batch consumer's use of faust's ack table, without a broker.
+
+These pin the faust-streaming internals the worker relies on (``_acked``, ``_acked_index``,
+``_committed_offset``, ``_new_offset``); faust-streaming is pinned in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from faust.types import TP
+
+from state.memory import MemoryCacheStore
+from topology.app import create_app
+from topology.consumer import BatchConsumer
+from topology.settings import Settings
+
+from .fakes import LAYOUT, FakeDetector
+
+
+@dataclass
+class Rec:
+    offset: int
+
+
+def consumer() -> BatchConsumer:
+    app = create_app(
+        Settings(metrics_enabled=False), detector=FakeDetector(), store=MemoryCacheStore(LAYOUT)
+    )
+    c = app.consumer
+    assert isinstance(c, BatchConsumer)
+    return c
+
+
+def test_the_app_uses_the_batch_consumer_with_raw_values_and_short_timeouts() -> None:
+    c = consumer()
+    conf = c.app.conf
+    assert conf.value_serializer == "raw" and conf.broker_session_timeout == 6.0
+    assert c.tuning == {
+        "fetch_max_wait_ms": 50,
+        "fetch_max_bytes": 16 * 1024 * 1024,
+        "batch_max_wait_ms": 20,
+    }
+    assert [t for ch in c.app.topics for t in ch.topics] == ["readings"]
+
+
+def test_a_handled_batch_becomes_committable_up_to_its_last_offset() -> None:
+    c = consumer()
+    tp = TP("readings", 0)
+    c.ack_batch({tp: [Rec(o) for o in range(0, 5)]})
+    assert c._new_offset(tp) == 5
+    c._committed_offset[tp] = 5
+    c.ack_batch({tp: [Rec(5), Rec(6), Rec(9)]})  # 7, 8: holes (e.g. compacted) are filled
+    assert c._new_offset(tp) == 10
+    assert c._n_acked == 10
+
+
+def test_acks_below_the_committed_offset_are_ignored() -> None:
+    c = consumer()
+    tp = TP("readings", 3)
+    c._committed_offset[tp] = 100
+    c.ack_batch({tp: [Rec(98), Rec(99), Rec(100), Rec(101)]})
+    assert sorted(c._acked[tp]) == [100, 101]
+    assert c._new_offset(tp) == 102
+
+
+def test_a_batch_prepared_before_a_revocation_or_generation_change_is_not_applied() -> None:
+    from topology.consumer import Prefetched
+
+    c = consumer()
+    marks = (c.app.consumer_generation_id, c._revocations)
+    item = Prefetched({}, None, marks)
+    assert c._still_current(item)
+    c._revocations += 1  # what on_partitions_revoked does first
+    assert not c._still_current(item)
+    fresh = Prefetched({}, None, (c.app.consumer_generation_id, c._revocations))
+    c.app.consumer_generation_id += 1
+    assert not c._still_current(fresh)
+    c.stop_flow()
+    assert not c._still_current(
+        Prefetched({}, None, (c.app.consumer_generation_id, c._revocations))
+    )

@@ -1,0 +1,44 @@
+"""The LRU of hot streams: byte bound, eviction order, pinning, partitions."""
+
+from __future__ import annotations
+
+import pytest
+
+from topology.hotcache import CacheFull, HotCache
+
+
+def test_capacity_is_bounded_by_bytes_and_by_pool_slots() -> None:
+    assert HotCache(pool_slots=100, bytes_per_stream=1000, max_bytes=10_500).capacity == 10
+    assert HotCache(pool_slots=4, bytes_per_stream=1000, max_bytes=10**9).capacity == 4
+    assert HotCache(pool_slots=4, bytes_per_stream=1000, max_bytes=0).capacity == 1
+
+
+def test_least_recently_used_unpinned_stream_is_evicted_and_its_slot_reused() -> None:
+    hot = HotCache(3, 10, 30)
+    slots = {s: hot.admit(s, ()).slot for s in "abc"}
+    assert sorted(slots.values()) == [0, 1, 2]
+    hot.get("a")  # a is now the most recent; b is the oldest
+    d = hot.admit("d", pinned={"d"})
+    assert "b" not in hot and d.slot == slots["b"] and hot.evictions == 1
+    e = hot.admit("e", pinned={"c", "e"})  # c pinned: a goes
+    assert "a" not in hot and "c" in hot and e.slot == slots["a"]
+    assert hot.nbytes == 30
+
+
+def test_all_pinned_raises() -> None:
+    hot = HotCache(2, 1, 2)
+    hot.admit("a", ())
+    hot.admit("b", ())
+    with pytest.raises(CacheFull):
+        hot.admit("c", pinned={"a", "b", "c"})
+
+
+def test_drop_by_partition_frees_slots() -> None:
+    hot = HotCache(4, 1, 4)
+    for s, p in [("a", 0), ("b", 1), ("c", 1)]:
+        hot.admit(s, ()).partition = p
+    assert hot.drop_partitions({1}) == 2
+    assert list(hot) == ["a"] and hot.partition_of("a") == 0
+    assert {hot.admit(s, ()).slot for s in "xyz"} == {1, 2, 3}
+    with pytest.raises(ValueError):
+        hot.admit("a", ())

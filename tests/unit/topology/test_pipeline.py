@@ -1,0 +1,239 @@
+"""The batch pipeline without a broker: exactly-once application, dead letters, alerts,
+fencing, store failures. A fake detector and the in-memory store stand in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detector.errors import DetectorError
+from state.memory import MemoryCacheStore
+from topology.hotcache import HotCache
+from topology.pipeline import BatchPipeline, FencedTooOften, PipelineConfig
+from topology.retry import StoreGaveUp
+
+from .fakes import LAYOUT, FakeDetector, RecordingPublisher, raw, reading, reference_state
+
+CFG = PipelineConfig(store_backoff_s=0.001, store_backoff_max_s=0.002, store_retries=2)
+
+
+def make(
+    store: MemoryCacheStore | None = None, capacity: int = 64, cfg: PipelineConfig = CFG
+) -> tuple[BatchPipeline, MemoryCacheStore, RecordingPublisher]:
+    store = store or MemoryCacheStore(LAYOUT)
+    pub = RecordingPublisher()
+    det = FakeDetector(capacity=capacity)
+    hot = HotCache(capacity, 100, 10**9)
+    return BatchPipeline(det, store, pub, hot, cfg), store, pub
+
+
+def series(stream: str, n: int, start: int = 0, partition: int = 0, value: float = 1.0) -> list:
+    return [reading(stream, 1000.0 + i, value + i % 3, i, partition) for i in range(start, n)]
+
+
+async def stored_state(store: MemoryCacheStore, stream: str):  # type: ignore[no-untyped-def]
+    res = await store.load([stream])
+    return res.records[stream]
+
+
+def assert_state_equal(a, b) -> None:  # type: ignore[no-untyped-def]
+    assert a.step == b.step
+    np.testing.assert_array_equal(a.stats, b.stats)
+    for x, y in zip(a.rings, b.rings, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+async def test_every_reading_applied_once_in_order_with_one_load_and_one_save() -> None:
+    pipe, store, _ = make()
+    batch = series("a", 7) + series("b", 3, partition=1)
+    batch.sort(key=lambda r: r.offset)  # interleave the two streams
+    out = await pipe.process(batch)
+    assert out.applied == 10 and out.records == 10 and not out.dead
+    assert store.stats.round_trips == 2  # one load, one save
+    rec = await stored_state(store, "a")
+    assert rec.offset == 6 and rec.timestamp == 1006.0
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(7)]))
+    assert pipe.detector.step_calls == [2, 2, 2, 1, 1, 1, 1]  # rounds, longest stream first
+
+
+async def test_hot_streams_are_not_loaded_again() -> None:
+    pipe, store, _ = make()
+    await pipe.process(series("a", 3))
+    trips = store.stats.round_trips
+    await pipe.process(series("a", 6, start=3))
+    assert store.stats.round_trips == trips + 1  # save only
+    rec = await stored_state(store, "a")
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(6)]))
+
+
+async def test_replayed_offsets_are_skipped_by_a_fresh_worker() -> None:
+    pipe, store, _ = make()
+    await pipe.process(series("a", 5))
+    other, _, _ = make(store)  # a new owner: nothing hot, state from the store
+    out = await other.process(series("a", 8))  # offsets 0-4 again, then 5-7
+    assert out.replays == 5 and out.applied == 3
+    rec = await stored_state(store, "a")
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(8)]))
+    out = await other.process(series("a", 8))
+    assert out.replays == 8 and out.applied == 0
+
+
+async def test_bad_records_and_stale_timestamps_go_to_the_dlq_with_reasons() -> None:
+    pipe, store, pub = make()
+    batch = [
+        reading("a", 10.0, 1.0, 0),
+        raw(b"\xff\xfe not json", 1, b"x"),
+        raw(b'{"stream": "a", "ts": 11, "value": NaN}', 2, b"a"),
+        reading("a", 10.0, 2.0, 3),  # not after the last (10.0)
+        raw(b'{"stream": "a", "ts": 12, "value": [1, 2]}', 4, b"a"),
+        reading("a", 13.0, 3.0, 5),
+    ]
+    out = await pipe.process(batch)
+    assert out.applied == 2
+    letters = pub.on("readings-dlq")
+    assert sorted(d["offset"] for d in letters) == [1, 2, 3, 4]
+    reasons = {d["offset"]: d["reason"] for d in letters}
+    assert reasons == {1: "undecodable", 2: "non_finite", 3: "not_after_last", 4: "wrong_width"}
+    assert out.dead == {"undecodable": 1, "non_finite": 1, "not_after_last": 1, "wrong_width": 1}
+    assert (await stored_state(store, "a")).offset == 5
+
+
+async def test_a_batch_of_only_bad_records_publishes_dead_letters() -> None:
+    pipe, store, pub = make()
+    out = await pipe.process([raw(None, 0), raw(b"{}", 1)])
+    assert sum(out.dead.values()) == 2 and len(pub.on("readings-dlq")) == 2
+    assert store.stats.round_trips == 0
+
+
+async def test_alerts_have_deterministic_ids_and_are_published_before_the_save() -> None:
+    log: list[str] = []
+    store = MemoryCacheStore(LAYOUT)
+    real_save = store.save
+
+    async def save(updates):  # type: ignore[no-untyped-def]
+        log.append("save")
+        return await real_save(updates)
+
+    store.save = save  # type: ignore[method-assign]
+    pipe, _, pub = make(store)
+    pub.log = log
+    batch = [reading("s", 100.0 + i, 5.0, i, partition=2) for i in range(6)]
+    batch.append(reading("s", 200.0, 500.0, 6, partition=2))
+    out = await pipe.process(batch)
+    alerts = pub.on("alerts")
+    assert out.alerts == 1 and len(alerts) == 1
+    assert alerts[0]["id"] == "s:2:6" and alerts[0]["value"] == [500.0]
+    assert alerts[0]["model_id"] == "fake01" and alerts[0]["lower"] == [-5.0]
+    assert log == ["publish", "save"]
+
+
+async def test_fenced_save_reloads_and_applies_the_batch_on_the_newer_state() -> None:
+    store = MemoryCacheStore(LAYOUT)
+    a, _, _ = make(store)
+    b, _, _ = make(store)
+    await a.process(series("s", 4))  # a: offsets 0-3, hot at step 4
+    await b.process(series("s", 7, start=4))  # b took over: 4-6 from a's saved state
+    out = await a.process(series("s", 9, start=4))  # stale a: 4-8 on its step-4 copy
+    assert out.fenced == 1
+    rec = await stored_state(store, "s")
+    assert rec.offset == 8
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(9)]))
+
+
+async def test_fenced_every_time_stops_without_acking() -> None:
+    store = MemoryCacheStore(LAYOUT)
+    pipe, _, _ = make(store, cfg=PipelineConfig(fenced_retries=1))
+
+    async def always_fenced(updates):  # type: ignore[no-untyped-def]
+        from state.types import SaveResult
+
+        return SaveResult([], [u.stream for u in updates])
+
+    store.save = always_fenced  # type: ignore[method-assign]
+    with pytest.raises(FencedTooOften):
+        await pipe.process(series("s", 3))
+    assert "s" not in pipe.hot
+
+
+class Flaky(DetectorError):
+    retriable = True
+
+
+async def test_store_errors_are_retried_then_give_up() -> None:
+    store = MemoryCacheStore(LAYOUT)
+    real_load = store.load
+    failures = {"n": 2}
+
+    async def load(streams):  # type: ignore[no-untyped-def]
+        if failures["n"]:
+            failures["n"] -= 1
+            raise Flaky("redis down")
+        return await real_load(streams)
+
+    store.load = load  # type: ignore[method-assign]
+    pipe, _, _ = make(store)
+    out = await pipe.process(series("s", 3))
+    assert out.applied == 3
+
+    failures["n"] = 10
+    pipe2, _, _ = make(store)
+    with pytest.raises(StoreGaveUp, match="Redis"):
+        await pipe2.process(series("t", 3))
+
+
+async def test_non_retriable_store_errors_are_not_retried() -> None:
+    store = MemoryCacheStore(LAYOUT)
+    calls = {"n": 0}
+
+    async def load(streams):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        raise DetectorError("bad")
+
+    store.load = load  # type: ignore[method-assign]
+    pipe, _, _ = make(store)
+    with pytest.raises(DetectorError):
+        await pipe.process(series("s", 1))
+    assert calls["n"] == 1
+
+
+async def test_more_streams_than_hot_slots_are_processed_in_chunks() -> None:
+    pipe, store, _ = make(capacity=2)
+    batch = [r for s in "abcde" for r in series(s, 4)]
+    out = await pipe.process(batch)
+    assert out.applied == 20 and len(pipe.hot) == 2
+    for s in "abcde":
+        rec = await stored_state(store, s)
+        assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(4)]))
+    out = await pipe.process([r for s in "abcde" for r in series(s, 6, start=4)])
+    for s in "abcde":
+        rec = await stored_state(store, s)
+        assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(6)]))
+
+
+async def test_revocation_drops_hot_streams_of_those_partitions() -> None:
+    pipe, _, _ = make()
+    await pipe.process(series("a", 2, partition=0) + series("b", 2, partition=1))
+    assert pipe.on_revoked([1]) == 1
+    assert "a" in pipe.hot and "b" not in pipe.hot
+
+
+async def test_publish_failure_raises_and_saves_nothing() -> None:
+    pipe, store, pub = make()
+    pub.fail = RuntimeError("broker down")
+    batch = [*series("a", 5), reading("a", 2000.0, 900.0, 5)]  # the last one alerts
+    with pytest.raises(RuntimeError):
+        await pipe.process(batch)
+    assert (await store.load(["a"])).missing == ["a"]
+    assert "a" not in pipe.hot  # unsaved steps are not kept
+    pub.fail = None
+    out = await pipe.process(batch)
+    assert out.applied == 6 and out.alerts == 1
+    rec = await stored_state(store, "a")
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(5)] + [900.0]))
+
+
+async def test_a_new_assignment_keeps_only_streams_of_owned_partitions() -> None:
+    pipe, _, _ = make()
+    await pipe.process(series("a", 2, partition=0) + series("b", 2, partition=1))
+    assert pipe.keep_partitions({1, 2}) == 1
+    assert "a" not in pipe.hot and "b" in pipe.hot

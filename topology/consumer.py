@@ -1,0 +1,304 @@
+"""faust's aiokafka consumer, fed whole batches instead of one event at a time.
+
+Stock faust delivers each record through ``Conductor.on_message`` -> ``Event`` -> ``Stream``
+with a per-event ack (~230 us of event-loop work per record). ``BatchConsumer`` replaces
+``Consumer._drain_messages``: a batch is one fetch (``_wait_next_records``) plus whatever
+arrives while the previous batch is still being applied and for ``batch_max_wait_ms``
+after, up to ``broker_max_poll_records`` records. The handler ``prepare`` s it (decoding,
+done one batch ahead while the previous batch waits on Redis and Kafka) and ``apply`` s it;
+when ``apply`` returns, the batch's offsets go into faust's own ack table (``_acked`` /
+``_acked_index``), so faust's commit timer, commit on stop and rebalance logic keep working.
+
+Rebalance: ``on_partitions_revoked`` invalidates the batch prepared ahead, waits for the
+batch being applied (it saves its state before returning), commits everything acked (stock
+faust drops the acks of revoked partitions before it commits, which re-delivers them to the
+new owner), tells the handler, and only then runs faust's own revocation.
+
+This leans on faust-streaming internals; the version is pinned in pyproject.toml, and
+tests/unit/topology/test_consumer.py and the rebalance integration tests cover the seams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, cast
+
+import aiokafka
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from topology.decode import RawRecord
+
+logger = logging.getLogger(__name__)
+
+
+class BatchHandler(Protocol):
+    def prepare(self, records: Sequence[RawRecord]) -> Any:
+        """CPU work that needs no state (decoding); may run while the previous batch is
+        still being applied."""
+        ...
+
+    async def apply(self, prepared: Any) -> None:
+        """Apply a prepared batch; return only once it may be acked (raise otherwise)."""
+        ...
+
+    def on_revoked(self, partitions: Iterable[TP]) -> None:
+        """Partitions were taken away: forget what is cached for them."""
+        ...
+
+    def on_assigned(self, partitions: Iterable[TP]) -> None:
+        """The partitions owned after a rebalance."""
+        ...
+
+    def on_lag(self, lag: int) -> None:
+        """Records between the end of the last batch and the log end (approximate)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """A fetched batch, its prepared form, and the (generation, revocations) it saw."""
+
+    batch: dict[TP, list[Any]]
+    prepared: Any
+    marks: tuple[int, int]
+
+
+class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """The aiokafka consumer with a short fetch wait and large fetches."""
+
+    def _create_worker_consumer(
+        self, transport: faust_aiokafka.Transport
+    ) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        tuning = cast(BatchConsumer, self.consumer).tuning
+        # faust hard-codes fetch_max_wait_ms=1500; the fetcher is built from these in start().
+        consumer._fetch_max_wait_ms = tuning.get("fetch_max_wait_ms", 100)
+        consumer._fetch_max_bytes = tuning.get("fetch_max_bytes", 16 * 1024 * 1024)
+        return consumer
+
+
+class BatchConsumer(faust_aiokafka.Consumer):
+    """A faust consumer whose records go to ``batch_handler`` a whole fetch at a time."""
+
+    tuning: ClassVar[Mapping[str, int]] = {}
+    finish_timeout_s: ClassVar[float] = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batch_handler: BatchHandler | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._fatal: BaseException | None = None
+        self._revocations = 0
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    @property
+    def fatal(self) -> BaseException | None:
+        """The error that stopped batch handling, if any (the worker exits non-zero)."""
+        return self._fatal
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """Fetch -> prepare -> apply the whole batch -> bulk ack, until the fetcher or we
+        stop. The next batch is fetched and prepared while the current one is applied (its
+        Redis and Kafka round trips leave the event loop idle); it is dropped if a
+        rebalance started meanwhile."""
+        should_stop = self._stopped.is_set
+        fetcher_stopped = fetcher._stopped.is_set
+        ahead: asyncio.Future[Prefetched | None] | None = None
+        try:
+            while not (should_stop() or fetcher_stopped()):
+                if ahead is None:
+                    ahead = asyncio.ensure_future(self._prefetch())
+                item = await ahead
+                ahead = None
+                if item is None or self.should_stop:
+                    await asyncio.sleep(0)
+                    continue
+                if not self._still_current(item):
+                    logger.debug("dropping a batch fetched before a rebalance")
+                    await self._seek_back()
+                    continue
+                ahead = asyncio.ensure_future(self._prefetch())
+                await self._handle(item.batch, item.prepared)
+                if self._fatal is not None:
+                    return
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                logger.info("broker stopped the consumer, shutting down")
+                return
+            raise
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+
+    async def _prefetch(self) -> Prefetched | None:
+        marks = (self.app.consumer_generation_id, self._revocations)
+        batch = await self._next_batch()
+        if not batch:
+            return None
+        handler = self._require_handler()
+        raw = [
+            RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
+            for recs in batch.values()
+            for r in recs
+        ]
+        return Prefetched(batch, handler.prepare(raw), marks)
+
+    def _still_current(self, item: Prefetched) -> bool:
+        return self.flow_active and item.marks == (
+            self.app.consumer_generation_id,
+            self._revocations,
+        )
+
+    def _require_handler(self) -> BatchHandler:
+        if self.batch_handler is None:
+            raise RuntimeError("BatchConsumer started without a batch_handler")
+        return self.batch_handler
+
+    async def _next_batch(self) -> dict[TP, list[Any]] | None:
+        """Wait for records, then keep collecting what arrives while the previous batch is
+        still being applied and for ``batch_max_wait_ms`` (up to ``broker_max_poll_records``):
+        one batch, all from one group generation."""
+        generation = self.app.consumer_generation_id
+        records, active = await self._wait_next_records(1.0)
+        if not records:
+            return None
+        batch: dict[TP, list[Any]] = {tp: list(recs) for tp, recs in records.items()}
+        size = sum(len(r) for r in batch.values())
+        limit = self.app.conf.broker_max_poll_records or 10_000
+        deadline = time.monotonic() + self.tuning.get("batch_max_wait_ms", 20) / 1000.0
+        while size < limit and self.flow_active:
+            left = deadline - time.monotonic()
+            if self._idle.is_set() and left <= 0:
+                break
+            # While the previous batch is still being applied, keep collecting: the batch
+            # grows with the load (fewer per-batch costs) without delaying anything.
+            wait = min(left, 0.01) if not self._idle.is_set() else left
+            more, active = await self._wait_next_records(max(wait, 0.001))
+            for tp, recs in (more or {}).items():
+                batch.setdefault(tp, []).extend(recs)
+                size += len(recs)
+        if not self.flow_active or generation != self.app.consumer_generation_id:
+            # Fetched across a rebalance: drop, and read again from the committed offsets.
+            logger.debug("dropping a fetch made across a rebalance")
+            await self._seek_back()
+            return None
+        if active is None:
+            return batch
+        return {tp: recs for tp, recs in batch.items() if tp in active}
+
+    async def _seek_back(self) -> None:
+        try:
+            await self.perform_seek()
+        except Exception as exc:  # the next rebalance resets positions anyway
+            logger.warning("seek to committed offsets failed: %r", exc)
+
+    async def _handle(self, batch: dict[TP, list[Any]], prepared: Any) -> None:
+        handler = self._require_handler()
+        self._idle.clear()
+        try:
+            await self._run_to_end(handler.apply(prepared), batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._fatal = exc
+            logger.critical("batch failed and was not acked, stopping the worker: %s", exc)
+            await self.app.crash(exc)
+            return
+        finally:
+            self._idle.set()
+        self.ack_batch(batch)
+        handler.on_lag(self._lag(batch))
+
+    def _lag(self, batch: Mapping[TP, Sequence[Any]]) -> int:
+        lag = 0
+        for tp, recs in batch.items():
+            if recs:
+                try:
+                    lag += max(0, self.highwater(tp) - recs[-1].offset - 1)
+                except Exception:  # highwater unknown before the first fetch response
+                    continue
+        return lag
+
+    async def _run_to_end(self, work: Awaitable[None], batch: dict[TP, list[Any]]) -> None:
+        """Await the handler; if we are cancelled (the worker stops), let the batch finish
+        (bounded) and ack it, so the final commit includes it."""
+        task = asyncio.ensure_future(work)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                logger.info("stopping: finishing the batch in flight")
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), self.finish_timeout_s)
+                except (asyncio.TimeoutError, asyncio.CancelledError):
+                    task.cancel()
+            if task.done() and not task.cancelled() and task.exception() is None:
+                self.ack_batch(batch)
+            raise
+
+    def ack_batch(self, batch: Mapping[TP, Sequence[Any]]) -> None:
+        """Mark every offset of the batch acked in faust's table (with holes in between
+        filled, e.g. compacted or transaction-marker offsets)."""
+        for tp, recs in batch.items():
+            if not recs:
+                continue
+            first, last = recs[0].offset, recs[-1].offset
+            committed = self._committed_offset[tp]
+            read = self._read_offset[tp]
+            start = first
+            if read is not None and read < first:
+                start = read + 1
+            elif committed is not None and committed < first:
+                start = committed
+            if committed is not None:
+                start = max(start, committed)
+            index = self._acked_index[tp]
+            new = [o for o in range(start, last + 1) if o not in index]
+            index.update(new)
+            self._acked[tp].extend(new)
+            self._n_acked += len(new)
+            self._read_offset[tp] = last
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """Finish the in-flight batch, commit it, drop hot state, then faust's revocation."""
+        self._revocations += 1  # a batch fetched before this point is not applied
+        await self._idle.wait()
+        if revoked:
+            try:
+                await self.commit()
+            except Exception as exc:  # the stored offsets make a replay harmless
+                logger.warning("commit on revocation failed: %r", exc)
+            if self.batch_handler is not None:
+                self.batch_handler.on_revoked(revoked)
+            logger.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        if self.batch_handler is not None:
+            self.batch_handler.on_assigned(assigned)
+        logger.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
+        await super().on_partitions_assigned(assigned, generation_id)
+
+
+class BatchTransport(faust_aiokafka.Transport):
+    """The aiokafka transport with ``BatchConsumer``."""
+
+    Consumer = BatchConsumer
+
+
+def tuned_transport(tuning: Mapping[str, int]) -> type[BatchTransport]:
+    """A transport class whose consumers use these settings (``fetch_max_wait_ms``,
+    ``fetch_max_bytes``, ``batch_max_wait_ms``)."""
+    consumer_cls = type("TunedBatchConsumer", (BatchConsumer,), {"tuning": dict(tuning)})
+    return cast(
+        type[BatchTransport],
+        type("TunedBatchTransport", (BatchTransport,), {"Consumer": consumer_cls}),
+    )

@@ -1,0 +1,129 @@
+"""Prometheus metrics of a worker and its ``/metrics`` + ``/health`` HTTP endpoint.
+
+Each worker owns a ``CollectorRegistry`` (no process-global state), served by a small
+threaded HTTP server: ``GET /metrics`` (Prometheus text format) and ``GET /health`` (JSON;
+200 while the worker is healthy, 503 once it has failed or stalled).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+logger = logging.getLogger(__name__)
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_SIZE_BUCKETS = (1, 10, 100, 500, 1000, 2500, 5000, 10_000, 20_000, 50_000)
+
+
+class WorkerMetrics:
+    """The worker's counters, gauges and histograms in a private registry."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.records = Counter("tcnad_records", "Records consumed", registry=r)
+        self.readings = Counter("tcnad_readings_applied", "Readings applied", registry=r)
+        self.replays = Counter("tcnad_readings_replayed", "Readings skipped as replays", registry=r)
+        self.alerts = Counter("tcnad_alerts", "Alerts produced", registry=r)
+        self.dead = Counter("tcnad_dead_letters", "Dead letters", ["reason"], registry=r)
+        self.fenced = Counter("tcnad_fenced_saves", "Stream saves that were fenced", registry=r)
+        self.loaded = Counter("tcnad_states_loaded", "Stream states loaded", registry=r)
+        self.batch_size = Histogram(
+            "tcnad_batch_size", "Records per batch", buckets=_SIZE_BUCKETS, registry=r
+        )
+        self.batch_latency = Histogram(
+            "tcnad_batch_seconds", "Batch wall time", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.load_latency = Histogram(
+            "tcnad_state_load_seconds", "State load time", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.save_latency = Histogram(
+            "tcnad_state_save_seconds", "State save time", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.hot_streams = Gauge("tcnad_hot_streams", "Streams hot in the pool", registry=r)
+        self.lag = Gauge("tcnad_consumer_lag", "Approximate records behind the log end", registry=r)
+        self.last_batch = Gauge(
+            "tcnad_last_batch_timestamp", "Unix time of the last finished batch", registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+@dataclass
+class Health:
+    """What ``/health`` reports; updated by the worker, read by the HTTP thread."""
+
+    started: float = field(default_factory=time.time)
+    last_batch: float = 0.0
+    assigned: list[int] = field(default_factory=list)
+    failed: str = ""
+
+    def snapshot(self) -> tuple[int, dict[str, Any]]:
+        ok = not self.failed
+        body = {
+            "status": "ok" if ok else "failed",
+            "uptime_s": round(time.time() - self.started, 3),
+            "last_batch_age_s": round(time.time() - self.last_batch, 3)
+            if self.last_batch
+            else None,
+            "partitions": self.assigned,
+            "error": self.failed or None,
+        }
+        return (200 if ok else 503), body
+
+
+class MetricsServer:
+    """``/metrics`` and ``/health`` on ``host:port`` (port 0: any free port) in a thread."""
+
+    def __init__(self, metrics: WorkerMetrics, health: Health, host: str, port: int) -> None:
+        handler = _handler_class(metrics, health)
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="tcnad-metrics", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+        logger.info("metrics and health on http://%s:%d", *self._server.server_address[:2])
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler_class(metrics: WorkerMetrics, health: Health) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/metrics"):
+                self._send(200, CONTENT_TYPE_LATEST, metrics.render())
+            elif self.path.startswith("/health"):
+                code, body = health.snapshot()
+                self._send(code, "application/json", json.dumps(body).encode())
+            else:
+                self._send(404, "text/plain", b"not found: try /metrics or /health\n")
+
+        def _send(self, code: int, ctype: str, body: bytes) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            logger.debug("http " + format, *args)
+
+    return Handler

@@ -1,0 +1,108 @@
+"""The worker's batch handler: the pipeline plus metrics, health and the Kafka publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from faust.types import TP
+
+from topology.decode import RawRecord
+from topology.metrics import Health, WorkerMetrics
+from topology.pipeline import BatchOutcome, BatchPipeline, PreparedBatch
+from topology.ports import OutMessage
+
+logger = logging.getLogger(__name__)
+
+
+class FaustPublisher:
+    """Publishes through the faust app's producer and waits for every ack."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def publish(self, messages: Sequence[OutMessage]) -> None:
+        producer = self.app.producer
+        futures = [await producer.send(m.topic, m.key, m.value, None, None, None) for m in messages]
+        await asyncio.gather(*futures)
+
+
+class WorkerRuntime:
+    """``BatchConsumer``'s handler: runs a batch through the pipeline and records it."""
+
+    def __init__(self, pipeline: BatchPipeline, metrics: WorkerMetrics, health: Health) -> None:
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.health = health
+        self.batches = 0
+        self._revoked: set[int] = set()
+
+    def prepare(self, records: Sequence[RawRecord]) -> PreparedBatch:
+        return self.pipeline.prepare(records)
+
+    async def apply(self, prepared: PreparedBatch) -> None:
+        t0 = time.perf_counter()
+        try:
+            out = await self.pipeline.apply(prepared)
+        except Exception as exc:
+            self.health.failed = f"{type(exc).__name__}: {exc}"
+            raise
+        self._record(out, time.perf_counter() - t0 + prepared.decode_s)
+
+    def _record(self, out: BatchOutcome, seconds: float) -> None:
+        m = self.metrics
+        m.records.inc(out.records)
+        m.readings.inc(out.applied)
+        m.replays.inc(out.replays)
+        m.alerts.inc(out.alerts)
+        m.fenced.inc(out.fenced)
+        m.loaded.inc(out.loaded)
+        for reason, n in out.dead.items():
+            m.dead.labels(reason).inc(n)
+        m.batch_size.observe(out.records)
+        m.batch_latency.observe(seconds)
+        if out.loaded:
+            m.load_latency.observe(out.load_s)
+        if out.applied:
+            m.save_latency.observe(out.save_s)
+        m.hot_streams.set(len(self.pipeline.hot))
+        now = time.time()
+        m.last_batch.set(now)
+        self.health.last_batch = now
+        self.batches += 1
+        logger.debug(
+            "batch records=%d applied=%d replays=%d alerts=%d dead=%d fenced=%d took=%.1fms",
+            out.records,
+            out.applied,
+            out.replays,
+            out.alerts,
+            sum(out.dead.values()),
+            out.fenced,
+            seconds * 1e3,
+        )
+
+    def on_revoked(self, partitions: Iterable[TP]) -> None:
+        """Partitions are being taken away (with the eager protocol: all of them). Their
+        hot copies are dropped once the new assignment is known, except for partitions
+        that come straight back: those were saved and nobody else owned them meanwhile."""
+        self._revoked |= {tp.partition for tp in partitions}
+
+    def on_assigned(self, partitions: Iterable[TP]) -> None:
+        owned = {tp.partition for tp in partitions}
+        gone = sorted(self._revoked - owned)
+        self._revoked = set()
+        dropped = self.pipeline.keep_partitions(owned)
+        self.metrics.hot_streams.set(len(self.pipeline.hot))
+        self.health.assigned = sorted(owned)
+        logger.info(
+            "assigned partitions=%s revoked=%s dropped_hot_streams=%d",
+            sorted(owned),
+            gone,
+            dropped,
+        )
+
+    def on_lag(self, lag: int) -> None:
+        self.metrics.lag.set(lag)

@@ -1,0 +1,96 @@
+"""The worker's configuration: one frozen ``Settings`` read from ``TCNAD_*`` variables.
+
+Built once at the entry point (``tcnad worker``) and passed down. Model hyperparameters live
+with the weights (the checkpoint's ``TCNSpec``), not here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["crit", "error", "warn", "info", "debug"]
+
+
+class Settings(BaseSettings):
+    """Every knob of a worker; each field reads ``TCNAD_<NAME>`` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="TCNAD_", frozen=True, extra="ignore")
+
+    # Where things are.
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    readings_topic: str = "readings"
+    alerts_topic: str = "alerts"
+    dlq_topic: str = "readings-dlq"
+    scores_topic: str = Field("", description="per-reading score records; empty = off")
+    partitions: int = Field(8, ge=1, description="partitions of topics the worker declares")
+    group_id: str = "tcnad"
+    namespace: str = Field("tcnad", description="Redis key prefix")
+    model: str = Field("", description="checkpoint path; empty = the shipped default")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    torch_threads: int = Field(
+        1, ge=0, description="torch intra-op threads (0 = torch's default, one per core)"
+    )
+
+    # Micro-batching and the consumer.
+    batch_max_size: int = Field(20_000, ge=1, description="readings per fetch at most")
+    batch_max_wait_ms: int = Field(
+        20, ge=0, description="how long a batch keeps collecting records after the first"
+    )
+    fetch_max_wait_ms: int = Field(
+        50, ge=1, description="how long the broker may hold an empty fetch (long poll)"
+    )
+    fetch_max_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    commit_interval_s: float = Field(1.0, gt=0, description="offset commit period")
+    session_timeout_s: float = Field(
+        6.0, gt=0, description="consumer group session timeout (a join waits ~half of it)"
+    )
+    heartbeat_interval_s: float = Field(1.0, gt=0)
+
+    # State.
+    hot_cache_bytes: int = Field(
+        512 * 1024 * 1024, ge=0, description="bytes of stream states kept hot (LRU)"
+    )
+    state_ttl_s: float | None = Field(None, description="expire idle stream states; None = never")
+    store_retries: int = Field(6, ge=0, description="retries of a failed load/save")
+    store_backoff_s: float = Field(0.2, gt=0, description="first retry delay, doubled each time")
+    store_backoff_max_s: float = Field(5.0, gt=0)
+    fenced_retries: int = Field(3, ge=0, description="re-applications after a fenced save")
+
+    # Alert policy (passed to the detector's AlertPolicy; unset = the detector's default).
+    alert_warmup: int | None = Field(None, ge=0, description="readings before a stream alerts")
+    alert_target_miss_rate: float | None = Field(
+        None, gt=0, lt=1, description="long-run fraction of normal readings outside the band"
+    )
+    alert_cooldown: int | None = Field(
+        None, ge=0, description="in-band readings that end an incident (one incident = one alert)"
+    )
+    alert_shift_patience: int | None = Field(
+        None, ge=1, description="misses in a row after which a level shift becomes the new normal"
+    )
+    alert_calibrate_after: int | None = Field(
+        None, ge=0, description="readings before the band calibration starts"
+    )
+
+    # Operations.
+    metrics_port: int = Field(
+        9464, ge=0, le=65535, description="Prometheus /metrics and /health; 0 = any free port"
+    )
+    metrics_enabled: bool = True
+    web_enabled: bool = Field(False, description="faust's own web server")
+    web_port: int = Field(6066, ge=1, le=65535)
+    log_level: LogLevel = "info"
+
+    def alert_policy_overrides(self) -> dict[str, float | int]:
+        """The alert-policy knobs set explicitly, keyed by their ``AlertPolicy`` names."""
+        knobs = {
+            "warmup": self.alert_warmup,
+            "target_miss_rate": self.alert_target_miss_rate,
+            "cooldown": self.alert_cooldown,
+            "shift_patience": self.alert_shift_patience,
+            "calibrate_after": self.alert_calibrate_after,
+        }
+        return {k: v for k, v in knobs.items() if v is not None}
