@@ -195,11 +195,15 @@ def default_root() -> Path:
     return Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "nab"
 
 
-def load_windows(root: Path) -> dict[str, list[tuple[str, str]]]:
-    """``labels/combined_windows.json``: file key -> list of (start, end) timestamps."""
-    path = root / "labels" / "combined_windows.json"
+def windows_path(root: Path) -> Path:
+    """Where a NAB copy keeps its windows."""
+    return root / "labels" / "combined_windows.json"
+
+
+def load_windows(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """A ``combined_windows.json``: file key -> list of (start, end) timestamps."""
     if not path.is_file():
-        raise CorpusError(f"NAB labels not found at {path}; pass --data pointing to a NAB copy")
+        raise CorpusError(f"NAB windows file {path} not found; point --data at a NAB copy")
     raw: dict[str, list[list[str]]] = json.loads(path.read_text())
     return {k: [(a, b) for a, b in v] for k, v in raw.items()}
 
@@ -226,7 +230,7 @@ def window_rows(
 def load_corpus(root: Path | None = None) -> list[LabelledSeries]:
     """Every file named in the windows file, sorted by key. Raises CorpusError if missing."""
     root = root or default_root()
-    windows = load_windows(root)
+    windows = load_windows(windows_path(root))
     corpus = []
     for key in sorted(windows):
         path = root / "data" / key
