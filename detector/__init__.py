@@ -2,9 +2,30 @@
 
 A stream is scored one reading at a time. The model keeps, for every convolution, a ring
 buffer of that layer's last ``(kernel_size - 1) * dilation`` inputs, so one reading costs one
-incremental step, independent of the receptive field. Nothing here talks to Kafka or Redis.
+incremental step, independent of the receptive field. ``Detector`` ties it together: score
+the reading against the band forecast for it, normalise, step, forecast the next band.
+Nothing here talks to Kafka or Redis.
 """
 
+from detector.checkpoint import load_checkpoint, save_checkpoint
+from detector.engine import Detector, StepInputError, StepResult
 from detector.errors import CheckpointError, DetectorError, SpecError
+from detector.scoring import AlertPolicy
+from detector.spec import TCNSpec
+from detector.state import StateDelta, StateLayout, StreamState
 
-__all__ = ["CheckpointError", "DetectorError", "SpecError"]
+__all__ = [
+    "AlertPolicy",
+    "CheckpointError",
+    "Detector",
+    "DetectorError",
+    "SpecError",
+    "StateDelta",
+    "StateLayout",
+    "StepInputError",
+    "StepResult",
+    "StreamState",
+    "TCNSpec",
+    "load_checkpoint",
+    "save_checkpoint",
+]

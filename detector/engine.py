@@ -1,0 +1,237 @@
+"""``Detector``: a checkpoint's model, a pool of stream slots, and the per-reading pipeline.
+
+Per reading of a stream: score the observation against the band forecast one step earlier
+(``detector.scoring``), update the stream's normalisation statistics
+(``detector.normalize``), advance the TCN by one step (``detector.streaming``) and store the
+forecast for the next reading, in raw units, in the stream's ``stats``:
+
+``stats = [normalisation (1 + 2N) | pending quantiles (N * Q, raw) | scoring (3 + N)]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from detector import normalize, scoring
+from detector.checkpoint import load_checkpoint
+from detector.errors import DetectorError
+from detector.model import Weights
+from detector.scoring import AlertPolicy
+from detector.spec import TCNSpec
+from detector.state import StateDelta, StateLayout, StreamState
+from detector.streaming import RingPool
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+B8 = npt.NDArray[np.bool_]
+
+
+class StepInputError(DetectorError, ValueError):
+    """Arguments of a ``Detector`` call have the wrong shape, type or range."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Scores of B readings. lower, median, upper: ``(B, N)`` the band the observation was
+    scored against (NaN before a stream's first forecast); the rest ``(B,)``."""
+
+    lower: F64
+    median: F64
+    upper: F64
+    score: F64
+    tail_prob: F64
+    severity: F64
+    alert: B8
+    warm: B8
+
+
+def compute_model_id(spec: TCNSpec, weights: Weights) -> str:
+    """Stable short hash of the spec and the folded weights."""
+    h = hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode())
+    for name in sorted(weights):
+        h.update(name.encode())
+        h.update(weights[name].detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+class Detector:
+    """Steps many streams, one reading each per call, over a pool of ``capacity`` slots."""
+
+    def __init__(
+        self,
+        spec: TCNSpec,
+        weights: Weights,
+        policy: AlertPolicy | None = None,
+        device: str | torch.device | None = None,
+        capacity: int = 4096,
+        meta: dict[str, object] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.policy = policy or AlertPolicy()
+        self.meta = dict(meta or {})
+        self.weights = weights
+        self.pool = RingPool(spec, weights, capacity, device)
+        self.model_id = compute_model_id(spec, weights)
+        n, q = spec.n_inputs, spec.n_quantiles
+        self._norm_end = normalize.norm_size(n)
+        self._pend_end = self._norm_end + n * q
+        size = self._pend_end + scoring.state_size(n)
+        self.layout = StateLayout(spec.ring_shapes, size, self.model_id)
+        self._levels = np.asarray(spec.quantiles, dtype=np.float64)
+        self._stats = np.tile(self._fresh_stats(), (capacity, 1))
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path | None = None,
+        policy: AlertPolicy | None = None,
+        device: str | torch.device | None = None,
+        capacity: int = 4096,
+    ) -> Detector:
+        """Load a checkpoint (``None``: the shipped default model)."""
+        spec, weights, meta = load_checkpoint(path)
+        return cls(spec, weights, policy, device, capacity, meta)
+
+    @property
+    def capacity(self) -> int:
+        return self.pool.capacity
+
+    @property
+    def device(self) -> torch.device:
+        return self.pool.device
+
+    def _fresh_stats(self) -> F64:
+        n = self.spec.n_inputs
+        parts = [
+            normalize.new_norm_stats(self.spec)[0],
+            np.full(n * self.spec.n_quantiles, np.nan),
+            scoring.new_state(n)[0],
+        ]
+        return np.concatenate(parts)
+
+    def new_state(self) -> StreamState:
+        """State of a stream never seen: step 0, zero rings, fresh statistics."""
+        rings = tuple(np.zeros(shape, dtype=np.float32) for shape in self.spec.ring_shapes)
+        return StreamState(step=0, rings=rings, stats=self._fresh_stats())
+
+    def _check_slots(self, slots: npt.ArrayLike) -> I64:
+        arr = np.asarray(slots)
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise StepInputError(f"slots must be a 1-d integer array, got {arr.dtype} {arr.shape}")
+        arr = arr.astype(np.int64)
+        if arr.size and (arr.min() < 0 or arr.max() >= self.capacity):
+            raise StepInputError(
+                f"slots must lie in [0, {self.capacity}), got {arr.min()}..{arr.max()}"
+            )
+        if np.unique(arr).size != arr.size:
+            raise StepInputError("slots must be distinct within one call")
+        return arr
+
+    def put(self, slots: npt.ArrayLike, states: list[StreamState]) -> None:
+        """Write full stream states into pool slots (replacing what the slots held)."""
+        idx = self._check_slots(slots)
+        if len(states) != idx.size:
+            raise StepInputError(f"{idx.size} slots but {len(states)} states")
+        for st in states:
+            self._check_state(st)
+        if not idx.size:
+            return
+        rings = [np.stack([st.rings[j] for st in states]) for j in range(self.spec.n_convs)]
+        steps = np.array([st.step for st in states], dtype=np.int64)
+        self.pool.write(idx, rings, steps)
+        self._stats[idx] = np.stack([st.stats for st in states])
+
+    def _check_state(self, st: StreamState) -> None:
+        if st.step < 0:
+            raise StepInputError(f"state step must be >= 0, got {st.step}")
+        if len(st.rings) != self.spec.n_convs:
+            raise StepInputError(f"state has {len(st.rings)} rings, model has {self.spec.n_convs}")
+        for j, (ring, shape) in enumerate(zip(st.rings, self.spec.ring_shapes, strict=True)):
+            if ring.shape != shape:
+                raise StepInputError(f"ring {j} has shape {ring.shape}, model needs {shape}")
+        if st.stats.shape != (self.layout.stats_size,):
+            raise StepInputError(
+                f"stats has shape {st.stats.shape}, model needs ({self.layout.stats_size},)"
+            )
+
+    def get(self, slots: npt.ArrayLike) -> list[StreamState]:
+        """Full states of ``slots`` (host copies)."""
+        idx = self._check_slots(slots)
+        rings = self.pool.read(idx)
+        steps, stats = self.pool.steps[idx], self._stats[idx].copy()
+        return [
+            StreamState(int(steps[b]), tuple(r[b] for r in rings), stats[b])
+            for b in range(idx.size)
+        ]
+
+    def delta(self, slots: npt.ArrayLike, since_steps: npt.ArrayLike) -> list[StateDelta]:
+        """Ring rows written since ``since_steps`` (per ``detector.state.StateDelta``)."""
+        idx = self._check_slots(slots)
+        since = np.asarray(since_steps, dtype=np.int64).reshape(-1)
+        steps = self.pool.steps[idx]
+        if since.shape != idx.shape or (since < 0).any() or (since > steps).any():
+            raise StepInputError("since_steps must be (B,) with 0 <= since_step <= step")
+        parts: list[list[tuple[int, F32]]] = [[] for _ in range(idx.size)]
+        order = np.argsort(steps - since, kind="stable")
+        n_all = (steps - since)[order]
+        for n in np.unique(n_all):
+            members = order[n_all == n]
+            for j, (length, _ch) in enumerate(self.spec.ring_shapes):
+                n_j = int(min(n, length))
+                s = steps[members]
+                rows = (s[:, None] - n_j + np.arange(n_j)[None, :]) % length
+                got = self.pool.read_rows(j, idx[members], rows.astype(np.int64))
+                for i, b in enumerate(members):
+                    parts[b].append((int((s[i] - n_j) % length), got[i]))
+        stats = self._stats[idx]
+        return [
+            StateDelta(int(since[b]), int(steps[b]), stats[b].copy(), tuple(parts[b]))
+            for b in range(idx.size)
+        ]
+
+    def pending(self, slots: npt.ArrayLike) -> F64:
+        """Raw quantiles forecast for each slot's next reading: ``(B, N, Q)`` (NaN: none)."""
+        idx = self._check_slots(slots)
+        n, q = self.spec.n_inputs, self.spec.n_quantiles
+        return self._stats[idx, self._norm_end : self._pend_end].reshape(-1, n, q).copy()
+
+    def step(self, slots: npt.ArrayLike, values: npt.ArrayLike) -> StepResult:
+        """Apply one reading to each of B distinct slots.
+
+        slots: ``(B,)`` int; values: ``(B, N)`` finite float. Returns the scores of the
+        readings against their pending bands; the slots then hold the next forecast.
+        """
+        idx = self._check_slots(slots)
+        x = np.asarray(values, dtype=np.float64)
+        n, q = self.spec.n_inputs, self.spec.n_quantiles
+        if x.shape != (idx.size, n):
+            raise StepInputError(f"values must have shape ({idx.size}, {n}), got {x.shape}")
+        if not np.isfinite(x).all():
+            raise StepInputError("values must be finite")
+        stats = self._stats[idx]
+        pending = stats[:, self._norm_end : self._pend_end].reshape(-1, n, q)
+        sc, sc_state = scoring.score_batch(
+            self.policy, self._levels, pending, x, stats[:, self._pend_end :]
+        )
+        z, norm = normalize.normalize_step(self.spec, stats[:, : self._norm_end], x)
+        qz = self.pool.step(idx, torch.from_numpy(z.astype(np.float32)))
+        raw = normalize.denormalize(self.spec, norm, qz.cpu().numpy().astype(np.float64))
+        self._stats[idx] = np.concatenate([norm, raw.reshape(idx.size, -1), sc_state], axis=1)
+        return StepResult(
+            lower=sc.lower,
+            median=sc.median,
+            upper=sc.upper,
+            score=sc.score,
+            tail_prob=sc.tail_prob,
+            severity=sc.severity,
+            alert=sc.alert,
+            warm=sc.warm,
+        )

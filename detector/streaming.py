@@ -1,0 +1,153 @@
+"""The batched incremental step over a device-resident pool of per-convolution ring buffers.
+
+Ring ``j`` of the pool is a tensor ``(capacity, L_j, C_j)``: slot ``s`` holds one stream's
+last ``L_j = (k - 1) * d_j`` inputs of convolution ``j``, the input of time ``t`` in row
+``t % L_j`` (the convention of ``detector.state``). One step for ``B`` slots, each at its own
+time ``t_b``, reads the ``k - 1`` past taps of every convolution (rows ``(t_b - m d_j) %
+L_j``), computes the new column with one matmul over the taps plus one over the current
+input, and writes the current input into row ``t_b % L_j``. Unwritten rows are zeros, which
+is exactly the causal zero padding of the full forward pass, so stepping equals
+``detector.model.folded_forward`` to float32 rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import Tensor
+
+from detector.model import Weights, params_to_quantiles
+from detector.spec import TCNSpec
+
+I64 = npt.NDArray[np.int64]
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` or ``"auto"``: CUDA when available, else CPU; otherwise as given."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class _Conv:
+    """One convolution's folded weights as matmul operands, on the pool's device.
+
+    past: ``((k - 1) * C_in, C_out)`` rows ordered (tap oldest first, channel);
+    cur: ``(C_in, C_out)``; bias: ``(C_out,)``.
+    """
+
+    def __init__(self, weight: Tensor, bias: Tensor, device: torch.device) -> None:
+        c_out, c_in, k = weight.shape
+        w = weight.to(device=device, dtype=torch.float32)
+        self.past = w[:, :, : k - 1].permute(2, 1, 0).reshape((k - 1) * c_in, c_out).contiguous()
+        self.cur = w[:, :, k - 1].t().contiguous()
+        self.bias = bias.to(device=device, dtype=torch.float32).contiguous()
+
+
+class RingPool:
+    """Ring buffers of ``capacity`` stream slots plus each slot's step count.
+
+    rings[j]: ``(capacity, L_j, C_j)`` float32 on ``device``; steps: ``(capacity,)`` int64
+    host array (readings applied per slot).
+    """
+
+    def __init__(
+        self,
+        spec: TCNSpec,
+        weights: Weights,
+        capacity: int,
+        device: str | torch.device | None = None,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.spec = spec
+        self.capacity = capacity
+        self.device = resolve_device(device)
+        self.rings = [
+            torch.zeros((capacity, length, ch), dtype=torch.float32, device=self.device)
+            for length, ch in spec.ring_shapes
+        ]
+        self.steps: I64 = np.zeros(capacity, dtype=np.int64)
+        self._load_weights(weights)
+        k = spec.kernel_size
+        dil = torch.tensor(spec.dilations, dtype=torch.int64, device=self.device)
+        taps = torch.arange(k - 1, 0, -1, dtype=torch.int64, device=self.device)
+        self._offsets = (dil[:, None] * taps[None, :])[:, None, :]  # (n_blocks, 1, k-1)
+        self._lengths = ((k - 1) * dil)[:, None]  # (n_blocks, 1)
+
+    def _load_weights(self, weights: Weights) -> None:
+        spec, dev = self.spec, self.device
+        self._convs = [
+            _Conv(weights[f"conv{j}.weight"], weights[f"conv{j}.bias"], dev)
+            for j in range(spec.n_convs)
+        ]
+        self._downs: list[tuple[Tensor, Tensor] | None] = []
+        for b in range(len(spec.dilations)):
+            if f"down{b}.weight" in weights:
+                w = weights[f"down{b}.weight"].to(dev, torch.float32).t().contiguous()
+                self._downs.append((w, weights[f"down{b}.bias"].to(dev, torch.float32)))
+            else:
+                self._downs.append(None)
+        self._head_w = weights["head.weight"].to(dev, torch.float32).t().contiguous()
+        self._head_b = weights["head.bias"].to(dev, torch.float32).contiguous()
+
+    def _indices(self, slots: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """Flat ring row indices. slots, t: ``(B,)``. Returns taps ``(n_blocks, B, k-1)``
+        (oldest tap first) and writes ``(n_blocks, B)``; row ``r`` of slot ``s`` in a ring
+        viewed as ``(capacity * L, C)`` is ``s * L + r``."""
+        base = slots[None, :] * self._lengths
+        taps = torch.remainder(t[None, :, None] - self._offsets, self._lengths[:, :, None])
+        writes = torch.remainder(t[None, :], self._lengths)
+        return (base[:, :, None] + taps).contiguous(), (base + writes).contiguous()
+
+    @torch.inference_mode()
+    def step(self, slots: I64, z: Tensor) -> Tensor:
+        """Advance ``B`` distinct slots by one input each.
+
+        slots: ``(B,)`` int64 host array of distinct slots; z: ``(B, N)`` float32 normalised
+        inputs (any device). Returns ``(B, N, Q)`` float32 normalised quantiles of each
+        stream's next input, on the pool's device.
+        """
+        bsz = len(slots)
+        slot_t = torch.from_numpy(slots).to(self.device)
+        t = torch.from_numpy(self.steps[slots]).to(self.device)
+        taps, writes = self._indices(slot_t, t)
+        x = z.to(device=self.device, dtype=torch.float32)
+        for b in range(len(self.spec.dilations)):
+            inp = x
+            for j in (2 * b, 2 * b + 1):
+                ring = self.rings[j].view(-1, self.rings[j].shape[2])
+                conv = self._convs[j]
+                past = ring.index_select(0, taps[b].view(-1)).view(bsz, -1)
+                h = torch.addmm(conv.bias, past, conv.past)
+                h.addmm_(x, conv.cur)
+                ring.index_copy_(0, writes[b], x)
+                x = h.relu_()
+            down = self._downs[b]
+            res = inp if down is None else torch.addmm(down[1], inp, down[0])
+            x = x.add_(res).relu_()
+        params = torch.addmm(self._head_b, x, self._head_w)
+        self.steps[slots] += 1
+        q = params.view(bsz, self.spec.n_inputs, self.spec.n_quantiles)
+        return params_to_quantiles(q, self.spec.median_index)
+
+    def read(self, slots: I64) -> list[npt.NDArray[np.float32]]:
+        """Copy whole rings of ``slots`` to host: per conv ``(B, L_j, C_j)`` float32."""
+        idx = torch.from_numpy(slots).to(self.device)
+        return [r.index_select(0, idx).cpu().numpy() for r in self.rings]
+
+    def write(self, slots: I64, rings: list[npt.NDArray[np.float32]], steps: I64) -> None:
+        """Overwrite whole rings and step counts of ``slots``. rings[j]: ``(B, L_j, C_j)``."""
+        idx = torch.from_numpy(slots).to(self.device)
+        for ring, rows in zip(self.rings, rings, strict=True):
+            ring.index_copy_(0, idx, torch.from_numpy(rows).to(self.device, torch.float32))
+        self.steps[slots] = steps
+
+    def read_rows(self, j: int, slots: I64, rows: I64) -> npt.NDArray[np.float32]:
+        """Rows of ring ``j``. slots: ``(B,)``, rows: ``(B, n)`` -> ``(B, n, C_j)`` float32."""
+        length, ch = self.spec.ring_shapes[j]
+        flat = slots[:, None] * length + rows
+        idx = torch.from_numpy(np.ascontiguousarray(flat).reshape(-1)).to(self.device)
+        out = self.rings[j].view(-1, ch).index_select(0, idx)
+        return out.cpu().numpy().reshape(len(slots), rows.shape[1], ch)

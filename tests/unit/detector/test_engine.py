@@ -1,0 +1,140 @@
+"""Detector engine: exactness against the offline pipeline, state put/get/delta round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.engine import Detector, StepInputError
+from detector.model import folded_forward
+from detector.normalize import denormalize, normalize_series
+from detector.spec import TCNSpec
+from detector.state import StateDelta, StreamState
+from tests.unit.detector.conftest import random_weights, small_specs
+
+SPEC = TCNSpec(n_inputs=2, channels=4, dilations=(1, 2, 4), dropout=0.0)
+
+
+def make(spec: TCNSpec = SPEC, capacity: int = 8, seed: int = 0) -> Detector:
+    return Detector(spec, random_weights(spec, seed), capacity=capacity, device="cpu")
+
+
+def test_engine_band_equals_offline_pipeline() -> None:
+    det = make()
+    rng = np.random.default_rng(1)
+    x = rng.normal(5.0, 2.0, size=(1, 40, 2)).cumsum(axis=1)
+    det.put([6], [det.new_state()])
+    lowers = []
+    for t in range(40):
+        lowers.append(det.step([6], x[:, t]).lower[0])
+    z, stats = normalize_series(SPEC, x)
+    q = folded_forward(SPEC, det.weights, torch.from_numpy(z).float()).double().numpy()
+    raw = denormalize(SPEC, stats[0], q[0])  # forecasts made after each reading
+    assert np.isnan(lowers[0]).all()
+    assert np.allclose(det.pending([6])[0], raw[-1], rtol=1e-5, atol=1e-5)
+    # the band scored at t is the forecast made at t-1 (calibration scale starts at 1)
+    assert np.allclose(np.array(lowers[1:11]), raw[:10, :, 0], rtol=1e-5, atol=1e-5)
+
+
+def _states_equal(a: StreamState, b: StreamState) -> bool:
+    return (
+        a.step == b.step
+        and all(np.array_equal(x, y) for x, y in zip(a.rings, b.rings, strict=True))
+        and np.array_equal(a.stats, b.stats, equal_nan=True)
+    )
+
+
+def _apply(old: StreamState, d: StateDelta) -> StreamState:
+    assert d.since_step == old.step
+    rings = []
+    for ring, (start, rows) in zip(old.rings, d.ring_rows, strict=True):
+        new = ring.copy()
+        for i in range(rows.shape[0]):
+            new[(start + i) % ring.shape[0]] = rows[i]
+        rings.append(new)
+    return StreamState(d.step, tuple(rings), d.stats.copy())
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    spec=small_specs(),
+    seed=st.integers(0, 2**16),
+    before=st.lists(st.integers(0, 12), min_size=3, max_size=3),
+    after=st.lists(st.integers(0, 12), min_size=3, max_size=3),
+)
+def test_put_get_delta_round_trip(
+    spec: TCNSpec, seed: int, before: list[int], after: list[int]
+) -> None:
+    det = make(spec, capacity=6, seed=seed)
+    rng = np.random.default_rng(seed)
+    slots = np.array([5, 0, 2])
+    det.put(slots, [det.new_state() for _ in slots])
+    _run(det, slots, before, rng, spec.n_inputs)
+    old = det.get(slots)
+    _run(det, slots, after, rng, spec.n_inputs)
+    new = det.get(slots)
+    deltas = det.delta(slots, [s.step for s in old])
+    for o, n, d in zip(old, new, deltas, strict=True):
+        assert _states_equal(_apply(o, d), n)
+    other = make(spec, capacity=6, seed=seed)
+    other.put([1, 3, 4], new)
+    assert all(_states_equal(a, b) for a, b in zip(other.get([1, 3, 4]), new, strict=True))
+    # continuing from a restored state gives the same results as the original pool
+    x = rng.normal(size=(3, spec.n_inputs))
+    r1, r2 = det.step(slots, x), other.step([1, 3, 4], x)
+    assert np.allclose(det.pending(slots), other.pending([1, 3, 4]), atol=1e-6, equal_nan=True)
+    assert np.array_equal(r1.alert, r2.alert)
+
+
+def _run(
+    det: Detector, slots: np.ndarray, counts: list[int], rng: np.random.Generator, n: int
+) -> None:
+    for r in range(max(counts)):
+        active = slots[[r < c for c in counts]]
+        if active.size:
+            det.step(active, rng.normal(size=(active.size, n)) * 3 + 1)
+
+
+def test_new_state_matches_layout() -> None:
+    det = make()
+    st0 = det.new_state()
+    assert st0.step == 0 and st0.stats.shape == (det.layout.stats_size,)
+    assert det.layout.stats_size <= 24 or SPEC.n_inputs > 1
+    assert tuple(r.shape for r in st0.rings) == det.layout.ring_shapes
+
+
+def test_reference_layout_is_small() -> None:
+    spec = TCNSpec()
+    det = Detector(spec, random_weights(spec, 0), capacity=2, device="cpu")
+    assert det.layout.stats_size <= 24
+    assert det.layout.ring_bytes <= 130 * 1024
+
+
+@pytest.mark.parametrize(
+    ("slots", "values"),
+    [
+        ([0, 0], np.zeros((2, 2))),
+        ([8], np.zeros((1, 2))),
+        ([-1], np.zeros((1, 2))),
+        ([0], np.zeros((1, 3))),
+        ([0], np.zeros(2)),
+        ([0], np.array([[np.nan, 1.0]])),
+        ([0.5], np.zeros((1, 2))),
+    ],
+)
+def test_bad_step_arguments_raise_clear_errors(slots: list[float], values: np.ndarray) -> None:
+    with pytest.raises(StepInputError):
+        make().step(slots, values)
+
+
+def test_bad_state_is_rejected() -> None:
+    det = make()
+    st0 = det.new_state()
+    bad = StreamState(0, st0.rings[:-1], st0.stats)
+    with pytest.raises(StepInputError):
+        det.put([0], [bad])
+    with pytest.raises(StepInputError):
+        det.delta([0], [3])

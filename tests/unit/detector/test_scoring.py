@@ -1,0 +1,80 @@
+"""Scoring on synthetic forecasts whose true distribution is known."""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+
+from detector.errors import SpecError
+from detector.scoring import AlertPolicy, new_state, score_batch, tail_probability
+
+LEVELS = np.array([0.005, 0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975, 0.995])
+GAUSS = np.array([NormalDist().inv_cdf(p) for p in LEVELS])
+
+
+def _run(policy: AlertPolicy, obs: np.ndarray, width: float) -> tuple[list[object], np.ndarray]:
+    """Score a (T, B) series of observations against N(0, width^2) forecasts."""
+    state = new_state(1, obs.shape[1])
+    pending = np.broadcast_to(GAUSS * width, (obs.shape[1], 1, 9)).copy()
+    outs = []
+    for t in range(obs.shape[0]):
+        out, state = score_batch(policy, LEVELS, pending, obs[t][:, None], state)
+        outs.append(out)
+    return outs, state
+
+
+def test_calibration_reaches_target_miss_rate_from_a_too_narrow_band() -> None:
+    policy = AlertPolicy(target_miss_rate=0.01, calibration_gain=0.05, max_scale=8.0)
+    obs = np.random.default_rng(0).normal(0.0, 1.0, size=(5000, 8))
+    outs, _ = _run(policy, obs, width=0.4)  # band 2.5x too narrow
+    late = np.array([o.outside for o in outs[2000:]])  # type: ignore[attr-defined]
+    assert 0.006 < late.mean() < 0.016
+
+
+def test_tail_probability_matches_gaussian_inside_band() -> None:
+    cal = np.broadcast_to(GAUSS, (5, 9))
+    obs = np.array([0.0, 0.6744897, -1.959964, 2.5758293, 5.0])
+    p = tail_probability(cal, LEVELS, obs)
+    assert np.allclose(p[:4], [1.0, 0.5, 0.05, 0.01], atol=1e-6)
+    assert 0 < p[4] < 0.01 * math.exp(-1)
+
+
+def test_warmup_cooldown_and_one_alert_per_incident() -> None:
+    policy = AlertPolicy(warmup=50, cooldown=10, calibrate_after=10**6)
+    obs = np.zeros((200, 1))
+    obs[20] = 10.0  # during warm-up: no alert
+    obs[100:130] = 10.0  # a level shift lasting 30 readings: one alert
+    obs[135] = -10.0  # within cooldown of the shift: same incident
+    obs[170] = 10.0  # a new incident
+    outs, _ = _run(policy, obs, width=1.0)
+    alerts = [t for t, o in enumerate(outs) if o.alert[0]]  # type: ignore[attr-defined]
+    assert alerts == [100, 170]
+    assert outs[20].outside[0] and not outs[20].warm[0]  # type: ignore[attr-defined]
+    assert outs[100].severity[0] == pytest.approx((10 - GAUSS[-1]) / (2 * GAUSS[-1]))  # type: ignore[attr-defined]
+
+
+def test_score_is_monotone_in_distance_and_bounded() -> None:
+    obs = np.linspace(0, 20, 50)[:, None]
+    outs, _ = _run(AlertPolicy(warmup=0), obs, width=1.0)
+    scores = np.array([o.score[0] for o in outs])  # type: ignore[attr-defined]
+    assert (scores >= 0).all() and (scores <= 1).all()
+    assert scores[-1] == 1.0 and scores[0] == 0.0
+
+
+def test_no_band_yet_gives_nan_band_and_no_alert() -> None:
+    pending = np.full((2, 1, 9), np.nan)
+    out, state = score_batch(
+        AlertPolicy(warmup=0), LEVELS, pending, np.ones((2, 1)), new_state(1, 2)
+    )
+    assert np.isnan(out.lower).all() and not out.alert.any() and (out.score == 0).all()
+    assert (state[:, 0] == 0).all()
+
+
+def test_invalid_policy() -> None:
+    with pytest.raises(SpecError):
+        AlertPolicy(target_miss_rate=0.0)
+    with pytest.raises(SpecError):
+        AlertPolicy(min_scale=2.0)
