@@ -35,13 +35,17 @@ def pinball_loss(
 ) -> Tensor:
     """Mean quantile loss. pred: ``(..., Q)``, target: ``(...)``, levels: ``(Q,)``.
 
-    mask: optional ``(...)`` bool/float; positions with 0 do not count.
+    mask: optional bool/float over the leading dims of ``target`` (e.g. ``(B, T)`` for a
+    ``(B, T, N)`` target); positions with 0 do not count.
     """
     diff = target.unsqueeze(-1) - pred
     loss = torch.maximum(levels * diff, (levels - 1.0) * diff).mean(dim=-1)
     if mask is None:
         return loss.mean()
     weights = mask.to(loss.dtype)
+    while weights.dim() < loss.dim():
+        weights = weights.unsqueeze(-1)
+    weights = weights.expand_as(loss)
     return (loss * weights).sum() / weights.sum().clamp_min(1.0)
 
 

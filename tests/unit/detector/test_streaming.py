@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -97,3 +98,15 @@ def test_reference_spec_steps_exactly() -> None:
     stepped = torch.stack([pool.step(np.array([0, 1]), z[:, t]) for t in range(1100)], 1)
     scale = full.abs().max().clamp_min(1.0)
     assert torch.allclose(stepped / scale, full / scale, atol=TOL, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_step_equals_full_forward() -> None:
+    spec = TCNSpec(n_inputs=2, channels=16, dilations=(1, 2, 4, 8), dropout=0.0)
+    weights = random_weights(spec, 7)
+    z = torch.randn(3, 60, 2, generator=torch.Generator().manual_seed(7))
+    full = folded_forward(spec, weights, z)
+    pool = RingPool(spec, weights, capacity=4, device="cuda")
+    slots = np.array([2, 0, 3])
+    stepped = torch.stack([pool.step(slots, z[:, t]).cpu() for t in range(60)], dim=1)
+    assert torch.allclose(stepped, full, atol=TOL, rtol=0)
