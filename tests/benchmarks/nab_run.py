@@ -28,7 +28,7 @@ from detector.offline import Engine, StepOutput, score_series
 from detector.series import Series
 from detector.state import StreamState
 from topology.commands.nab import format_results
-from topology.commands.score import load_engine
+from topology.commands.score import load_engine, set_threads
 
 
 class Capturing:
@@ -53,6 +53,7 @@ class Capturing:
 
 
 def capture(args: argparse.Namespace) -> None:
+    set_threads(1)
     corpus = load_corpus(args.data or default_root())
     series: list[Series] = [c.series for c in corpus]
     det = load_engine(args.model, args.device, len(series))

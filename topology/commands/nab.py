@@ -18,7 +18,7 @@ from detector.errors import DetectorError
 from detector.nab import LabelledSeries, ProfileResult, default_root, evaluate, load_corpus
 from detector.nab import window_labels as labels_of
 from detector.offline import Scored
-from topology.commands.score import add_model_args, load_engine, score_all, write_nab
+from topology.commands.score import add_model_args, load_engine, score_all, set_threads, write_nab
 
 CLEAN_CATEGORY = "artificialNoAnomaly"
 
@@ -68,6 +68,7 @@ def category_table(corpus: Sequence[LabelledSeries], scored: Sequence[Scored], t
 
 
 def _run(args: argparse.Namespace) -> int:
+    set_threads(args.threads)
     try:
         corpus = load_corpus(args.data or default_root())
         series = [item.series for item in corpus]

@@ -16,7 +16,7 @@ from detector.errors import DetectorError
 from detector.nab import load_windows, window_rows, windows_path
 from detector.offline import Scored
 from detector.series import read_series
-from topology.commands.score import add_model_args, load_engine, score_all
+from topology.commands.score import add_model_args, load_engine, score_all, set_threads
 from topology.plot import Trace, plot_trace, read_trace
 
 
@@ -82,6 +82,7 @@ def find_windows(path: Path, labels: str) -> list[tuple[str, str]]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    set_threads(args.threads)
     try:
         trace = load_trace(args.file, args.model, args.device)
         windows: tuple[tuple[int, int], ...] = ()
