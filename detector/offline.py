@@ -25,16 +25,28 @@ Bools = npt.NDArray[np.bool_]
 
 
 class StepOutput(Protocol):
-    """What ``Detector.step`` returns for ``B`` streams (see docs/architecture.md)."""
+    """What ``Detector.step`` returns for ``B`` streams (see docs/architecture.md).
 
-    lower: F64  # (B, n_inputs)
-    median: F64  # (B, n_inputs)
-    upper: F64  # (B, n_inputs)
-    score: F64  # (B,) anomaly score in [0, 1]
-    tail_prob: F64  # (B,)
-    severity: F64  # (B,)
-    alert: Bools  # (B,)
-    warm: Bools  # (B,)
+    lower, median, upper: ``(B, n_inputs)``; score (in [0, 1]), tail_prob, severity,
+    alert, warm: ``(B,)``.
+    """
+
+    @property
+    def lower(self) -> F64: ...
+    @property
+    def median(self) -> F64: ...
+    @property
+    def upper(self) -> F64: ...
+    @property
+    def score(self) -> F64: ...
+    @property
+    def tail_prob(self) -> F64: ...
+    @property
+    def severity(self) -> F64: ...
+    @property
+    def alert(self) -> Bools: ...
+    @property
+    def warm(self) -> Bools: ...
 
 
 class Engine(Protocol):
@@ -42,7 +54,7 @@ class Engine(Protocol):
 
     def new_state(self) -> StreamState: ...
 
-    def put(self, slots: I64, states: Sequence[StreamState]) -> None: ...
+    def put(self, slots: I64, states: list[StreamState]) -> None: ...
 
     def step(self, slots: I64, values: F64) -> StepOutput: ...
 

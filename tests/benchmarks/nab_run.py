@@ -19,12 +19,14 @@ import argparse
 import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from detector import scoring
+from detector.engine import Detector
 from detector.nab import default_root, evaluate, load_corpus
-from detector.offline import Engine, StepOutput, score_series
+from detector.offline import StepOutput, score_series
 from detector.series import Series
 from detector.state import StreamState
 from topology.commands.nab import format_results
@@ -34,7 +36,7 @@ from topology.commands.score import load_engine, set_threads
 class Capturing:
     """Wraps a Detector: records each slot's pending quantiles before every step."""
 
-    def __init__(self, inner: Engine, horizon: int, n_slots: int, n_levels: int) -> None:
+    def __init__(self, inner: Detector, horizon: int, n_slots: int, n_levels: int) -> None:
         self.inner = inner
         self.pending = np.full((n_slots, horizon, n_levels), np.nan)
         self.t = np.zeros(n_slots, dtype=np.int64)
@@ -46,7 +48,7 @@ class Capturing:
         self.inner.put(slots, states)
 
     def step(self, slots: np.ndarray, values: np.ndarray) -> StepOutput:
-        pend = self.inner.pending(slots)  # type: ignore[attr-defined]
+        pend = self.inner.pending(slots)
         self.pending[slots, self.t[slots]] = pend[:, 0, :]
         self.t[slots] += 1
         return self.inner.step(slots, values)
@@ -57,7 +59,7 @@ def capture(args: argparse.Namespace) -> None:
     corpus = load_corpus(args.data or default_root())
     series: list[Series] = [c.series for c in corpus]
     det = load_engine(args.model, args.device, len(series))
-    levels = np.asarray(det.spec.quantiles)  # type: ignore[attr-defined]
+    levels = np.asarray(det.spec.quantiles)
     horizon = max(len(s) for s in series)
     cap = Capturing(det, horizon, len(series), levels.size)
     start = time.perf_counter()
@@ -75,7 +77,7 @@ def capture(args: argparse.Namespace) -> None:
 
 def _policy(overrides: list[str]) -> scoring.AlertPolicy:
     base = scoring.AlertPolicy()
-    kw: dict[str, object] = {}
+    kw: dict[str, Any] = {}
     for item in overrides:
         key, value = item.split("=", 1)
         kind = type(getattr(base, key))

@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -25,6 +26,9 @@ from detector.errors import DetectorError
 from detector.nab import load_windows, window_labels, window_rows, windows_path
 from detector.offline import Engine, Scored, score_series
 from detector.series import Series, format_times, read_series
+
+if TYPE_CHECKING:
+    from detector.engine import Detector
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,7 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def load_engine(model: str, device: str, capacity: int) -> Engine:
+def load_engine(model: str, device: str, capacity: int) -> Detector:
     """The worker's Detector with a pool of ``capacity`` slots."""
     from detector.engine import Detector
 
