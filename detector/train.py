@@ -58,6 +58,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int = 0
+    max_minutes: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -175,24 +176,32 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * cfg.steps_per_epoch)
     best, best_weights, bad, history = float("inf"), fold(model), 0, []
+    stopped = ""
     log.info("training series=%d device=%s rf=%d", len(zs), device, cfg.spec.receptive_field)
     for epoch in range(cfg.epochs):
         train_loss = _epoch(model, sampler, rng, opt, sched, levels, device, epoch)
         val_loss = _evaluate(model, val, levels)
         history.append({"epoch": epoch, "train": train_loss, "val": val_loss})
         log.info("epoch=%d train=%.5f val=%.5f", epoch, train_loss, val_loss)
+        out_of_time = time.perf_counter() - t0 > 60 * cfg.max_minutes
+        if cfg.max_minutes and out_of_time and epoch < cfg.epochs - 1:
+            log.warning("time limit reached after epoch=%d", epoch)
+            stopped = f"time limit after epoch {epoch}"
         if val_loss < best - 1e-5:
             best, best_weights, bad = val_loss, fold(model), 0
         else:
             bad += 1
             if bad >= cfg.patience:
                 log.info("early stop epoch=%d best_val=%.5f", epoch, best)
-                break
+                stopped = f"early stop after epoch {epoch}"
+        if stopped:
+            break
     meta = {
         "config": cfg.to_dict(),
         "series": len(zs),
         "best_val_pinball": best,
         "history": history,
+        "stopped": stopped or "all epochs",
         "seconds": round(time.perf_counter() - t0, 1),
         "device": str(device),
         "torch": torch.__version__,
@@ -222,6 +231,7 @@ def _epoch(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        total += float(loss)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+        value = float(loss.detach())
+        total += value
+        bar.set_postfix(loss=f"{value:.4f}")
     return total / cfg.steps_per_epoch

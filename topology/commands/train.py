@@ -49,6 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="stop after the epoch that passes this wall time (0: no limit)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -76,6 +82,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed,
         device=args.device,
         threads=args.threads,
+        max_minutes=args.max_minutes,
     )
 
 

@@ -1,0 +1,86 @@
+"""Training end to end on tiny specs: determinism, file input, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from detector.checkpoint import load_checkpoint
+from detector.engine import Detector
+from detector.spec import TCNSpec
+from detector.train import TrainConfig, TrainingDataError, read_series_file, train
+
+SPEC = TCNSpec(channels=4, dilations=(1, 2), quantiles=(0.05, 0.5, 0.95))
+
+
+def _cfg(out: Path, **kw: object) -> TrainConfig:
+    base: dict[str, object] = dict(
+        out=str(out),
+        spec=SPEC,
+        synthetic_series=6,
+        synthetic_length=200,
+        window=64,
+        batch_size=4,
+        epochs=2,
+        steps_per_epoch=2,
+        val_windows=8,
+        device="cpu",
+    )
+    return TrainConfig(**(base | kw))  # type: ignore[arg-type]
+
+
+def test_same_seed_same_weights_and_loadable(tmp_path: Path) -> None:
+    meta = train(_cfg(tmp_path / "a"))
+    train(_cfg(tmp_path / "b"))
+    train(_cfg(tmp_path / "c", seed=1))
+    _, wa, meta_a = load_checkpoint(tmp_path / "a")
+    _, wb, _ = load_checkpoint(tmp_path / "b")
+    _, wc, _ = load_checkpoint(tmp_path / "c")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+    assert np.isfinite(meta["best_val_pinball"]) and len(meta_a["history"]) == 2
+    det = Detector.from_checkpoint(tmp_path / "a", device="cpu", capacity=2)
+    assert det.step([0], [[1.0]]).alert.shape == (1,)
+
+
+def test_trains_from_csv_and_parquet(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "data"
+    data.mkdir()
+    t = np.arange(400.0)
+    vals = np.sin(t / 10)
+    vals[5] = np.nan  # dropped
+    rows = "\n".join(f"{a},{b}" for a, b in zip(t, vals, strict=True))
+    (data / "s1.csv").write_text("timestamp,value\n" + rows + "\n")
+    pq.write_table(pa.table({"timestamp": t, "value": np.cos(t / 7)}), data / "s2.parquet")
+    assert read_series_file(data / "s1.csv").shape == (399, 1)
+    assert read_series_file(data / "s2.parquet").shape == (400, 1)
+    meta = train(_cfg(tmp_path / "m", data_dirs=(str(data),), synthetic_series=0))
+    assert meta["series"] == 2
+
+
+def test_wrong_width_and_empty_dirs_raise(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+    with pytest.raises(TrainingDataError, match=r"no \.csv"):
+        train(_cfg(tmp_path / "m", data_dirs=(str(data),)))
+    (data / "s.csv").write_text("timestamp,a,b\n" + "\n".join(f"{i},1,2" for i in range(50)))
+    with pytest.raises(TrainingDataError, match="2 value columns"):
+        train(_cfg(tmp_path / "m", data_dirs=(str(data),)))
+    with pytest.raises(TrainingDataError, match="no training series"):
+        train(_cfg(tmp_path / "m", synthetic_series=0))
+
+
+def test_shipped_default_model_loads() -> None:
+    det = Detector.from_checkpoint(None, device="cpu", capacity=4)
+    assert det.spec == TCNSpec(dropout=det.spec.dropout)
+    assert det.spec.receptive_field == 1021 and len(det.model_id) == 16
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        res = det.step([0, 1], rng.normal(size=(2, 1)))
+    assert (res.lower < res.median).all() and (res.median < res.upper).all()
