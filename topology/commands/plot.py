@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from detector.errors import DetectorError
@@ -32,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="NAB combined_windows.json (no value: find it beside the data)",
     )
     p.add_argument("--title", default=None)
+    p.add_argument(
+        "--rows", default=None, help="only rows START:END (Python slice, e.g. 2000:4000)"
+    )
     add_model_args(p)
     p.set_defaults(func=_run)
 
@@ -81,6 +85,25 @@ def find_windows(path: Path, labels: str) -> list[tuple[str, str]]:
     return table[matches[0]]
 
 
+def crop(
+    trace: Trace, windows: tuple[tuple[int, int], ...], rows: str
+) -> tuple[Trace, tuple[tuple[int, int], ...]]:
+    """Rows ``START:END`` of a trace, windows clipped to them."""
+    try:
+        start_text, end_text = rows.split(":")
+        n = len(trace.value)
+        start, end, _ = slice(int(start_text or 0), int(end_text or n)).indices(n)
+    except ValueError as exc:
+        raise DetectorError(f"--rows wants START:END, got {rows!r}") from exc
+    cut = Trace(**{f.name: getattr(trace, f.name)[start:end] for f in fields(Trace)})
+    kept = tuple(
+        (max(a, start) - start, min(b, end - 1) - start)
+        for a, b in windows
+        if b >= start and a < end
+    )
+    return cut, kept
+
+
 def _run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     try:
@@ -89,6 +112,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.labels is not None:
             limits = find_windows(args.file, args.labels)
             windows = window_rows(trace.timestamps, limits, str(args.file))
+        if args.rows:
+            trace, windows = crop(trace, windows, args.rows)
         plot_trace(trace, args.out, windows, title=args.title or args.file.name)
     except DetectorError as exc:
         print(f"tcnad plot: {exc}", file=sys.stderr)

@@ -119,3 +119,27 @@ def test_plot_rejects_a_file_without_labels_entry(
     argv = ["plot", str(other), "--out", str(tmp_path / "z.png"), "--labels", str(windows)]
     assert cli.main(argv) == 1
     assert "match" in capsys.readouterr().err
+
+
+def test_plot_rows_crop_the_picture(nab_copy: Path, tmp_path: Path) -> None:
+    png = tmp_path / "c.png"
+    argv = ["plot", str(nab_copy / "data" / "catA" / "a.csv"), "--out", str(png), "--labels"]
+    assert cli.main([*argv, "--rows", "100:200"]) == 0
+    assert png.read_bytes().startswith(PNG_MAGIC)
+    assert cli.main([*argv, "--rows", "abc"]) == 1
+
+
+def test_crop_clips_windows() -> None:
+    n = 10
+    trace = plot_cmd.Trace(
+        timestamps=np.arange(n).astype("datetime64[m]").astype("datetime64[us]"),
+        value=np.arange(n, dtype=float),
+        score=np.zeros(n),
+        lower=np.zeros(n),
+        median=np.zeros(n),
+        upper=np.zeros(n),
+        alert=np.zeros(n, dtype=bool),
+    )
+    cut, windows = plot_cmd.crop(trace, ((1, 3), (5, 8)), "4:7")
+    assert cut.value.tolist() == [4.0, 5.0, 6.0]
+    assert windows == ((1, 2),)
