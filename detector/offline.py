@@ -91,33 +91,31 @@ FIELDS = ("lower", "median", "upper", "score", "tail_prob", "severity", "alert",
 def _run_group(
     engine: Engine, group: Sequence[Series], on_step: Callable[[int], None] | None
 ) -> list[Scored]:
-    """Score up to ``capacity`` series at once, one slot each (slots 0..len(group)-1)."""
+    """Score up to ``capacity`` series at once; series ``k`` of the group uses slot ``k``."""
     lengths = np.array([len(s) for s in group], dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")  # longest first: the active set is a prefix
     n, horizon = len(group), int(lengths.max(initial=0))
     padded = np.zeros((n, horizon))
-    for row, k in enumerate(order):
-        padded[row, : lengths[k]] = group[k].values
+    for k, s in enumerate(group):
+        padded[k, : lengths[k]] = s.values
     out = {
         f: np.zeros((n, horizon), dtype=bool if f in ("alert", "warm") else np.float64)
         for f in FIELDS
     }
-    slots = np.arange(n, dtype=np.int64)
-    engine.put(slots, [engine.new_state() for _ in range(n)])
-    sorted_lengths = lengths[order]
+    engine.put(np.arange(n, dtype=np.int64), [engine.new_state() for _ in range(n)])
+    n_active = (lengths[None, :] > np.arange(horizon)[:, None]).sum(axis=1)
     for t in range(horizon):
-        active = int(np.searchsorted(-sorted_lengths, -t, side="left"))
-        res = engine.step(slots[:active], padded[:active, t : t + 1])
+        idx = order[: n_active[t]]
+        res = engine.step(idx, padded[idx, t : t + 1])
         for f in FIELDS:
             col = np.asarray(getattr(res, f))
-            out[f][:active, t] = col[:, 0] if col.ndim == 2 else col
+            out[f][idx, t] = col[:, 0] if col.ndim == 2 else col
         if on_step is not None:
-            on_step(active)
-    by_input: dict[int, Scored] = {}
-    for row, k in enumerate(order.tolist()):
-        cols = {f: out[f][row, : lengths[k]].copy() for f in FIELDS}
-        by_input[k] = Scored(series=group[k], **cols)
-    return [by_input[k] for k in range(n)]
+            on_step(int(n_active[t]))
+    return [
+        Scored(series=s, **{f: out[f][k, : lengths[k]].copy() for f in FIELDS})
+        for k, s in enumerate(group)
+    ]
 
 
 def score_series(

@@ -129,3 +129,14 @@ def test_read_series_round_trip_and_errors(tmp_path: Path) -> None:
         bad.write_text(body)
         with pytest.raises(SeriesFormatError, match=match):
             read_series(bad)
+
+
+def test_series_k_of_a_group_uses_slot_k() -> None:
+    # Tools that read engine state by slot (e.g. pending forecasts) rely on this.
+    series = [
+        _series(f"s{i}", [float(10 * i + t) for t in range(n)]) for i, n in enumerate([2, 5, 3])
+    ]
+    engine = FakeEngine(3)
+    score_series(engine, series, capacity=3)
+    for k, s in enumerate(series):
+        assert engine.seen[k] == s.values.tolist()
