@@ -95,6 +95,7 @@ def replay(args: argparse.Namespace) -> None:
     score = np.zeros((n, horizon))
     outside = np.zeros((n, horizon), dtype=bool)
     warm = np.zeros((n, horizon), dtype=bool)
+    alert = np.zeros((n, horizon), dtype=bool)
     order = np.argsort(-lengths, kind="stable")
     start = time.perf_counter()
     for t in range(horizon):
@@ -103,17 +104,25 @@ def replay(args: argparse.Namespace) -> None:
             policy, levels, pending[idx, t][:, None, :], values[idx, t][:, None], state[idx]
         )
         score[idx, t], outside[idx, t], warm[idx, t] = out.score, out.outside, out.warm
+        alert[idx, t] = out.alert
     elapsed = time.perf_counter() - start
     corpus = load_corpus(args.data or default_root())
     by_name = {k: score[i, : lengths[i]] for i, k in enumerate(names)}
     print(f"policy {policy}\nreplayed in {elapsed:.1f}s")
     print(format_results(evaluate(corpus, by_name)))
+    alerts = {k: alert[i, : lengths[i]].astype(np.float64) for i, k in enumerate(names)}
+    print("the alert flag as a 0/1 detector:")
+    print(format_results(evaluate(corpus, alerts)))
     clean = [i for i, k in enumerate(names) if k.startswith("artificialNoAnomaly")]
     miss = sum(int((outside[i] & warm[i]).sum()) for i in clean)
     total = sum(int(warm[i].sum()) for i in clean)
     print(
         f"band-miss on artificialNoAnomaly: {miss / total:.4f} (target {policy.target_miss_rate})"
     )
+    if args.dump is not None:
+        np.savez_compressed(
+            args.dump, names=np.array(names), lengths=lengths, score=score, alert=alert
+        )
 
 
 def main() -> None:
@@ -124,6 +133,7 @@ def main() -> None:
     c.add_argument("--device", default="auto")
     r = sub.add_parser("replay")
     r.add_argument("--set", nargs="*", default=[], help="AlertPolicy overrides, key=value")
+    r.add_argument("--dump", type=Path, default=None, help="save the anomaly scores (npz)")
     for q in (c, r):
         q.add_argument("--cache", type=Path, required=True)
         q.add_argument("--data", type=Path, default=None)
