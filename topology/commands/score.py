@@ -105,7 +105,10 @@ def collect_inputs(inputs: Sequence[Path]) -> list[tuple[Path, str]]:
 def score_all(engine: Engine, series: Sequence[Series], capacity: int) -> list[Scored]:
     """Score with a progress bar on stderr counting readings."""
     total = sum(len(s) for s in series)
-    with tqdm(total=total, unit="rd", unit_scale=True, desc="scoring", file=sys.stderr) as bar:
+    bar = tqdm(
+        total=total, unit="rd", unit_scale=True, desc="scoring", file=sys.stderr, mininterval=1.0
+    )
+    with bar:
         return score_series(engine, series, capacity, on_step=bar.update)
 
 
