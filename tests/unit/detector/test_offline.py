@@ -140,3 +140,20 @@ def test_series_k_of_a_group_uses_slot_k() -> None:
     score_series(engine, series, capacity=3)
     for k, s in enumerate(series):
         assert engine.seen[k] == s.values.tolist()
+
+
+def test_real_detector_batched_equals_alone() -> None:
+    # The shipped model through Detector.step: batching files together changes nothing.
+    from detector.engine import Detector
+
+    rng = np.random.default_rng(5)
+    a = _series("a", (np.sin(np.arange(300) / 9.0) + 0.1 * rng.normal(size=300)).tolist())
+    b = _series("b", np.cumsum(rng.normal(size=180)).tolist())
+    together = score_series(Detector.from_checkpoint(None, capacity=2), [a, b], capacity=2)
+    for s, r in zip([a, b], together, strict=True):
+        alone = score_series(Detector.from_checkpoint(None, capacity=1), [s], capacity=1)[0]
+        np.testing.assert_allclose(r.score, alone.score, atol=1e-9)
+        np.testing.assert_allclose(r.median, alone.median, rtol=1e-5, atol=1e-6)
+        assert ((r.score >= 0) & (r.score <= 1)).all()
+        # warm after 200 readings scored against a band (the first reading has none)
+        assert not r.warm[:201].any() and r.warm[201:].all()

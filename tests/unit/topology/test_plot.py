@@ -143,3 +143,22 @@ def test_crop_clips_windows() -> None:
     cut, windows = plot_cmd.crop(trace, ((1, 3), (5, 8)), "4:7")
     assert cut.value.tolist() == [4.0, 5.0, 6.0]
     assert windows == ((1, 2),)
+
+
+def test_nab_command_prints_scores_and_band_miss(
+    nab_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from topology.commands import nab as nab_cmd
+
+    def engine(model: str, device: str, cap: int) -> FakeEngine:
+        fake = FakeEngine(cap)
+        fake.policy = SimpleNamespace(target_miss_rate=0.01)  # type: ignore[attr-defined]
+        return fake
+
+    monkeypatch.setattr(nab_cmd, "load_engine", engine)
+    assert cli.main(["nab", "--data", str(nab_copy), "--synthetic", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "standard" in out and "reward_low_FP_rate" in out and "reward_low_FN_rate" in out
+    assert "band-miss" in out
