@@ -124,6 +124,8 @@ class Detector:
 
     def _check_slots(self, slots: npt.ArrayLike) -> I64:
         arr = np.asarray(slots)
+        if arr.shape == (0,):
+            return np.zeros(0, dtype=np.int64)
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
             raise StepInputError(f"slots must be a 1-d integer array, got {arr.dtype} {arr.shape}")
         arr = arr.astype(np.int64)
@@ -131,7 +133,8 @@ class Detector:
             raise StepInputError(
                 f"slots must lie in [0, {self.capacity}), got {arr.min()}..{arr.max()}"
             )
-        if np.unique(arr).size != arr.size:
+        ordered = np.sort(arr)
+        if (ordered[1:] == ordered[:-1]).any():
             raise StepInputError("slots must be distinct within one call")
         return arr
 
@@ -179,21 +182,23 @@ class Detector:
         steps = self.pool.steps[idx]
         if since.shape != idx.shape or (since < 0).any() or (since > steps).any():
             raise StepInputError("since_steps must be (B,) with 0 <= since_step <= step")
-        parts: list[list[tuple[int, F32]]] = [[] for _ in range(idx.size)]
+        parts: list[tuple[tuple[int, F32], ...]] = [() for _ in range(idx.size)]
         order = np.argsort(steps - since, kind="stable")
         n_all = (steps - since)[order]
         for n in np.unique(n_all):
             members = order[n_all == n]
+            s = steps[members]
+            per_conv: list[list[tuple[int, F32]]] = []
             for j, (length, _ch) in enumerate(self.spec.ring_shapes):
                 n_j = int(min(n, length))
-                s = steps[members]
                 rows = (s[:, None] - n_j + np.arange(n_j)[None, :]) % length
                 got = self.pool.read_rows(j, idx[members], rows.astype(np.int64))
-                for i, b in enumerate(members):
-                    parts[b].append((int((s[i] - n_j) % length), got[i]))
+                per_conv.append(list(zip(((s - n_j) % length).tolist(), got, strict=True)))
+            for b, ring_rows in zip(members.tolist(), zip(*per_conv, strict=True), strict=True):
+                parts[b] = ring_rows
         stats = self._stats[idx]
         return [
-            StateDelta(int(since[b]), int(steps[b]), stats[b].copy(), tuple(parts[b]))
+            StateDelta(int(since[b]), int(steps[b]), stats[b].copy(), parts[b])
             for b in range(idx.size)
         ]
 
@@ -224,7 +229,8 @@ class Detector:
         z, norm = normalize.normalize_step(self.spec, stats[:, : self._norm_end], x)
         qz = self.pool.step(idx, torch.from_numpy(z.astype(np.float32)))
         raw = normalize.denormalize(self.spec, norm, qz.cpu().numpy().astype(np.float64))
-        self._stats[idx] = np.concatenate([norm, raw.reshape(idx.size, -1), sc_state], axis=1)
+        pend = raw.reshape(idx.size, n * q)
+        self._stats[idx] = np.concatenate([norm, pend, sc_state], axis=1)
         return StepResult(
             lower=sc.lower,
             median=sc.median,

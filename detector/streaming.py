@@ -12,6 +12,8 @@ is exactly the causal zero padding of the full forward pass, so stepping equals
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import numpy.typing as npt
 import torch
@@ -21,6 +23,7 @@ from detector.model import Weights, params_to_quantiles
 from detector.spec import TCNSpec
 
 I64 = npt.NDArray[np.int64]
+A = TypeVar("A", npt.NDArray[np.int64], Tensor)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -71,10 +74,17 @@ class RingPool:
         self.steps: I64 = np.zeros(capacity, dtype=np.int64)
         self._load_weights(weights)
         k = spec.kernel_size
-        dil = torch.tensor(spec.dilations, dtype=torch.int64, device=self.device)
-        taps = torch.arange(k - 1, 0, -1, dtype=torch.int64, device=self.device)
+        dil = np.asarray(spec.dilations, dtype=np.int64)
+        taps = np.arange(k - 1, 0, -1, dtype=np.int64)
         self._offsets = (dil[:, None] * taps[None, :])[:, None, :]  # (n_blocks, 1, k-1)
         self._lengths = ((k - 1) * dil)[:, None]  # (n_blocks, 1)
+        self._offsets_dev = torch.from_numpy(self._offsets).to(self.device)
+        self._lengths_dev = torch.from_numpy(self._lengths).to(self.device)
+        # On CPU the row gathers and writes go through numpy views of the same memory
+        # (measured faster than index_select / index_copy_ for scattered rows).
+        self._host = self.device.type == "cpu"
+        self._flat = [r.view(-1, r.shape[2]) for r in self.rings]
+        self._flat_np = [f.numpy() for f in self._flat] if self._host else []
 
     def _load_weights(self, weights: Weights) -> None:
         spec, dev = self.spec, self.device
@@ -92,14 +102,30 @@ class RingPool:
         self._head_w = weights["head.weight"].to(dev, torch.float32).t().contiguous()
         self._head_b = weights["head.bias"].to(dev, torch.float32).contiguous()
 
-    def _indices(self, slots: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-        """Flat ring row indices. slots, t: ``(B,)``. Returns taps ``(n_blocks, B, k-1)``
-        (oldest tap first) and writes ``(n_blocks, B)``; row ``r`` of slot ``s`` in a ring
-        viewed as ``(capacity * L, C)`` is ``s * L + r``."""
-        base = slots[None, :] * self._lengths
-        taps = torch.remainder(t[None, :, None] - self._offsets, self._lengths[:, :, None])
-        writes = torch.remainder(t[None, :], self._lengths)
-        return (base[:, :, None] + taps).contiguous(), (base + writes).contiguous()
+    @staticmethod
+    def _indices(slots: A, t: A, offsets: A, lengths: A) -> tuple[A, A]:
+        """Flat ring row indices (numpy on CPU, device tensors otherwise). slots, t: ``(B,)``;
+        offsets ``(n_blocks, 1, k-1)``; lengths ``(n_blocks, 1)``. Returns taps ``(n_blocks,
+        B, k-1)`` (oldest tap first) and writes ``(n_blocks, B)``; row ``r`` of slot ``s``
+        in a ring viewed as ``(capacity * L, C)`` is ``s * L + r``."""
+        base = slots[None, :] * lengths
+        taps = (t[None, :, None] - offsets) % lengths[:, :, None]
+        writes = t[None, :] % lengths
+        return base[:, :, None] + taps, base + writes
+
+    def _gather(self, j: int, rows: I64 | Tensor) -> Tensor:
+        """Rows of ring ``j`` (flat indices ``(n,)``: numpy on CPU, a device tensor
+        otherwise) -> ``(n, C_j)`` on the pool's device."""
+        if isinstance(rows, Tensor):
+            return self._flat[j].index_select(0, rows)
+        return torch.from_numpy(np.take(self._flat_np[j], rows, axis=0))
+
+    def _scatter(self, j: int, rows: I64 | Tensor, x: Tensor) -> None:
+        """Write ``x`` ``(n, C_j)`` into rows ``(n,)`` of ring ``j``."""
+        if isinstance(rows, Tensor):
+            self._flat[j].index_copy_(0, rows, x)
+        else:
+            self._flat_np[j][rows] = x.numpy()
 
     @torch.inference_mode()
     def step(self, slots: I64, z: Tensor) -> Tensor:
@@ -110,19 +136,27 @@ class RingPool:
         stream's next input, on the pool's device.
         """
         bsz = len(slots)
-        slot_t = torch.from_numpy(slots).to(self.device)
-        t = torch.from_numpy(self.steps[slots]).to(self.device)
-        taps, writes = self._indices(slot_t, t)
+        if bsz == 0:
+            shape = (0, self.spec.n_inputs, self.spec.n_quantiles)
+            return torch.zeros(shape, dtype=torch.float32, device=self.device)
+        taps: I64 | Tensor
+        writes: I64 | Tensor
+        if self._host:
+            taps, writes = self._indices(slots, self.steps[slots], self._offsets, self._lengths)
+        else:  # index arithmetic on the device: two small host-to-device copies per step
+            slot_t = torch.from_numpy(slots).to(self.device)
+            t = torch.from_numpy(self.steps[slots]).to(self.device)
+            taps, writes = self._indices(slot_t, t, self._offsets_dev, self._lengths_dev)
         x = z.to(device=self.device, dtype=torch.float32)
         for b in range(len(self.spec.dilations)):
             inp = x
+            tap_rows = taps[b].reshape(-1)
             for j in (2 * b, 2 * b + 1):
-                ring = self.rings[j].view(-1, self.rings[j].shape[2])
                 conv = self._convs[j]
-                past = ring.index_select(0, taps[b].view(-1)).view(bsz, -1)
+                past = self._gather(j, tap_rows).view(bsz, -1)
                 h = torch.addmm(conv.bias, past, conv.past)
                 h.addmm_(x, conv.cur)
-                ring.index_copy_(0, writes[b], x)
+                self._scatter(j, writes[b], x)
                 x = h.relu_()
             down = self._downs[b]
             res = inp if down is None else torch.addmm(down[1], inp, down[0])
@@ -147,7 +181,10 @@ class RingPool:
     def read_rows(self, j: int, slots: I64, rows: I64) -> npt.NDArray[np.float32]:
         """Rows of ring ``j``. slots: ``(B,)``, rows: ``(B, n)`` -> ``(B, n, C_j)`` float32."""
         length, ch = self.spec.ring_shapes[j]
-        flat = slots[:, None] * length + rows
-        idx = torch.from_numpy(np.ascontiguousarray(flat).reshape(-1)).to(self.device)
-        out = self.rings[j].view(-1, ch).index_select(0, idx)
-        return out.cpu().numpy().reshape(len(slots), rows.shape[1], ch)
+        flat = (slots[:, None] * length + rows).reshape(-1)
+        if self._host:
+            out = np.take(self._flat_np[j], flat, axis=0)
+        else:
+            dev_rows = torch.from_numpy(flat).to(self.device)
+            out = self._flat[j].index_select(0, dev_rows).cpu().numpy()
+        return out.reshape(len(slots), rows.shape[1], ch)

@@ -30,6 +30,7 @@ from detector.streaming import resolve_device
 log = logging.getLogger(__name__)
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
+Batch = tuple[torch.Tensor, ...]
 
 
 class TrainingDataError(DetectorError, ValueError):
@@ -146,7 +147,7 @@ class WindowSampler:
         return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(mask)
 
 
-def _evaluate(model: TCN, batches: list[tuple[torch.Tensor, ...]], levels: torch.Tensor) -> float:
+def _evaluate(model: TCN, batches: list[Batch], levels: torch.Tensor) -> float:
     model.eval()
     total = 0.0
     with torch.no_grad():
@@ -154,6 +155,28 @@ def _evaluate(model: TCN, batches: list[tuple[torch.Tensor, ...]], levels: torch
             total += float(pinball_loss(model(x), y, levels, m))
     model.train()
     return total / max(len(batches), 1)
+
+
+def _prepare(cfg: TrainConfig, device: torch.device) -> tuple[WindowSampler, list[Batch]]:
+    """Load and normalise the series; fixed validation batches (own seed)."""
+    series = load_series(cfg)
+    zs = [normalize_series(cfg.spec, s[None])[0][0].astype(np.float32) for s in series]
+    sampler = WindowSampler(zs, cfg)
+    val_rng = np.random.default_rng(cfg.seed + 1)
+    val = [
+        tuple(t.to(device) for t in sampler.batch(val_rng, 8, True))
+        for _ in range(max(1, cfg.val_windows // 8))
+    ]
+    return sampler, val
+
+
+def _out_of_time(cfg: TrainConfig, t0: float, epoch: int) -> bool:
+    """Whether ``--max-minutes`` stops training after ``epoch`` (never after the last)."""
+    late = cfg.max_minutes > 0 and time.perf_counter() - t0 > 60 * cfg.max_minutes
+    if late and epoch < cfg.epochs - 1:
+        log.warning("time limit reached after epoch=%d", epoch)
+        return True
+    return False
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
@@ -164,28 +187,20 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed)
     device = resolve_device(cfg.device)
     t0 = time.perf_counter()
-    series = load_series(cfg)
-    zs = [normalize_series(cfg.spec, s[None])[0][0].astype(np.float32) for s in series]
-    sampler = WindowSampler(zs, cfg)
-    val = [
-        tuple(t.to(device) for t in sampler.batch(np.random.default_rng(cfg.seed + 1), 8, True))
-        for _ in range(max(1, cfg.val_windows // 8))
-    ]
+    sampler, val = _prepare(cfg, device)
     model = TCN(cfg.spec).to(device)
     levels = torch.tensor(cfg.spec.quantiles, device=device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * cfg.steps_per_epoch)
     best, best_weights, bad, history = float("inf"), fold(model), 0, []
     stopped = ""
-    log.info("training series=%d device=%s rf=%d", len(zs), device, cfg.spec.receptive_field)
+    log.info("training series=%d device=%s", len(sampler.zs), device)
     for epoch in range(cfg.epochs):
         train_loss = _epoch(model, sampler, rng, opt, sched, levels, device, epoch)
         val_loss = _evaluate(model, val, levels)
         history.append({"epoch": epoch, "train": train_loss, "val": val_loss})
         log.info("epoch=%d train=%.5f val=%.5f", epoch, train_loss, val_loss)
-        out_of_time = time.perf_counter() - t0 > 60 * cfg.max_minutes
-        if cfg.max_minutes and out_of_time and epoch < cfg.epochs - 1:
-            log.warning("time limit reached after epoch=%d", epoch)
+        if _out_of_time(cfg, t0, epoch):
             stopped = f"time limit after epoch {epoch}"
         if val_loss < best - 1e-5:
             best, best_weights, bad = val_loss, fold(model), 0
@@ -198,7 +213,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             break
     meta = {
         "config": cfg.to_dict(),
-        "series": len(zs),
+        "series": len(sampler.zs),
         "best_val_pinball": best,
         "history": history,
         "stopped": stopped or "all epochs",

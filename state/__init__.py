@@ -1,3 +1,32 @@
-"""Per-stream detector state at rest: the codec and the stores (Redis, in-memory)."""
+"""Per-stream detector state at rest: the codec and the stores (Redis, in-memory).
 
-__all__: list[str] = []
+A stream's state is a small meta record (who wrote it, step, last applied Kafka offset and
+timestamp, statistics) plus its layer ring buffers. ``load`` fetches the states of a batch
+of streams in one round trip; ``save`` writes only the ring rows that changed since the
+last save, atomically per stream and fenced on the step the writer started from.
+"""
+
+from state.base import StoreStats
+from state.codec import FORMAT_VERSION, StateCodec, state_delta
+from state.errors import CorruptState, IncompatibleState, InvalidUpdate, StoreUnavailable
+from state.memory import MemoryCacheStore
+from state.redis_store import RedisCacheStore
+from state.types import CacheStore, LoadResult, SaveResult, StreamRecord, StreamUpdate
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CacheStore",
+    "CorruptState",
+    "IncompatibleState",
+    "InvalidUpdate",
+    "LoadResult",
+    "MemoryCacheStore",
+    "RedisCacheStore",
+    "SaveResult",
+    "StateCodec",
+    "StoreStats",
+    "StoreUnavailable",
+    "StreamRecord",
+    "StreamUpdate",
+    "state_delta",
+]

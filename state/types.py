@@ -38,7 +38,8 @@ class StreamUpdate:
 class LoadResult:
     records: dict[str, StreamRecord]
     missing: list[str]  # never seen (or expired): start from a fresh state
-    reset: list[str] = field(default_factory=list)  # stored by another model/format: reset
+    # stored by another model/format (or corrupt) and reset; also listed in ``missing``
+    reset: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -138,3 +138,31 @@ def test_bad_state_is_rejected() -> None:
         det.put([0], [bad])
     with pytest.raises(StepInputError):
         det.delta([0], [3])
+
+
+def test_empty_batch_is_a_no_op() -> None:
+    det = make()
+    res = det.step(np.array([], dtype=np.int64), np.zeros((0, 2)))
+    assert res.score.shape == (0,) and res.lower.shape == (0, 2)
+    assert det.get([]) == [] and det.delta([], []) == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_engine_matches_cpu_engine_and_deltas_round_trip() -> None:
+    weights = random_weights(SPEC, 11)
+    cpu = Detector(SPEC, weights, capacity=6, device="cpu")
+    gpu = Detector(SPEC, weights, capacity=6, device="cuda")
+    slots = np.array([4, 1, 2])
+    rng = np.random.default_rng(11)
+    for det in (cpu, gpu):
+        det.put(slots, [det.new_state() for _ in slots])
+    _run(cpu, slots, [9, 3, 6], np.random.default_rng(1), 2)
+    _run(gpu, slots, [9, 3, 6], np.random.default_rng(1), 2)
+    old = gpu.get(slots)
+    x = rng.normal(size=(3, 2))
+    cpu.step(slots, x)
+    gpu.step(slots, x)
+    assert np.allclose(cpu.pending(slots), gpu.pending(slots), atol=1e-4)
+    new = gpu.get(slots)
+    for o, n, d in zip(old, new, gpu.delta(slots, [s.step for s in old]), strict=True):
+        assert _states_equal(_apply(o, d), n)

@@ -35,3 +35,26 @@ def test_walker_detects_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import os\nfrom redis.asyncio import Redis\nimport aiokafka.errors\n")
     assert _imported_roots(bad) & FORBIDDEN == {"redis", "aiokafka"}
+
+
+def test_importing_every_detector_module_loads_no_infrastructure() -> None:
+    """Dynamic check: indirect imports (through third-party packages) count too."""
+    import subprocess
+    import sys
+
+    names = sorted(
+        "detector." + p.stem
+        for p in Path(detector.__file__).parent.glob("*.py")
+        if p.stem != "__init__"
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for n in {names!r}: importlib.import_module(n)\n"
+        f"bad = {sorted(FORBIDDEN - {'state', 'topology'})!r}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in bad))\n"
+    )
+    root = str(Path(detector.__file__).parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert out.stdout.strip() == "[]"

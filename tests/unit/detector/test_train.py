@@ -46,22 +46,32 @@ def test_same_seed_same_weights_and_loadable(tmp_path: Path) -> None:
     assert det.step([0], [[1.0]]).alert.shape == (1,)
 
 
-def test_trains_from_csv_and_parquet(tmp_path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _write_csv(path: Path, values: np.ndarray) -> None:
+    rows = "\n".join(f"{i},{v}" for i, v in enumerate(values))
+    path.write_text("timestamp,value\n" + rows + "\n")
 
+
+def test_trains_from_csv(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    data.mkdir()
+    (data / "sub").mkdir(parents=True)
     t = np.arange(400.0)
     vals = np.sin(t / 10)
     vals[5] = np.nan  # dropped
-    rows = "\n".join(f"{a},{b}" for a, b in zip(t, vals, strict=True))
-    (data / "s1.csv").write_text("timestamp,value\n" + rows + "\n")
-    pq.write_table(pa.table({"timestamp": t, "value": np.cos(t / 7)}), data / "s2.parquet")
+    _write_csv(data / "s1.csv", vals)
+    _write_csv(data / "sub" / "s2.csv", np.cos(t / 7))
     assert read_series_file(data / "s1.csv").shape == (399, 1)
-    assert read_series_file(data / "s2.parquet").shape == (400, 1)
     meta = train(_cfg(tmp_path / "m", data_dirs=(str(data),), synthetic_series=0))
     assert meta["series"] == 2
+
+
+def test_reads_parquet(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow", reason="Parquet input needs the 'parquet' extra")
+    import pyarrow.parquet as pq
+
+    t = np.arange(100.0)
+    table = pa.table({"timestamp": t, "a": np.cos(t), "b": np.sin(t)})
+    pq.write_table(table, tmp_path / "s.parquet")
+    assert read_series_file(tmp_path / "s.parquet").shape == (100, 2)
 
 
 def test_wrong_width_and_empty_dirs_raise(tmp_path: Path) -> None:

@@ -1,0 +1,213 @@
+"""Versioned bytes for one stream's state: a small meta record and one flat ring blob.
+
+meta = header | body
+  header = b"TCNS" | format version u16 | layout fingerprint u32 | len u8 | model id
+  body   = step i64 | offset i64 | timestamp f64 | stats f64 * stats_size   (little-endian)
+rings  = ring 0 | ring 1 | ...  each row-major ``(L_j, C_j)`` little-endian float32, so slot
+         ``s`` of ring ``j`` is the ``C_j * 4`` bytes at ``ring_base[j] + s * C_j * 4``.
+
+The header says who wrote the state; a reader compares it byte for byte with its own, so a
+state of another model id, format version, ring dtype or shapes is never used silently. A
+rings blob shorter than the layout (slots never written) reads as zeros, which is the
+causal zero padding of the slot convention in ``detector.state``.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from detector.state import F32, F64, StateDelta, StateLayout, StreamState
+from state.errors import CorruptState, IncompatibleState, InvalidUpdate
+from state.types import StreamRecord, StreamUpdate
+
+FORMAT_VERSION = 1
+MAGIC = b"TCNS"
+RING_DTYPE = "<f4"
+MAX_STEP = 2**53  # the Lua side holds steps as doubles
+_HEAD = struct.Struct("<4sHIB")  # magic, format version, fingerprint, model id length
+_POS = struct.Struct("<qqd")  # step, offset, timestamp
+
+
+def fingerprint(layout: StateLayout) -> int:
+    """CRC32 of the ring dtype, ring shapes and stats size."""
+    text = f"{RING_DTYPE}|{list(layout.ring_shapes)}|{layout.stats_size}"
+    return zlib.crc32(text.encode("ascii"))
+
+
+def describe_header(meta: bytes) -> str:
+    """Human-readable 'who wrote this' of a stored meta record, for error messages."""
+    if len(meta) < _HEAD.size or meta[:4] != MAGIC:
+        return "bytes that are not a tcnad state"
+    _, version, fp, n = _HEAD.unpack_from(meta)
+    if version != FORMAT_VERSION:
+        return f"format version {version}"
+    model = meta[_HEAD.size : _HEAD.size + n].decode("utf-8", "replace")
+    return f"model {model!r} (format {version}, layout {fp:08x})"
+
+
+@dataclass(frozen=True)
+class RingWrite:
+    """One contiguous write into the rings blob: ``length`` bytes from the update's row
+    bytes at ``src`` go to byte ``dst`` of the rings blob."""
+
+    dst: int
+    src: int
+    length: int
+
+
+class StateCodec:
+    """Encodes and decodes one layout's states; see the module docstring for the bytes."""
+
+    def __init__(self, layout: StateLayout) -> None:
+        model = layout.model_id.encode("utf-8")
+        if not model or len(model) > 255:
+            raise InvalidUpdate(f"model id must be 1..255 UTF-8 bytes, got {layout.model_id!r}")
+        self.layout = layout
+        self.header = _HEAD.pack(MAGIC, FORMAT_VERSION, fingerprint(layout), len(model)) + model
+        self.body_size = _POS.size + 8 * layout.stats_size
+        self.meta_size = len(self.header) + self.body_size
+        self.row_bytes = tuple(ch * 4 for _, ch in layout.ring_shapes)
+        bases, pos = [], 0
+        for (length, _), row in zip(layout.ring_shapes, self.row_bytes, strict=True):
+            bases.append(pos)
+            pos += length * row
+        self.ring_base = tuple(bases)
+
+    # ---------------------------------------------------------------- encode
+    def encode_body(self, step: int, offset: int, timestamp: float, stats: F64) -> bytes:
+        """Body of the meta record (no header). stats: ``(stats_size,)``."""
+        if stats.shape != (self.layout.stats_size,):
+            raise InvalidUpdate(f"stats shape {stats.shape} != ({self.layout.stats_size},)")
+        return _POS.pack(step, offset, timestamp) + stats.astype("<f8", copy=False).tobytes()
+
+    def encode_meta(self, step: int, offset: int, timestamp: float, stats: F64) -> bytes:
+        return self.header + self.encode_body(step, offset, timestamp, stats)
+
+    def encode_rings(self, rings: tuple[F32, ...]) -> bytes:
+        """All rings, each ``(L_j, C_j)``, as one blob of ``layout.ring_bytes`` bytes."""
+        self._check_ring_count(len(rings))
+        parts = []
+        for ring, shape in zip(rings, self.layout.ring_shapes, strict=True):
+            if ring.shape != shape:
+                raise InvalidUpdate(f"ring shape {ring.shape} != {shape}")
+            parts.append(np.ascontiguousarray(ring, dtype=RING_DTYPE).tobytes())
+        return b"".join(parts)
+
+    def encode_rows(self, delta: StateDelta) -> bytes:
+        """The changed ring rows of ``delta``, ring after ring, in time order."""
+        self._check_ring_count(len(delta.ring_rows))
+        parts = []
+        for j, (start, rows) in enumerate(delta.ring_rows):
+            length, ch = self.layout.ring_shapes[j]
+            n = min(delta.step - delta.since_step, length)
+            if rows.shape != (n, ch) or start != (delta.step - n) % length:
+                raise InvalidUpdate(
+                    f"ring {j}: got start {start} rows {rows.shape}, expected start "
+                    f"{(delta.step - n) % length} rows {(n, ch)} for steps "
+                    f"{delta.since_step}->{delta.step}"
+                )
+            parts.append(np.ascontiguousarray(rows, dtype=RING_DTYPE).tobytes())
+        return b"".join(parts)
+
+    def encode_update(self, update: StreamUpdate) -> tuple[bytes, bytes]:
+        """``(meta body, ring rows)`` of a validated update."""
+        d = update.delta
+        if not 0 <= d.since_step <= d.step < MAX_STEP:
+            raise InvalidUpdate(
+                f"stream {update.stream!r}: steps {d.since_step}->{d.step} out of range"
+            )
+        body = self.encode_body(d.step, update.offset, update.timestamp, d.stats)
+        return body, self.encode_rows(d)
+
+    def ring_writes(self, since_step: int, step: int) -> list[RingWrite]:
+        """Where the rows of a delta ``since_step -> step`` go (a wrapping range splits in
+        two). The Lua save script computes exactly the same."""
+        writes, src = [], 0
+        for (length, _), row, base in zip(
+            self.layout.ring_shapes, self.row_bytes, self.ring_base, strict=True
+        ):
+            n = min(step - since_step, length)
+            if n <= 0:
+                continue
+            start = (step - n) % length
+            first = min(n, length - start)
+            writes.append(RingWrite(base + start * row, src, first * row))
+            if n > first:
+                writes.append(RingWrite(base, src + first * row, (n - first) * row))
+            src += n * row
+        return writes
+
+    # ---------------------------------------------------------------- decode
+    def stored_step(self, meta: bytes) -> int | None:
+        """Step of a compatible, well-sized meta record; None otherwise."""
+        if len(meta) != self.meta_size or not meta.startswith(self.header):
+            return None
+        return int(_POS.unpack_from(meta, len(self.header))[0])
+
+    def decode(self, stream: str, meta: bytes | None, rings: bytes | None) -> StreamRecord | None:
+        """The stored record, or None when the stream is absent.
+
+        Raises ``IncompatibleState`` (other writer) or ``CorruptState`` (bad sizes).
+        """
+        if meta is None:
+            return None
+        if not meta.startswith(self.header):
+            raise IncompatibleState(
+                stream,
+                f"written by {describe_header(meta)}, this worker runs "
+                f"{describe_header(self.header)}",
+            )
+        if len(meta) != self.meta_size:
+            raise CorruptState(stream, f"meta is {len(meta)} bytes, expected {self.meta_size}")
+        step, offset, timestamp = _POS.unpack_from(meta, len(self.header))
+        blob = rings or b""
+        if len(blob) > self.layout.ring_bytes or (step > 0 and not blob):
+            raise CorruptState(
+                stream,
+                f"rings are {len(blob)} bytes at step {step}, "
+                f"expected at most {self.layout.ring_bytes} and at least 1",
+            )
+        stats = np.frombuffer(meta, dtype="<f8", offset=len(self.header) + _POS.size)
+        state = StreamState(
+            step=int(step),
+            rings=self.decode_rings(blob),
+            stats=stats.astype(np.float64),
+        )
+        return StreamRecord(stream, state, int(offset), float(timestamp))
+
+    def decode_rings(self, blob: bytes) -> tuple[F32, ...]:
+        """Rings ``(L_j, C_j)`` float32 from a possibly short blob (missing tail = zeros);
+        writable views into one fresh array."""
+        values = np.frombuffer(blob, dtype=RING_DTYPE, count=len(blob) // 4)
+        if len(blob) == self.layout.ring_bytes:
+            full = values.astype(np.float32)  # one copy, writable
+        else:
+            full = np.zeros(self.layout.ring_bytes // 4, dtype=np.float32)
+            full[: len(values)] = values
+        out = []
+        for (length, ch), base in zip(self.layout.ring_shapes, self.ring_base, strict=True):
+            out.append(full[base // 4 : base // 4 + length * ch].reshape(length, ch))
+        return tuple(out)
+
+    def _check_ring_count(self, n: int) -> None:
+        if n != len(self.layout.ring_shapes):
+            raise InvalidUpdate(f"{n} rings, layout has {len(self.layout.ring_shapes)}")
+
+
+def state_delta(state: StreamState, since_step: int) -> StateDelta:
+    """The delta ``since_step -> state.step`` read out of a full state's rings.
+
+    Row ``i`` of ring ``j`` is the input of time ``state.step - n_j + i`` (slot convention).
+    """
+    rows = []
+    for ring in state.rings:
+        length = ring.shape[0]
+        n = min(state.step - since_step, length)
+        start = (state.step - n) % length
+        idx = (start + np.arange(n)) % length
+        rows.append((start, ring[idx].astype(np.float32)))
+    return StateDelta(since_step, state.step, state.stats, tuple(rows))

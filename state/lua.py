@@ -1,0 +1,92 @@
+"""The Lua script the Redis store runs for an atomic, fenced save of one stream.
+
+It is generated per layout (header, ring geometry, TTL and policy baked in), so a call
+sends only ``since_step``, the meta body and the changed ring rows."""
+
+from __future__ import annotations
+
+import hashlib
+
+from state.codec import StateCodec
+
+_SAVE_TEMPLATE = """\
+-- KEYS: meta, rings. ARGV: since_step (decimal), meta body, changed ring rows.
+-- Returns 1 applied, 2 already applied (stored body equals ARGV[2]), 0 fenced.
+local HEAD = "{head}"
+local HL = {head_len}
+local SIZE = {meta_size}
+local RESET = {reset}
+local TTL = {ttl_ms}
+local RINGS = {{{rings}}}
+local since = tonumber(ARGV[1])
+local body = ARGV[2]
+local rows = ARGV[3]
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  if #stored == SIZE and string.sub(stored, 1, HL) == HEAD then
+    local current = struct.unpack('<i8', stored, HL + 1)
+    if current ~= since then
+      if string.sub(stored, HL + 1) == body then return 2 end
+      return 0
+    end
+  elseif since ~= 0 or not RESET then
+    return 0
+  end
+elseif since ~= 0 then
+  return 0
+end
+local step = struct.unpack('<i8', body)
+if since == 0 then redis.call('DEL', KEYS[2]) end
+local pos = 1
+for _, g in ipairs(RINGS) do
+  local base, len, row = g[1], g[2], g[3]
+  local n = math.min(step - since, len)
+  if n > 0 then
+    local start = (step - n) % len
+    local first = math.min(n, len - start)
+    redis.call('SETRANGE', KEYS[2], base + start * row,
+               string.sub(rows, pos, pos + first * row - 1))
+    if n > first then
+      redis.call('SETRANGE', KEYS[2], base,
+                 string.sub(rows, pos + first * row, pos + n * row - 1))
+    end
+    pos = pos + n * row
+  end
+end
+if TTL > 0 then
+  redis.call('SET', KEYS[1], HEAD .. body, 'PX', TTL)
+  redis.call('PEXPIRE', KEYS[2], TTL)
+else
+  redis.call('SET', KEYS[1], HEAD .. body)
+  redis.call('PERSIST', KEYS[2])
+end
+return 1
+"""
+
+
+def lua_bytes(data: bytes) -> str:
+    """A Lua string literal body with every byte as a 3-digit decimal escape."""
+    return "".join(f"\\{b:03d}" for b in data)
+
+
+def save_script(codec: StateCodec, reset: bool, ttl_ms: int) -> str:
+    """The save script for one layout; see the template for its contract."""
+    rings = ", ".join(
+        f"{{{base}, {length}, {row}}}"
+        for base, (length, _), row in zip(
+            codec.ring_base, codec.layout.ring_shapes, codec.row_bytes, strict=True
+        )
+    )
+    return _SAVE_TEMPLATE.format(
+        head=lua_bytes(codec.header),
+        head_len=len(codec.header),
+        meta_size=codec.meta_size,
+        reset="true" if reset else "false",
+        ttl_ms=ttl_ms,
+        rings=rings,
+    )
+
+
+def sha1(script: str) -> str:
+    """The SHA1 Redis files a script under (EVALSHA's key)."""
+    return hashlib.sha1(script.encode("utf-8")).hexdigest()

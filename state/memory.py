@@ -1,0 +1,109 @@
+"""``MemoryCacheStore``: the ``CacheStore`` contract in process memory, for tests and demos.
+
+It stores the same bytes as the Redis store (same codec, same save decision), so the
+contract suite exercises the codec, fencing, replay and policy logic without a server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from detector.state import StateLayout
+from state.base import OnIncompatible, Outcome, StoreStats, check_policy, collect, decide, unique
+from state.codec import StateCodec
+from state.types import LoadResult, SaveResult, StreamUpdate
+
+
+@dataclass
+class MemoryEntry:
+    """One stream at rest: meta bytes, rings blob, expiry time (clock seconds) or None."""
+
+    meta: bytes
+    rings: bytearray
+    expires_at: float | None
+
+
+class MemoryCacheStore:
+    """In-memory ``CacheStore``. Pass the same ``data`` dict to several stores to share it
+    (e.g. two workers, or two models). ``clock`` drives TTL expiry."""
+
+    def __init__(
+        self,
+        layout: StateLayout,
+        *,
+        ttl_s: float | None = None,
+        on_incompatible: str = "reset",
+        data: dict[str, MemoryEntry] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.codec = StateCodec(layout)
+        self.layout = layout
+        self.ttl_s = ttl_s
+        self.policy: OnIncompatible = check_policy(on_incompatible)
+        self.data: dict[str, MemoryEntry] = {} if data is None else data
+        self.clock = clock
+        self.stats = StoreStats()
+
+    def _get(self, stream: str) -> MemoryEntry | None:
+        entry = self.data.get(stream)
+        if entry is not None and entry.expires_at is not None and entry.expires_at <= self.clock():
+            del self.data[stream]
+            return None
+        return entry
+
+    async def load(self, streams: Sequence[str]) -> LoadResult:
+        """Stored records of ``streams``; absent or expired ones are ``missing``."""
+        self.stats.round_trips += 1
+        rows = []
+        for stream in unique(streams):
+            self.stats.commands += 1
+            entry = self._get(stream)
+            rows.append(
+                (stream, None, None) if entry is None else (stream, entry.meta, bytes(entry.rings))
+            )
+        return collect(self.codec, self.policy, self.stats, rows)
+
+    async def save(self, updates: Sequence[StreamUpdate]) -> SaveResult:
+        """Apply each update if the stored step is its ``since_step``; else report fenced."""
+        encoded = [self.codec.encode_update(u) for u in updates]  # validate all first
+        self.stats.round_trips += 1
+        saved, fenced = [], []
+        for update, (body, rows) in zip(updates, encoded, strict=True):
+            self.stats.commands += 1
+            if self._apply(update, body, rows) is Outcome.FENCED:
+                fenced.append(update.stream)
+            else:
+                saved.append(update.stream)
+        self.stats.saved += len(saved)
+        self.stats.fenced += len(fenced)
+        return SaveResult(saved, fenced)
+
+    def _apply(self, update: StreamUpdate, body: bytes, rows: bytes) -> Outcome:
+        entry = self._get(update.stream)
+        since, step = update.delta.since_step, update.delta.step
+        outcome = decide(self.codec, self.policy, entry.meta if entry else None, since, body)
+        if outcome is not Outcome.APPLIED:
+            return outcome
+        if entry is None or since == 0:
+            entry = MemoryEntry(b"", bytearray(), None)
+            self.data[update.stream] = entry
+        for w in self.codec.ring_writes(since, step):
+            if len(entry.rings) < w.dst + w.length:
+                entry.rings.extend(bytes(w.dst + w.length - len(entry.rings)))
+            entry.rings[w.dst : w.dst + w.length] = rows[w.src : w.src + w.length]
+        entry.meta = self.codec.header + body
+        entry.expires_at = None if self.ttl_s is None else self.clock() + self.ttl_s
+        self.stats.bytes_sent += len(body) + len(rows)
+        return outcome
+
+    async def delete(self, streams: Sequence[str]) -> int:
+        """Forget ``streams``; returns how many existed."""
+        self.stats.round_trips += 1
+        return sum(
+            self._get(s) is not None and self.data.pop(s) is not None for s in unique(streams)
+        )
+
+    async def close(self) -> None:
+        """Nothing to release."""

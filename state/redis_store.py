@@ -1,0 +1,188 @@
+"""``RedisCacheStore``: per-stream detector state in Redis, one round trip per batch.
+
+Keys (one Redis Cluster hash tag per stream, so both live on one slot):
+``<ns>:{<stream>}:meta`` (codec header + step, offset, timestamp, stats) and
+``<ns>:{<stream>}:rings`` (all rings as one little-endian float32 blob).
+
+``load`` pipelines one MGET (meta, rings) per stream; ``save`` pipelines one EVALSHA of the
+save script per stream, which checks the stored step against ``since_step`` and SETRANGEs
+only the changed ring rows. The script is loaded on first use and again after a NOSCRIPT
+reply (a restarted Redis), resending only the commands that got it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+
+from detector.state import StateLayout
+from state.base import OnIncompatible, Outcome, StoreStats, check_policy, collect, unique
+from state.codec import StateCodec
+from state.errors import StoreUnavailable
+from state.lua import save_script, sha1
+from state.types import LoadResult, SaveResult, StreamUpdate
+
+log = logging.getLogger(__name__)
+
+Command = tuple[str | bytes | int, ...]
+
+
+def resp_size(command: Command) -> int:
+    """Bytes of ``command`` in the Redis protocol (RESP2 array of bulk strings)."""
+    size = len(f"*{len(command)}\r\n")
+    for arg in command:
+        n = len(arg) if isinstance(arg, bytes) else len(str(arg).encode("utf-8"))
+        size += len(f"${n}\r\n") + n + 2
+    return size
+
+
+def stream_keys(namespace: str, stream: str) -> tuple[str, str]:
+    """``(meta key, rings key)`` of a stream; both carry the hash tag ``{stream}``."""
+    if not stream:
+        raise ValueError("stream name must not be empty")
+    return f"{namespace}:{{{stream}}}:meta", f"{namespace}:{{{stream}}}:rings"
+
+
+class RedisCacheStore:
+    """``CacheStore`` on redis.asyncio; see the module docstring for keys and scripts.
+
+    redis_url: ``redis://[:password@]host:port/db`` or ``rediss://`` for TLS (URL query
+    options such as ``ssl_cert_reqs`` or ``ssl_ca_certs`` are passed through by redis-py).
+    ttl_s: idle expiry; every save renews it. None keeps states until deleted.
+    on_incompatible: "reset" (treat states of another model/format as new and count them)
+    or "error" (``load`` raises ``IncompatibleState``).
+    Client-side retries are off: a failure surfaces at once as ``StoreUnavailable``.
+    """
+
+    def __init__(
+        self,
+        redis_url: str,
+        layout: StateLayout,
+        *,
+        namespace: str = "tcnad",
+        ttl_s: float | None = None,
+        on_incompatible: str = "reset",
+        socket_timeout: float = 5.0,
+        socket_connect_timeout: float = 5.0,
+        client_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not namespace or "{" in namespace or "}" in namespace:
+            raise ValueError(f"namespace must be non-empty without braces, got {namespace!r}")
+        if ttl_s is not None and ttl_s <= 0:
+            raise ValueError(f"ttl_s must be positive or None, got {ttl_s}")
+        self.layout = layout
+        self.namespace = namespace
+        self.policy: OnIncompatible = check_policy(on_incompatible)
+        self.codec = StateCodec(layout)
+        self.stats = StoreStats()
+        ttl_ms = 0 if ttl_s is None else max(1, round(ttl_s * 1000))
+        self._script = save_script(self.codec, self.policy == "reset", ttl_ms)
+        self._sha = sha1(self._script)
+        self._script_loaded = False
+        self.client: aioredis.Redis = aioredis.Redis.from_url(
+            redis_url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_connect_timeout,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=False,
+            **dict(client_kwargs or {}),
+        )
+
+    def keys(self, stream: str) -> tuple[str, str]:
+        return stream_keys(self.namespace, stream)
+
+    async def load(self, streams: Sequence[str]) -> LoadResult:
+        """States of ``streams`` (one pipelined round trip); absent ones are ``missing``.
+
+        Each stream is one ``MGET meta rings``: a single command, so atomic per stream, and
+        both keys share the stream's hash slot.
+        """
+        names = unique(streams)
+        replies = await self._run("load", names, [("MGET", *self.keys(s)) for s in names])
+        rows = [(s, r[0], r[1]) for s, r in zip(names, replies, strict=True)]
+        return collect(self.codec, self.policy, self.stats, rows)
+
+    async def save(self, updates: Sequence[StreamUpdate]) -> SaveResult:
+        """Apply the updates, each atomically and only if the stored step is its
+        ``since_step`` (one pipelined round trip). Raises ``StoreUnavailable``."""
+        commands: list[Command] = []
+        for u in updates:
+            body, rows = self.codec.encode_update(u)  # validates before anything is sent
+            since = u.delta.since_step
+            commands.append(("EVALSHA", self._sha, 2, *self.keys(u.stream), since, body, rows))
+        names = [u.stream for u in updates]
+        replies = await self._run("save", names, commands)
+        saved = [s for s, r in zip(names, replies, strict=True) if r != Outcome.FENCED]
+        fenced = [s for s, r in zip(names, replies, strict=True) if r == Outcome.FENCED]
+        if fenced:
+            log.info("state fenced streams=%d first=%s", len(fenced), fenced[0])
+        self.stats.saved += len(saved)
+        self.stats.fenced += len(fenced)
+        return SaveResult(saved, fenced)
+
+    async def delete(self, streams: Sequence[str]) -> int:
+        """Remove ``streams`` (explicit reset); returns how many had stored keys."""
+        names = unique(streams)
+        replies = await self._run("delete", names, [("DEL", *self.keys(s)) for s in names])
+        return sum(1 for r in replies if int(r) > 0)
+
+    async def server_run_id(self) -> str:
+        """Redis's ``run_id``: it changes when the server restarts, which may have lost the
+        last second of writes (see docs/architecture.md, state durability)."""
+        try:
+            info = await self.client.info("server")
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable("info", [], exc) from exc
+        return str(info["run_id"])
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def _run(self, op: str, streams: list[str], commands: list[Command]) -> list[Any]:
+        """Send one command per stream in one pipeline; returns the replies. Every failure
+        becomes ``StoreUnavailable`` naming the streams involved."""
+        if not commands:
+            return []
+        try:
+            if op == "save" and not self._script_loaded:
+                await self._load_script()
+            replies = await self._pipeline(commands)
+            again = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+            if again:
+                log.warning("state save script missing on redis (restarted?); reloading")
+                await self._load_script()
+                retried = await self._pipeline([commands[i] for i in again])
+                for i, r in zip(again, retried, strict=True):
+                    replies[i] = r
+        except (RedisError, OSError) as exc:
+            self._script_loaded = False  # a restarted server has none
+            raise StoreUnavailable(op, streams, exc) from exc
+        failed = [i for i, r in enumerate(replies) if isinstance(r, BaseException)]
+        if failed:
+            raise StoreUnavailable(op, [streams[i] for i in failed], replies[failed[0]])
+        return replies
+
+    async def _pipeline(self, commands: Sequence[Command]) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+            self.stats.bytes_sent += resp_size(command)
+        self.stats.commands += len(commands)
+        self.stats.round_trips += 1
+        return list(await pipe.execute(raise_on_error=False))
+
+    async def _load_script(self) -> None:
+        self.stats.bytes_sent += resp_size(("SCRIPT", "LOAD", self._script))
+        self.stats.round_trips += 1
+        self.stats.commands += 1
+        sha = await self.client.script_load(self._script)
+        sha = sha.decode() if isinstance(sha, bytes) else str(sha)
+        if sha != self._sha:
+            raise RedisError(f"save script digest {sha} != {self._sha}")
+        self._script_loaded = True

@@ -1,0 +1,186 @@
+"""State store benchmark against a real redis-server it starts (and stops) itself.
+
+Reference layout (16 convolutions, 32 channels, dilations 1..128, kernel 3), a batch of
+1024 streams, one reading per stream per batch. Prints:
+- bytes sent to Redis per applied reading (the store's RESP count, cross-checked with the
+  server's ``total_net_input_bytes``), against the 16*32*4+256 budget;
+- round trips and server-side commands per load and per save;
+- save and load time per batch for the store and for the naive approach (whole state per
+  stream: pipelined SET of meta+rings, pipelined GET), measured in the same run, as ratios.
+
+Run: /work/venv/bin/python -m tests.benchmarks.bench_state [--streams 1024 --batches 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from detector.state import StreamState
+from state import RedisCacheStore, StateCodec
+from state.redis_store import resp_size
+from state.testing import expected_state, reference_layout, synthetic_update
+from tests.integration.redis_proc import RedisProc, redis_server_bin
+
+LAYOUT = reference_layout()
+BUDGET = 16 * 32 * 4 + 256
+
+
+async def server_counters(client: aioredis.Redis) -> tuple[int, int]:
+    """(EVALSHA + MGET calls, net input bytes) as the server counts them. Commands run
+    inside scripts are counted apart (under their own names), so these are client calls."""
+    stats = await client.info("commandstats")
+    calls = sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "mget"))
+    return calls, int((await client.info("stats"))["total_net_input_bytes"])
+
+
+async def settle(client: aioredis.Redis) -> None:
+    """Wait until no AOF rewrite runs: the fork's copy-on-write would slow whichever side
+    happens to be timed while it lasts."""
+    while True:
+        info = await client.info("persistence")
+        if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+            return
+        await asyncio.sleep(0.2)
+
+
+async def timed(job: Awaitable[object]) -> float:
+    """Seconds to run ``job`` (a coroutine does nothing until awaited)."""
+    start = time.perf_counter()
+    await job
+    return time.perf_counter() - start
+
+
+class Naive:
+    """Whole state per stream: SET/GET one blob (meta + all rings) per stream, pipelined."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self.codec = StateCodec(LAYOUT)
+
+    async def save(self, states: dict[str, StreamState]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for stream, state in states.items():
+            blob = self.codec.encode_meta(state.step, state.step, 0.0, state.stats)
+            pipe.set(f"naive:{{{stream}}}", blob + self.codec.encode_rings(state.rings))
+        await pipe.execute()
+
+    async def load(self, streams: list[str]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for stream in streams:
+            pipe.get(f"naive:{{{stream}}}")
+        size = self.codec.meta_size
+        for stream, blob in zip(streams, await pipe.execute(), strict=True):
+            self.codec.decode(stream, blob[:size], blob[size:])
+
+
+async def measure_bytes(
+    store: RedisCacheStore, client: aioredis.Redis, streams: list[str], step: int, per_batch: int
+) -> tuple[float, float, int, int]:
+    """Save ``per_batch`` readings per stream once: (store bytes / reading, server bytes /
+    reading, round trips, server commands)."""
+    batch = [synthetic_update(LAYOUT, s, step, step + per_batch) for s in streams]
+    calls0, net0 = await server_counters(client)
+    sent0, trips0 = store.stats.bytes_sent, store.stats.round_trips
+    result = await store.save(batch)
+    assert result.saved == streams, result.fenced[:3]
+    calls1, net1 = await server_counters(client)
+    readings = len(streams) * per_batch
+    info_bytes = resp_size(("INFO", "commandstats")) + resp_size(("INFO", "stats"))
+    return (
+        (store.stats.bytes_sent - sent0) / readings,
+        (net1 - net0 - info_bytes) / readings,
+        store.stats.round_trips - trips0,
+        calls1 - calls0,
+    )
+
+
+async def run(n_streams: int, batches: int, appendonly: bool) -> None:
+    streams = [f"sensor-{i:05d}" for i in range(n_streams)]
+    with tempfile.TemporaryDirectory() as tmp, RedisProc(Path(tmp), appendonly=appendonly) as srv:
+        client = aioredis.Redis.from_url(srv.url, socket_timeout=120)
+        store = RedisCacheStore(srv.url, LAYOUT, socket_timeout=120)
+        naive = Naive(client)
+        version = (await client.info("server"))["redis_version"]
+        print(
+            f"redis-server {version} ({redis_server_bin()}), appendonly={appendonly}, "
+            f"streams={n_streams}, state={LAYOUT.ring_bytes + store.codec.meta_size} B/stream"
+        )
+        step = 300  # past the first wrap of the short rings, like a warm stream
+        await store.save([synthetic_update(LAYOUT, s, 0, step) for s in streams])
+        await naive.save({s: expected_state(LAYOUT, s, step) for s in streams})
+        await settle(client)
+
+        for per_batch in (1, 4):
+            sent, net, trips, calls = await measure_bytes(store, client, streams, step, per_batch)
+            step += per_batch
+            print(
+                f"save, {per_batch} reading(s)/stream/batch: {sent:.0f} B/reading counted, "
+                f"{net:.0f} B/reading by redis INFO (budget {BUDGET}); round trips {trips}, "
+                f"EVALSHA calls {calls}"
+            )
+        trips0, (calls0, _) = store.stats.round_trips, await server_counters(client)
+        await store.load(streams)
+        calls1, _ = await server_counters(client)
+        print(f"load: round trips {store.stats.round_trips - trips0}, MGET calls {calls1 - calls0}")
+
+        await compare(store, naive, streams, step, batches)
+        evalsha = (await client.info("commandstats"))["cmdstat_evalsha"]
+        print(f"server time per save script call: {evalsha['usec_per_call']:.0f} us (all calls)")
+        await store.close()
+        await client.aclose()
+
+
+async def compare(
+    store: RedisCacheStore, naive: Naive, streams: list[str], step: int, batches: int
+) -> None:
+    """Time save and load of one reading per stream, store and naive alternating."""
+    ours_save, ours_load, naive_save, naive_load = [], [], [], []
+    for _ in range(batches):
+        updates = [synthetic_update(LAYOUT, s, step, step + 1) for s in streams]
+        ours_save.append(await timed(store.save(updates)))
+        ours_load.append(await timed(store.load(streams)))
+        step += 1
+        states = {s: expected_state(LAYOUT, s, step) for s in streams}
+        naive_save.append(await timed(naive.save(states)))
+        naive_load.append(await timed(naive.load(streams)))
+    report(ours_save, ours_load, naive_save, naive_load, len(streams))
+
+
+def report(
+    ours_save: list[float],
+    ours_load: list[float],
+    naive_save: list[float],
+    naive_load: list[float],
+    n: int,
+) -> None:
+    os_, ol = statistics.median(ours_save), statistics.median(ours_load)
+    ns, nl = statistics.median(naive_save), statistics.median(naive_load)
+    print(f"median over {len(ours_save)} batches of {n} streams (seconds per batch):")
+    print(f"  save       store {os_:.3f}  naive {ns:.3f}  ratio naive/store {ns / os_:.1f}x")
+    print(f"  load       store {ol:.3f}  naive {nl:.3f}  ratio naive/store {nl / ol:.2f}x")
+    print(
+        f"  save+load  store {os_ + ol:.3f}  naive {ns + nl:.3f}  "
+        f"ratio naive/store {(ns + nl) / (os_ + ol):.2f}x; "
+        f"store throughput {n / (os_ + ol):.0f} streams/s (save+load)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=1024)
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--no-appendonly", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(run(args.streams, args.batches, not args.no_appendonly))
+
+
+if __name__ == "__main__":
+    main()

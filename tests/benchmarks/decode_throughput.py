@@ -1,0 +1,87 @@
+"""Decode throughput of ``topology.decode.decode_batch`` (readings/s), printed, not asserted.
+
+Run from the repository root:
+    PYTHONPATH=. python tests/benchmarks/decode_throughput.py [--n 200000] [--bad-fraction 0]
+Also prints plain ``json.loads`` and ``Reading.model_validate_json`` on the same records, so
+the figures compare as ratios measured in one run on one machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import time
+from collections.abc import Callable
+
+from tests.fuzz import malformed_messages
+from topology.decode import RawRecord, decode_batch
+from topology.schemas import Reading, encode_reading
+
+
+def _records(n: int, width: int, bad_fraction: float, seed: int) -> list[RawRecord]:
+    n_bad = int(n * bad_fraction)
+    out = []
+    for i in range(n - n_bad):
+        stream = f"sensor-{i % 1000:04d}"
+        vals = [20.0 + (i % 97) * 0.125 + j for j in range(width)]
+        raw = encode_reading(stream, 1.7e9 + i, vals)
+        out.append(RawRecord("readings", i % 8, i, stream.encode(), raw, None))
+    for j, (key, value) in enumerate(malformed_messages(n_bad, seed=seed, width=width)):
+        out.append(RawRecord("readings", 0, n + j, key, value, None))
+    return out
+
+
+def _rate(
+    fn: Callable[[list[RawRecord]], None], records: list[RawRecord], repeat: int = 3
+) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(records)
+        best = min(best, time.perf_counter() - t0)
+    return len(records) / best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--width", type=int, default=1)
+    ap.add_argument("--bad-fraction", type=float, default=0.0)
+    ap.add_argument("--batch", type=int, default=1000)
+    args = ap.parse_args()
+    records = _records(args.n, args.width, args.bad_fraction, seed=1)
+    random.Random(0).shuffle(records)
+    batches = [records[i : i + args.batch] for i in range(0, len(records), args.batch)]
+
+    def run_decode(_: list[RawRecord]) -> None:
+        for b in batches:
+            decode_batch(b, args.width)
+
+    def run_loads(_: list[RawRecord]) -> None:  # parse only, no checks, results kept per batch
+        for b in batches:
+            out = []
+            for r in b:
+                with contextlib.suppress(ValueError, RecursionError):
+                    out.append(json.loads(r.value or b""))
+
+    def run_pydantic(_: list[RawRecord]) -> None:  # no key, width or duplicate-key checks
+        for b in batches:
+            out = []
+            for r in b:
+                with contextlib.suppress(ValueError):
+                    out.append(Reading.model_validate_json(r.value or b""))
+
+    print(f"records={len(records)} width={args.width} bad_fraction={args.bad_fraction} "
+          f"batch={args.batch} (best of 3; results kept per batch in every variant)")  # fmt: skip
+    for name, fn in [
+        ("json.loads (parse only)", run_loads),
+        ("Reading.model_validate_json", run_pydantic),
+        ("decode_batch", run_decode),
+    ]:
+        print(f"{name:30s} {_rate(fn, records):12,.0f} records/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""``RedisCacheStore`` specifics against real redis-servers: keys, TTL, scripts, wire
+volume, connection settings (password, TLS) and errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from redis.crc import key_slot
+
+from state import RedisCacheStore, StoreUnavailable
+from state.testing import reference_layout, synthetic_update
+from tests.integration.redis_proc import RedisProc, free_port
+from tests.unit.state.contract import assert_state
+
+LAYOUT = reference_layout()
+PER_READING_LIMIT = 16 * 32 * 4 + 256
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProc]:
+    with RedisProc(Path(tmp_path_factory.mktemp("redis"))) as proc:
+        yield proc
+
+
+@pytest.fixture
+async def client(server: RedisProc) -> AsyncIterator[aioredis.Redis]:
+    c = aioredis.Redis.from_url(server.url)
+    await c.flushall()
+    yield c
+    await c.aclose()
+
+
+async def test_keys_share_a_hash_tag_and_carry_the_ttl(server: RedisProc, client: aioredis.Redis):
+    store = RedisCacheStore(server.url, LAYOUT, namespace="ns1", ttl_s=30)
+    await store.save([synthetic_update(LAYOUT, "dev:7", 0, 3)])
+    assert sorted(await client.keys("*")) == [b"ns1:{dev:7}:meta", b"ns1:{dev:7}:rings"]
+    assert key_slot(b"ns1:{dev:7}:meta") == key_slot(b"ns1:{dev:7}:rings") == key_slot(b"dev:7")
+    for key in (b"ns1:{dev:7}:meta", b"ns1:{dev:7}:rings"):
+        assert 29_000 < await client.pttl(key) <= 30_000
+    persistent = RedisCacheStore(server.url, LAYOUT, namespace="ns1")
+    await persistent.save([synthetic_update(LAYOUT, "dev:7", 3, 4)])
+    for key in (b"ns1:{dev:7}:meta", b"ns1:{dev:7}:rings"):
+        assert await client.pttl(key) == -1  # no TTL configured: nothing expires
+    await store.close()
+    await persistent.close()
+
+
+async def test_scripts_reload_after_script_flush(server: RedisProc, client: aioredis.Redis):
+    store = RedisCacheStore(server.url, LAYOUT)
+    await store.save([synthetic_update(LAYOUT, "s", 0, 2)])
+    await client.script_flush()
+    trips = store.stats.round_trips
+    assert (await store.save([synthetic_update(LAYOUT, "s", 2, 3)])).saved == ["s"]
+    assert store.stats.round_trips == trips + 3  # NOSCRIPT, SCRIPT LOAD, resend
+    assert_state((await store.load(["s"])).records["s"], LAYOUT, "s", 3)
+    await store.close()
+
+
+async def test_counted_commands_match_the_server(server: RedisProc, client: aioredis.Redis):
+    """The store's own counters agree with what redis-server says it received."""
+    store = RedisCacheStore(server.url, LAYOUT)
+    streams = [f"sensor-{i:05d}" for i in range(256)]
+    await store.save([synthetic_update(LAYOUT, s, 0, 1) for s in streams])
+
+    async def server_stats() -> tuple[int, int]:
+        calls = (await client.info("commandstats"))["cmdstat_evalsha"]["calls"]
+        return int(calls), int((await client.info("stats"))["total_net_input_bytes"])
+
+    cmds0, bytes0 = await server_stats()
+    sent0, trips0 = store.stats.bytes_sent, store.stats.round_trips
+    result = await store.save([synthetic_update(LAYOUT, s, 1, 2) for s in streams])
+    assert result.saved == streams
+    cmds1, bytes1 = await server_stats()
+    sent = store.stats.bytes_sent - sent0
+    assert store.stats.round_trips - trips0 == 1
+    assert cmds1 - cmds0 == len(streams)  # EVALSHA calls, one per stream
+    info_bytes = bytes1 - bytes0 - sent
+    assert 0 < info_bytes < 100  # the server got exactly the counted bytes plus two INFOs
+    assert sent / len(streams) <= PER_READING_LIMIT
+    await store.close()
+
+
+async def test_unreachable_redis_is_store_unavailable() -> None:
+    store = RedisCacheStore(f"redis://127.0.0.1:{free_port()}/0", LAYOUT, socket_timeout=1)
+    with pytest.raises(StoreUnavailable) as info:
+        await store.save([synthetic_update(LAYOUT, s, 0, 1) for s in ("a", "b")])
+    assert info.value.retriable and info.value.streams == ("a", "b")
+    assert "'a', 'b'" in str(info.value)
+    with pytest.raises(StoreUnavailable, match="load"):
+        await store.load(["a"])
+    await store.close()
+
+
+async def test_password_from_url(tmp_path: Path) -> None:
+    with RedisProc(tmp_path, password="s3cret") as proc:
+        store = RedisCacheStore(proc.url, LAYOUT)
+        assert (await store.save([synthetic_update(LAYOUT, "s", 0, 1)])).saved == ["s"]
+        wrong = RedisCacheStore(proc.url.replace("s3cret", "nope"), LAYOUT)
+        with pytest.raises(StoreUnavailable) as info:
+            await wrong.load(["s"])
+        assert info.value.streams == ("s",)
+        await store.close()
+        await wrong.close()
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+    subprocess.run(
+        [
+            *command.split(),
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_rediss_tls_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = shutil.which("redis-server")
+    if binary is None or shutil.which("openssl") is None:
+        pytest.skip("TLS test needs redis-server (built with TLS) and openssl on PATH")
+    cert, key = _self_signed(tmp_path)
+    monkeypatch.setenv("TCNAD_TEST_REDIS_SERVER", binary)
+    tls_port = free_port()
+    extra = (
+        f"--tls-port {tls_port} --tls-cert-file {cert} --tls-key-file {key} "
+        f"--tls-ca-cert-file {cert} --tls-auth-clients no"
+    ).split()
+    proc = RedisProc(tmp_path, extra=tuple(extra))
+    try:
+        proc.start()
+    except RuntimeError:
+        if "tls" in (tmp_path / "redis.log").read_text().lower():
+            pytest.skip(f"{binary} is built without TLS support")
+        raise
+    with proc:
+        url = f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}"
+        store = RedisCacheStore(url, LAYOUT)
+        assert (await store.save([synthetic_update(LAYOUT, "s", 0, 2)])).saved == ["s"]
+        assert_state((await store.load(["s"])).records["s"], LAYOUT, "s", 2)
+        await store.close()
+        plain = RedisCacheStore(f"redis://127.0.0.1:{tls_port}/0", LAYOUT, socket_timeout=1)
+        with pytest.raises(StoreUnavailable):
+            await plain.load(["s"])
+        await plain.close()

@@ -1,0 +1,244 @@
+"""The ``CacheStore`` contract: one suite, run against every store implementation.
+
+A subclass provides a ``backend`` fixture (a ``Backend``): it makes stores that share one
+storage, reads and plants raw bytes, and lets time pass for TTL tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from typing import Any, Protocol
+
+import numpy as np
+import pytest
+
+from detector.state import StateLayout
+from state import IncompatibleState, InvalidUpdate, StateCodec
+from state.base import StoreStats
+from state.codec import FORMAT_VERSION
+from state.testing import (
+    expected_state,
+    inconsistencies,
+    position_at,
+    reference_layout,
+    synthetic_update,
+)
+from state.types import LoadResult, SaveResult, StreamUpdate
+
+LAYOUT = reference_layout()
+
+
+class Store(Protocol):
+    stats: StoreStats
+
+    async def load(self, streams: Any) -> LoadResult: ...
+    async def save(self, updates: Any) -> SaveResult: ...
+    async def delete(self, streams: Any) -> int: ...
+    async def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    def make(self, layout: StateLayout = LAYOUT, **kwargs: Any) -> Store: ...
+    async def advance(self, seconds: float) -> None: ...
+    async def raw(self, stream: str) -> tuple[bytes | None, bytes | None]: ...
+    async def plant(self, stream: str, meta: bytes, rings: bytes) -> None: ...
+
+
+def assert_state(record: Any, layout: StateLayout, stream: str, step: int) -> None:
+    assert record.stream == stream
+    assert record.state.step == step
+    assert inconsistencies(layout, record) == []
+    want = expected_state(layout, stream, step)
+    for got, exp in zip(record.state.rings, want.rings, strict=True):
+        assert got.dtype == np.float32 and got.shape == exp.shape
+
+
+async def advance_to(store: Store, stream: str, steps: list[int]) -> None:
+    """Save a synthetic stream through ``steps`` (each from the previous one)."""
+    since = 0
+    for step in steps:
+        result = await store.save([synthetic_update(LAYOUT, stream, since, step)])
+        assert result.saved == [stream], result
+        since = step
+
+
+class CacheStoreContract:
+    async def test_unknown_streams_are_missing(self, backend: Backend) -> None:
+        store = backend.make()
+        result = await store.load(["a", "b", "a"])
+        assert result.records == {} and result.missing == ["a", "b"] and result.reset == []
+        assert (await store.load([])).missing == []
+
+    async def test_roundtrip_new_stream(self, backend: Backend) -> None:
+        store = backend.make()
+        assert (await store.save([synthetic_update(LAYOUT, "s", 0, 1)])).saved == ["s"]
+        result = await store.load(["s", "other"])
+        assert result.missing == ["other"]
+        record = result.records["s"]
+        assert_state(record, LAYOUT, "s", 1)
+        assert (record.offset, record.timestamp) == position_at(1)
+
+    @pytest.mark.parametrize("chunks", [[1] * 9, [1, 2, 3, 5, 8, 13, 21], [3, 300, 1, 255, 2]])
+    async def test_incremental_saves_equal_full_state(self, backend: Backend, chunks: list[int]):
+        """Deltas of any size, wrapping the rings or longer than them, add up to the state."""
+        store = backend.make()
+        since = 0
+        for chunk in chunks:
+            step = since + chunk
+            assert (await store.save([synthetic_update(LAYOUT, "s", since, step)])).saved
+            assert_state((await store.load(["s"])).records["s"], LAYOUT, "s", step)
+            since = step
+
+    async def test_short_rings_blob_reads_as_zeros(self, backend: Backend) -> None:
+        store = backend.make()
+        await store.save([synthetic_update(LAYOUT, "s", 0, 1)])
+        meta, rings = await backend.raw("s")
+        assert meta is not None and rings is not None
+        assert 0 < len(rings) < LAYOUT.ring_bytes  # only slot 0 of the last ring written
+        assert_state((await store.load(["s"])).records["s"], LAYOUT, "s", 1)
+
+    async def test_stale_writer_is_fenced_and_changes_nothing(self, backend: Backend) -> None:
+        store = backend.make()
+        await advance_to(store, "s", [5, 9])
+        stale = synthetic_update(LAYOUT, "s", 5, 7)
+        result = await store.save([stale, synthetic_update(LAYOUT, "t", 0, 2)])
+        assert result.fenced == ["s"] and result.saved == ["t"]
+        assert_state((await store.load(["s"])).records["s"], LAYOUT, "s", 9)
+
+    async def test_chained_updates_of_one_stream_in_one_batch(self, backend: Backend) -> None:
+        store = backend.make()
+        batch = [synthetic_update(LAYOUT, "s", 0, 2), synthetic_update(LAYOUT, "s", 2, 5)]
+        assert (await store.save(batch)).saved == ["s", "s"]
+        assert_state((await store.load(["s"])).records["s"], LAYOUT, "s", 5)
+        empty = await store.save([])
+        assert empty.saved == [] and empty.fenced == []
+
+    async def test_new_stream_with_nonzero_since_is_fenced(self, backend: Backend) -> None:
+        store = backend.make()
+        result = await store.save([synthetic_update(LAYOUT, "s", 4, 6)])
+        assert result.fenced == ["s"]
+        assert (await store.load(["s"])).missing == ["s"]
+
+    async def test_replayed_batch_leaves_state_unchanged(self, backend: Backend) -> None:
+        """The same batch saved twice: the second save is recognised as already applied
+        (reported saved) and the stored bytes do not change; any different write from the
+        old step is fenced. The stored offset lets a caller skip the replayed readings."""
+        store = backend.make()
+        await advance_to(store, "s", [4])
+        batch = [synthetic_update(LAYOUT, "s", 4, 6), synthetic_update(LAYOUT, "n", 0, 3)]
+        assert (await store.save(batch)).saved == ["s", "n"]
+        before = [await backend.raw(s) for s in ("s", "n")]
+        again = await store.save(batch)
+        assert again.saved == ["s", "n"] and again.fenced == []
+        assert [await backend.raw(s) for s in ("s", "n")] == before
+        diverging = await store.save([synthetic_update(LAYOUT, "s", 4, 5)])
+        assert diverging.fenced == ["s"]
+        record = (await store.load(["s"])).records["s"]
+        assert_state(record, LAYOUT, "s", 6)
+        assert record.offset == batch[0].offset  # readings at or before it are replays
+
+    async def test_two_writers_exactly_one_wins(self, backend: Backend) -> None:
+        one, two = backend.make(), backend.make()
+        streams = [f"race-{i}" for i in range(50)]
+        await one.save([synthetic_update(LAYOUT, s, 0, 3) for s in streams])
+        a = [synthetic_update(LAYOUT, s, 3, 4) for s in streams]
+        b = [synthetic_update(LAYOUT, s, 3, 5) for s in streams]
+        ra, rb = await asyncio.gather(one.save(a), two.save(b))
+        for s in streams:
+            assert (s in ra.saved) != (s in rb.saved), s
+            assert (s in ra.fenced) == (s in rb.saved)
+        loaded = await one.load(streams)
+        for s in streams:
+            assert_state(loaded.records[s], LAYOUT, s, 4 if s in ra.saved else 5)
+
+    async def test_other_model_is_reset_and_overwritten(self, backend: Backend) -> None:
+        old_layout = StateLayout(((8, 4), (4, 2)), 3, "old-model")
+        old = backend.make(old_layout)
+        await old.save([synthetic_update(old_layout, "s", 0, 20)])
+        store = backend.make()
+        result = await store.load(["s"])
+        assert result.reset == ["s"] and result.missing == ["s"] and result.records == {}
+        assert store.stats.resets == 1
+        assert (await store.save([synthetic_update(LAYOUT, "s", 0, 2)])).saved == ["s"]
+        assert_state((await store.load(["s"])).records["s"], LAYOUT, "s", 2)
+        assert (await old.load(["s"])).reset == ["s"]
+
+    async def test_other_model_raises_under_error_policy(self, backend: Backend) -> None:
+        other = StateLayout(LAYOUT.ring_shapes, LAYOUT.stats_size, "ref0002")
+        await backend.make(other).save([synthetic_update(other, "s", 0, 20)])
+        store = backend.make(on_incompatible="error")
+        before = await backend.raw("s")
+        with pytest.raises(IncompatibleState) as info:
+            await store.load(["s"])
+        message = str(info.value)
+        assert "'ref0002'" in message and "'ref0001'" in message and "reset" in message
+        assert (await store.save([synthetic_update(LAYOUT, "s", 0, 1)])).fenced == ["s"]
+        assert await backend.raw("s") == before
+
+    @pytest.mark.parametrize("policy", ["reset", "error"])
+    async def test_other_format_version_and_corrupt_meta(self, backend: Backend, policy: str):
+        codec = StateCodec(LAYOUT)
+        meta = codec.encode_meta(3, 10, 1.0, np.zeros(LAYOUT.stats_size))
+        future = meta[:4] + struct.pack("<H", FORMAT_VERSION + 1) + meta[6:]
+        await backend.plant("future", future, b"")
+        await backend.plant("short", meta[:-8], b"\0" * 8)
+        await backend.plant("junk", b"not a state", b"")
+        await backend.plant("long-rings", meta, b"\0" * (LAYOUT.ring_bytes + 4))
+        store = backend.make(on_incompatible=policy)
+        names = ["future", "short", "junk", "long-rings"]
+        if policy == "reset":
+            assert (await store.load(names)).reset == names
+            assert store.stats.resets == 4
+            return
+        for name, hint in zip(
+            names,
+            [f"format version {FORMAT_VERSION + 1}", "bytes", "not a tcnad", "rings"],
+            strict=True,
+        ):
+            with pytest.raises(IncompatibleState, match=hint):
+                await store.load([name])
+
+    async def test_delete_resets_streams(self, backend: Backend) -> None:
+        store = backend.make()
+        await store.save([synthetic_update(LAYOUT, s, 0, 3) for s in "abc"])
+        assert await store.delete(["a", "b", "zz"]) == 2
+        result = await store.load(["a", "b", "c"])
+        assert result.missing == ["a", "b"] and list(result.records) == ["c"]
+        assert await backend.raw("a") == (None, None)
+        assert (await store.save([synthetic_update(LAYOUT, "a", 0, 1)])).saved == ["a"]
+
+    async def test_idle_streams_expire_and_saves_renew(self, backend: Backend) -> None:
+        store = backend.make(ttl_s=1.0)
+        await store.save([synthetic_update(LAYOUT, s, 0, 1) for s in ("busy", "idle")])
+        await backend.advance(0.6)
+        await store.save([synthetic_update(LAYOUT, "busy", 1, 2)])
+        await backend.advance(0.6)
+        result = await store.load(["busy", "idle"])
+        assert result.missing == ["idle"] and list(result.records) == ["busy"]
+        assert await backend.raw("idle") == (None, None)
+        await backend.advance(1.2)
+        assert (await store.load(["busy"])).missing == ["busy"]
+
+    async def test_invalid_update_is_rejected_before_writing(self, backend: Backend) -> None:
+        store = backend.make()
+        good = synthetic_update(LAYOUT, "good", 0, 2)
+        u = synthetic_update(LAYOUT, "bad", 0, 2)
+        rows = list(u.delta.ring_rows)
+        rows[3] = (rows[3][0], rows[3][1][:1])
+        bad = StreamUpdate("bad", type(u.delta)(0, 2, u.delta.stats, tuple(rows)), 1, 1.0)
+        with pytest.raises(InvalidUpdate, match="ring 3"):
+            await store.save([good, bad])
+        assert (await store.load(["good", "bad"])).missing == ["good", "bad"]
+
+    async def test_one_round_trip_per_load_and_save(self, backend: Backend) -> None:
+        small = StateLayout(((2, 4), (8, 4)), 2, "small")
+        store = backend.make(small)
+        streams = [f"s{i}" for i in range(3000)]
+        await store.save([synthetic_update(small, "warm-up", 0, 1)])  # Redis: loads the script
+        trips = store.stats.round_trips
+        await store.save([synthetic_update(small, s, 0, 1) for s in streams])
+        assert store.stats.round_trips == trips + 1
+        result = await store.load(streams)
+        assert store.stats.round_trips == trips + 2
+        assert len(result.records) == 3000
