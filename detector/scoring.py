@@ -6,8 +6,9 @@ Pure and batched over streams. A stream's scoring state is a slice of its ``stat
     [count, calm, run, log_scale_1..N, s_mean, s_var, echo, low_1..N, high_1..N]
 
 - count: readings scored against a band so far;
-- calm: readings since the last out-of-band reading (an incident is a run of out-of-band
-  readings less than ``cooldown`` apart; it raises one alert, at its first reading);
+- calm: readings since the last incident reading: out of band and, once warm, with an
+  anomaly score (before echo suppression) of at least ``alert_score``. An incident is a run
+  of such readings less than ``cooldown`` apart; it raises one alert, at its first reading;
 - run: consecutive out-of-band readings (past ``shift_patience`` a persisting level shift is
   treated as the new normal: it stops widening the band);
 - log_scale: per value, adaptive conformal width scale. Calibrated quantiles are
@@ -63,7 +64,9 @@ class AlertPolicy:
         the range is novel (<= 0: off).
     novelty_score: the least score of a novel reading.
     echo_horizon: readings over which an incident's peak score decays by e (0: off).
-    alert_score: least anomaly score of an alert (0: every out-of-band incident alerts).
+    alert_score: least anomaly score (before echo suppression) of an out-of-band reading
+        that starts or continues an incident (0: every out-of-band reading does). The
+        default is the shipped model's NAB standard-profile threshold (0.567), rounded.
     """
 
     warmup: int = 200
@@ -80,7 +83,7 @@ class AlertPolicy:
     range_tolerance: float = 0.05
     novelty_score: float = 0.95
     echo_horizon: float = 300.0
-    alert_score: float = 0.0
+    alert_score: float = 0.57
 
     def __post_init__(self) -> None:
         if self.warmup < 0 or self.cooldown < 0 or self.calibrate_after < 0:
@@ -231,8 +234,9 @@ def score_batch(
     warm = valid & (count >= policy.warmup)
     raw = np.where(warm, np.maximum(lik_score, novel * policy.novelty_score), 0.0)
     score, echo = _echo(policy, raw, state[:, lik_at + _ECHO])
-    alert = warm & outside & (calm >= policy.cooldown) & (raw >= policy.alert_score)
-    new = _advance(policy, state, valid, miss, outside)
+    worthy = warm & outside & (raw >= policy.alert_score)
+    alert = worthy & (calm >= policy.cooldown)
+    new = _advance(policy, state, valid, miss, worthy | (outside & ~warm))
     new[:, lik_at : lik_at + 2] = np.where(valid[:, None], lik, state[:, lik_at : lik_at + 2])
     new[:, lik_at + _ECHO] = np.where(valid, echo, state[:, lik_at + _ECHO])
     new[:, lo_at:] = np.concatenate([low, high], axis=1)
@@ -251,14 +255,14 @@ def score_batch(
     return out, new
 
 
-def _advance(policy: AlertPolicy, state: F64, valid: B8, miss: B8, outside: B8) -> F64:
+def _advance(policy: AlertPolicy, state: F64, valid: B8, miss: B8, incident: B8) -> F64:
     """Counters and calibration after one reading. state ``(B, 6 + 3N)``, miss ``(B, N)``."""
     n = miss.shape[1]
     count, calm, run = state[:, 0], state[:, 1], state[:, 2]
     new = state.copy()
     new[:, 0] = count + valid
-    new[:, 1] = np.where(valid, np.where(outside, 0.0, np.minimum(calm + 1.0, CALM_NEVER)), calm)
-    new_run = np.where(outside, run + 1.0, 0.0)
+    new[:, 1] = np.where(valid, np.where(incident, 0.0, np.minimum(calm + 1.0, CALM_NEVER)), calm)
+    new_run = np.where(miss.any(axis=1), run + 1.0, 0.0)
     new[:, 2] = np.where(valid, new_run, run)
     update = valid & (count >= policy.calibrate_after) & (new_run <= policy.shift_patience)
     step = policy.calibration_gain * (miss.astype(np.float64) - policy.target_miss_rate / n)

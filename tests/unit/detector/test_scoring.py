@@ -44,7 +44,7 @@ def test_tail_probability_matches_gaussian_inside_band() -> None:
 
 
 def test_warmup_cooldown_and_one_alert_per_incident() -> None:
-    policy = AlertPolicy(warmup=50, cooldown=10, calibrate_after=10**6)
+    policy = AlertPolicy(warmup=50, cooldown=10, calibrate_after=10**6, alert_score=0.0)
     obs = np.zeros((200, 1))
     obs[20] = 10.0  # during warm-up: no alert
     obs[100:130] = 10.0  # a level shift lasting 30 readings: one alert
@@ -135,3 +135,16 @@ def test_invalid_policy() -> None:
         AlertPolicy(target_miss_rate=0.0)
     with pytest.raises(SpecError):
         AlertPolicy(min_scale=2.0)
+
+
+def test_alerts_need_an_anomaly_score() -> None:
+    # The same 6-sigma reading alerts in a stream whose forecasts were good and not in one
+    # whose readings were always 3x wider than forecast; alert_score=0 alerts in both.
+    rng = np.random.default_rng(4)
+    obs = np.stack([rng.normal(size=400), 3.0 * rng.normal(size=400)], axis=1)
+    obs[-1] = 6.0
+    base = AlertPolicy(warmup=100, calibrate_after=10**6, cooldown=0, echo_horizon=0)
+    outs, _ = _run(base, obs, width=1.0)
+    assert outs[-1].alert.tolist() == [True, False]  # type: ignore[attr-defined]
+    outs, _ = _run(dataclasses.replace(base, alert_score=0.0), obs, width=1.0)
+    assert outs[-1].alert.tolist() == [True, True]  # type: ignore[attr-defined]
