@@ -1,13 +1,14 @@
 """Per-reading scoring: observation vs the pending quantile band, online calibration, alerts.
 
 Pure and batched over streams. A stream's scoring state is a slice of its ``stats`` vector
-(``6 + 3N`` floats for ``N`` values per reading)::
+(``8 + 4N`` floats for ``N`` values per reading)::
 
-    [count, calm, run, log_scale_1..N, s_mean, s_var, echo, low_1..N, high_1..N]
+    [count, calm, run, log_scale_1..N, s_mean, s_var, echo, low_1..N, high_1..N,
+     last_1..N, repeats, longest]
 
 - count: readings scored against a band so far;
-- calm: readings since the last incident reading: out of band and, once warm, with an
-  anomaly score (before echo suppression) of at least ``alert_score``. An incident is a run
+- calm: readings since the last incident reading: out of band or novel and, once warm,
+  with an anomaly score (before echo suppression) of at least ``alert_score``. An incident is a run
   of such readings less than ``cooldown`` apart; it raises one alert, at its first reading;
 - run: consecutive out-of-band readings (past ``shift_patience`` a persisting level shift is
   treated as the new normal: it stops widening the band);
@@ -17,14 +18,18 @@ Pure and batched over streams. A stream's scoring state is a slice of its ``stat
 - s_mean, s_var: the stream's own running mean and variance of its surprise
   ``-ln(tail probability)``;
 - echo: the decaying peak of recent scores (a reading scores only above it);
-- low, high: the range of values seen so far.
+- low, high: the range of values seen so far;
+- last, repeats, longest: the previous reading, how many readings in a row have repeated it
+  exactly, and the longest such run that has ended (a stuck value).
 
 The anomaly score rises with how improbable a reading is *for this stream*: its surprise is
 standardised by the stream's own surprise history (an online anomaly likelihood, as in
 Numenta's HTM detector), so a stream whose forecasts are always rough does not drown the
 others in alarms. A reading beyond the range ever seen by more than ``range_tolerance`` of
-that range scores at least ``novelty_score``. After a high score, the following readings
-score only where they exceed the decaying peak (``echo_horizon``): one incident, one peak.
+that range scores at least ``novelty_score``, and so does a value repeated exactly for
+longer than ``repeat_factor`` times the longest run of repeats seen (a stuck sensor).
+After a high score, the following readings score only where they exceed the decaying peak
+(``echo_horizon``): one incident, one peak.
 """
 
 from __future__ import annotations
@@ -63,9 +68,11 @@ class AlertPolicy:
     range_tolerance: a value beyond the range seen so far by more than this fraction of
         the range is novel (<= 0: off).
     novelty_score: the least score of a novel reading.
+    repeat_factor: a value repeated exactly for more than this many times the longest run of
+        repeats seen so far (and at least 3 readings) is novel too (0: off).
     echo_horizon: readings over which an incident's peak score decays by e (0: off).
-    alert_score: least anomaly score (before echo suppression) of an out-of-band reading
-        that starts or continues an incident (0: every out-of-band reading does). The
+    alert_score: least anomaly score (before echo suppression) of an out-of-band or novel
+        reading that starts or continues an incident (0: every out-of-band reading does). The
         default is the shipped model's NAB standard-profile threshold (0.567), rounded.
     """
 
@@ -84,6 +91,7 @@ class AlertPolicy:
     novelty_score: float = 0.95
     echo_horizon: float = 300.0
     alert_score: float = 0.57
+    repeat_factor: float = 2.0
 
     def __post_init__(self) -> None:
         if self.warmup < 0 or self.cooldown < 0 or self.calibrate_after < 0:
@@ -96,6 +104,8 @@ class AlertPolicy:
             raise SpecError("need 0 < min_scale <= 1 <= max_scale < inf")
         if self.shift_patience < 1:
             raise SpecError("shift_patience must be >= 1")
+        if not self.repeat_factor >= 0.0:
+            raise SpecError("repeat_factor must be >= 0")
         if not (self.surprise_cap > 0.0 and self.z_half > 0.0 and self.echo_horizon >= 0.0):
             raise SpecError("surprise_cap and z_half must be > 0, echo_horizon >= 0")
         if not 0.0 < self.history_weight <= 1.0:
@@ -125,17 +135,17 @@ class ScoreOutput:
 
 def state_size(n_inputs: int) -> int:
     """Length of the scoring slice of a stream's stats."""
-    return 6 + 3 * n_inputs
+    return 8 + 4 * n_inputs
 
 
 def new_state(n_inputs: int, batch: int = 1) -> F64:
-    """Scoring state of streams never scored: ``(batch, 6 + 3N)``."""
+    """Scoring state of streams never scored: ``(batch, 8 + 4N)``."""
     out = np.zeros((batch, state_size(n_inputs)), dtype=np.float64)
     out[:, 1] = CALM_NEVER
     lik = 3 + n_inputs
     out[:, lik + _MEAN] = 1.0  # the surprise of a calibrated forecast is Exp(1)
     out[:, lik + _VAR] = 1.0
-    out[:, lik + 3 :] = np.nan  # no range seen yet
+    out[:, lik + 3 : lik + 3 + 3 * n_inputs] = np.nan  # no range or last value yet
     return out
 
 
@@ -191,6 +201,24 @@ def novelty(policy: AlertPolicy, obs: F64, low: F64, high: F64) -> tuple[B8, F64
     return novel, np.fmin(low, obs), np.fmax(high, obs)
 
 
+def repeats(policy: AlertPolicy, obs: F64, rep: F64) -> tuple[B8, F64]:
+    """A value repeated for longer than ``repeat_factor`` times the longest run seen.
+
+    obs: ``(B, N)``; rep: ``(B, N + 2)`` [last_1..N, repeats, longest]. Returns
+    ``(stuck (B,), new rep)``; a run is stuck once, at the reading that crosses the limit;
+    runs shorter than 3 readings never count.
+    """
+    n = obs.shape[1]
+    last, run, longest = rep[:, :n], rep[:, n], rep[:, n + 1]
+    same = (obs == last).all(axis=1)
+    new_run = np.where(same, run + 1.0, 0.0)
+    new_longest = np.where(same, longest, np.maximum(longest, run))
+    limit = np.maximum(policy.repeat_factor * longest, 2.0)
+    crossing = (new_run > limit) & (run <= limit)  # once per run
+    stuck: B8 = np.asarray(same & crossing & (policy.repeat_factor > 0))
+    return stuck, np.concatenate([obs, new_run[:, None], new_longest[:, None]], axis=1)
+
+
 def _echo(policy: AlertPolicy, score: F64, echo: F64) -> tuple[F64, F64]:
     """Keep a score only above the decaying peak of recent scores. ``(B,)`` each."""
     if policy.echo_horizon <= 0:
@@ -214,10 +242,10 @@ def score_batch(
     """Score B observations against their pending quantiles and advance the scoring state.
 
     levels: ``(Q,)``; pending: ``(B, N, Q)`` raw quantiles forecast for this reading (NaN:
-    none yet); obs: ``(B, N)``; state: ``(B, 6 + 3N)``. Returns the scores and the new state.
+    none yet); obs: ``(B, N)``; state: ``(B, 8 + 4N)``. Returns the scores and the new state.
     """
     n = obs.shape[1]
-    lik_at, lo_at = 3 + n, 6 + n
+    lik_at, lo_at, rep_at = 3 + n, 6 + n, 6 + 3 * n
     count, calm = state[:, 0], state[:, 1]
     valid, cal, med = _band(levels, pending, state[:, 3:lik_at])
     lower, upper = cal[:, :, 0], cal[:, :, -1]
@@ -230,16 +258,21 @@ def score_batch(
     severity = np.where(valid, sev.max(axis=1), 0.0)
     surprise = np.minimum(-np.log(np.maximum(tail_p, 1e-300)), policy.surprise_cap)
     lik_score, lik = likelihood_score(policy, surprise, state[:, lik_at : lik_at + 2], count)
-    novel, low, high = novelty(policy, obs, state[:, lo_at : lo_at + n], state[:, lo_at + n :])
+    novel, low, high = novelty(
+        policy, obs, state[:, lo_at : lo_at + n], state[:, lo_at + n : rep_at]
+    )
+    stuck, rep = repeats(policy, obs, state[:, rep_at:])
+    novel = novel | stuck
     warm = valid & (count >= policy.warmup)
     raw = np.where(warm, np.maximum(lik_score, novel * policy.novelty_score), 0.0)
     score, echo = _echo(policy, raw, state[:, lik_at + _ECHO])
-    worthy = warm & outside & (raw >= policy.alert_score)
+    worthy = warm & (outside | novel) & (raw >= policy.alert_score)
     alert = worthy & (calm >= policy.cooldown)
     new = _advance(policy, state, valid, miss, worthy | (outside & ~warm))
     new[:, lik_at : lik_at + 2] = np.where(valid[:, None], lik, state[:, lik_at : lik_at + 2])
     new[:, lik_at + _ECHO] = np.where(valid, echo, state[:, lik_at + _ECHO])
-    new[:, lo_at:] = np.concatenate([low, high], axis=1)
+    new[:, lo_at:rep_at] = np.concatenate([low, high], axis=1)
+    new[:, rep_at:] = rep
     nan = np.full_like(lower, np.nan)
     out = ScoreOutput(
         lower=np.where(valid[:, None], lower, nan),
@@ -256,7 +289,7 @@ def score_batch(
 
 
 def _advance(policy: AlertPolicy, state: F64, valid: B8, miss: B8, incident: B8) -> F64:
-    """Counters and calibration after one reading. state ``(B, 6 + 3N)``, miss ``(B, N)``."""
+    """Counters and calibration after one reading. state ``(B, 8 + 4N)``, miss ``(B, N)``."""
     n = miss.shape[1]
     count, calm, run = state[:, 0], state[:, 1], state[:, 2]
     new = state.copy()

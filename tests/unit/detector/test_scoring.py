@@ -44,7 +44,9 @@ def test_tail_probability_matches_gaussian_inside_band() -> None:
 
 
 def test_warmup_cooldown_and_one_alert_per_incident() -> None:
-    policy = AlertPolicy(warmup=50, cooldown=10, calibrate_after=10**6, alert_score=0.0)
+    policy = AlertPolicy(
+        warmup=50, cooldown=10, calibrate_after=10**6, alert_score=0.0, repeat_factor=0.0
+    )
     obs = np.zeros((200, 1))
     obs[20] = 10.0  # during warm-up: no alert
     obs[100:130] = 10.0  # a level shift lasting 30 readings: one alert
@@ -114,11 +116,13 @@ def test_an_incident_scores_once_then_decays() -> None:
 
 
 def test_state_layout() -> None:
-    assert state_size(2) == 12
+    assert state_size(2) == 16
     st = new_state(2, batch=3)
-    # [count, calm, run, log_scale x2, s_mean, s_var, echo, low x2, high x2]
-    assert st.shape == (3, 12)
-    assert (st[:, 5:7] == 1.0).all() and (st[:, 7] == 0.0).all() and np.isnan(st[:, 8:]).all()
+    # [count, calm, run, log_scale x2, s_mean, s_var, echo, low x2, high x2, last x2,
+    #  repeats, longest]
+    assert st.shape == (3, 16)
+    assert (st[:, 5:7] == 1.0).all() and (st[:, 7] == 0.0).all() and np.isnan(st[:, 8:14]).all()
+    assert (st[:, 14:] == 0.0).all()
 
 
 def test_no_band_yet_gives_nan_band_and_no_alert() -> None:
@@ -148,3 +152,18 @@ def test_alerts_need_an_anomaly_score() -> None:
     assert outs[-1].alert.tolist() == [True, False]  # type: ignore[attr-defined]
     outs, _ = _run(dataclasses.replace(base, alert_score=0.0), obs, width=1.0)
     assert outs[-1].alert.tolist() == [True, True]  # type: ignore[attr-defined]
+
+
+def test_a_stuck_value_is_novel_once_and_alerts() -> None:
+    # Noise never repeats a value; then the reading sticks for 20 readings.
+    policy = AlertPolicy(warmup=50, range_tolerance=0, novelty_score=0.95)
+    obs = np.random.default_rng(6).normal(size=(300, 1))
+    obs[250:270] = obs[249]
+    outs, _ = _run(policy, obs, width=1.0)
+    scores = np.array([o.score[0] for o in outs])  # type: ignore[attr-defined]
+    alerts = [t for t, o in enumerate(outs) if o.alert[0]]  # type: ignore[attr-defined]
+    assert scores[252] >= 0.95  # the third repeat crosses max(2 x longest run (0), 2)
+    assert (scores[253:270] < 0.95).all()  # once per run
+    assert 252 in alerts
+    off, _ = _run(dataclasses.replace(policy, repeat_factor=0.0), obs, width=1.0)
+    assert off[252].score[0] < 0.95  # type: ignore[attr-defined]
