@@ -1,16 +1,35 @@
 """Per-reading scoring: observation vs the pending quantile band, online calibration, alerts.
 
-Pure and batched over streams. A stream's scoring state is a slice of its ``stats`` vector,
-``[count, calm, run, log_scale_1..log_scale_N]`` (``3 + N`` floats):
+Pure and batched over streams. A stream's scoring state is a slice of its ``stats`` vector
+(``8 + 4N`` floats for ``N`` values per reading)::
+
+    [count, calm, run, log_scale_1..N, s_mean, s_var, echo, low_1..N, high_1..N,
+     last_1..N, repeats, longest]
 
 - count: readings scored against a band so far;
-- calm: readings since the last out-of-band reading (an incident is a run of out-of-band
-  readings less than ``cooldown`` apart; it raises one alert, at its first reading);
+- calm: readings since the last incident reading: out of band or novel and, once warm,
+  with an anomaly score (before echo suppression) of at least ``alert_score``. An incident is a run
+  of such readings less than ``cooldown`` apart; it raises one alert, at its first reading;
 - run: consecutive out-of-band readings (past ``shift_patience`` a persisting level shift is
   treated as the new normal: it stops widening the band);
 - log_scale: per value, adaptive conformal width scale. Calibrated quantiles are
   ``median + exp(log_scale) * (q - median)``; after each reading ``log_scale += gain *
-  (miss - target / N)``, so the long-run miss rate of the band tracks the target.
+  (miss - target / N)``, so the long-run miss rate of the band tracks the target;
+- s_mean, s_var: the stream's own running mean and variance of its surprise
+  ``-ln(tail probability)``;
+- echo: the decaying peak of recent scores (a reading scores only above it);
+- low, high: the range of values seen so far;
+- last, repeats, longest: the previous reading, how many readings in a row have repeated it
+  exactly, and the longest such run that has ended (a stuck value).
+
+The anomaly score rises with how improbable a reading is *for this stream*: its surprise is
+standardised by the stream's own surprise history (an online anomaly likelihood, as in
+Numenta's HTM detector), so a stream whose forecasts are always rough does not drown the
+others in alarms. A reading beyond the range ever seen by more than ``range_tolerance`` of
+that range scores at least ``novelty_score``, and so does a value repeated exactly for
+longer than ``repeat_factor`` times the longest run of repeats seen (a stuck sensor).
+After a high score, the following readings score only where they exceed the decaying peak
+(``echo_horizon``): one incident, one peak.
 """
 
 from __future__ import annotations
@@ -28,20 +47,33 @@ F64 = npt.NDArray[np.float64]
 B8 = npt.NDArray[np.bool_]
 
 CALM_NEVER = 1e9  # "calm" of a stream that never left its band
+_MEAN, _VAR, _ECHO = 0, 1, 2  # offsets inside the likelihood block (after log_scale)
 
 
 @dataclass(frozen=True)
 class AlertPolicy:
-    """How bands are calibrated and when an out-of-band reading becomes an alert.
+    """How bands are calibrated, how readings are scored, when they become alerts.
 
-    warmup: readings scored before alerts are allowed.
+    warmup: readings scored before alerts (and non-zero anomaly scores) are allowed.
     target_miss_rate: long-run fraction of normal readings outside the calibrated band.
     calibration_gain: step of the adaptive conformal update of the log width scale.
     calibrate_after: readings before calibration updates start (early bands are rough).
     min_scale, max_scale: bounds of the width scale.
     cooldown: in-band readings that end an incident (one incident = one alert).
     shift_patience: consecutive misses after which a shift stops widening the band.
-    p_floor: tail probability that maps to score 1 (score = log(1/p) / log(1/p_floor)).
+    surprise_cap: surprise ``-ln p`` is capped here (p below ~4e-18 counts the same).
+    history_weight: floor of the exponential weight of the surprise statistics
+        (they remember about ``1 / history_weight`` readings).
+    z_half: standardised surprise at which the anomaly score is 0.5.
+    range_tolerance: a value beyond the range seen so far by more than this fraction of
+        the range is novel (<= 0: off).
+    novelty_score: the least score of a novel reading.
+    repeat_factor: a value repeated exactly for more than this many times the longest run of
+        repeats seen so far (and at least 3 readings) is novel too (0: off).
+    echo_horizon: readings over which an incident's peak score decays by e (0: off).
+    alert_score: least anomaly score (before echo suppression) of an out-of-band or novel
+        reading that starts or continues an incident (0: every out-of-band reading does). The
+        default is the shipped model's NAB standard-profile threshold (0.567), rounded.
     """
 
     warmup: int = 200
@@ -52,7 +84,14 @@ class AlertPolicy:
     max_scale: float = 4.0
     cooldown: int = 30
     shift_patience: int = 20
-    p_floor: float = 1e-6
+    surprise_cap: float = 40.0
+    history_weight: float = 1e-3
+    z_half: float = 8.0
+    range_tolerance: float = 0.05
+    novelty_score: float = 0.95
+    echo_horizon: float = 300.0
+    alert_score: float = 0.57
+    repeat_factor: float = 2.0
 
     def __post_init__(self) -> None:
         if self.warmup < 0 or self.cooldown < 0 or self.calibrate_after < 0:
@@ -65,8 +104,14 @@ class AlertPolicy:
             raise SpecError("need 0 < min_scale <= 1 <= max_scale < inf")
         if self.shift_patience < 1:
             raise SpecError("shift_patience must be >= 1")
-        if not 0.0 < self.p_floor < 1.0:
-            raise SpecError("p_floor must be in (0, 1)")
+        if not self.repeat_factor >= 0.0:
+            raise SpecError("repeat_factor must be >= 0")
+        if not (self.surprise_cap > 0.0 and self.z_half > 0.0 and self.echo_horizon >= 0.0):
+            raise SpecError("surprise_cap and z_half must be > 0, echo_horizon >= 0")
+        if not 0.0 < self.history_weight <= 1.0:
+            raise SpecError("history_weight must be in (0, 1]")
+        if not (0.0 <= self.novelty_score <= 1.0 and 0.0 <= self.alert_score <= 1.0):
+            raise SpecError("novelty_score and alert_score must be in [0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,13 +135,17 @@ class ScoreOutput:
 
 def state_size(n_inputs: int) -> int:
     """Length of the scoring slice of a stream's stats."""
-    return 3 + n_inputs
+    return 8 + 4 * n_inputs
 
 
 def new_state(n_inputs: int, batch: int = 1) -> F64:
-    """Scoring state of streams never scored: ``(batch, 3 + N)``."""
+    """Scoring state of streams never scored: ``(batch, 8 + 4N)``."""
     out = np.zeros((batch, state_size(n_inputs)), dtype=np.float64)
     out[:, 1] = CALM_NEVER
+    lik = 3 + n_inputs
+    out[:, lik + _MEAN] = 1.0  # the surprise of a calibrated forecast is Exp(1)
+    out[:, lik + _VAR] = 1.0
+    out[:, lik + 3 : lik + 3 + 3 * n_inputs] = np.nan  # no range or last value yet
     return out
 
 
@@ -124,33 +173,106 @@ def tail_probability(cal: F64, levels: F64, obs: F64) -> F64:
     return out
 
 
+def likelihood_score(policy: AlertPolicy, surprise: F64, lik: F64, count: F64) -> tuple[F64, F64]:
+    """Surprise standardised by the stream's own history, squashed into [0, 1).
+
+    surprise, count: ``(B,)``; lik: ``(B, 2)`` [mean, var] before this reading. Returns the
+    score ``z+ / (z+ + z_half)`` and the updated [mean, var].
+    """
+    mean, var = lik[:, _MEAN], lik[:, _VAR]
+    z = np.maximum((surprise - mean) / np.sqrt(np.maximum(var, 1e-2)), 0.0)
+    w = np.maximum(1.0 / (count + 2.0), policy.history_weight)
+    d = surprise - mean
+    new = np.stack([mean + w * d, (1.0 - w) * (var + w * d * d)], axis=1)
+    return z / (z + policy.z_half), new
+
+
+def novelty(policy: AlertPolicy, obs: F64, low: F64, high: F64) -> tuple[B8, F64, F64]:
+    """Readings beyond the range seen so far. obs, low, high: ``(B, N)`` (NaN: nothing seen).
+
+    Returns ``(novel (B,), new_low, new_high)``.
+    """
+    span = high - low
+    with np.errstate(invalid="ignore"):
+        beyond = (obs > high + policy.range_tolerance * span) | (
+            obs < low - policy.range_tolerance * span
+        )
+        novel: B8 = np.asarray((beyond & (span > 0)).any(axis=1) & (policy.range_tolerance > 0))
+    return novel, np.fmin(low, obs), np.fmax(high, obs)
+
+
+def repeats(policy: AlertPolicy, obs: F64, rep: F64) -> tuple[B8, F64]:
+    """A value repeated for longer than ``repeat_factor`` times the longest run seen.
+
+    obs: ``(B, N)``; rep: ``(B, N + 2)`` [last_1..N, repeats, longest]. Returns
+    ``(stuck (B,), new rep)``; a run is stuck once, at the reading that crosses the limit;
+    runs shorter than 3 readings never count.
+    """
+    n = obs.shape[1]
+    last, run, longest = rep[:, :n], rep[:, n], rep[:, n + 1]
+    same = (obs == last).all(axis=1)
+    new_run = np.where(same, run + 1.0, 0.0)
+    new_longest = np.where(same, longest, np.maximum(longest, run))
+    limit = np.maximum(policy.repeat_factor * longest, 2.0)
+    crossing = (new_run > limit) & (run <= limit)  # once per run
+    stuck: B8 = np.asarray(same & crossing & (policy.repeat_factor > 0))
+    return stuck, np.concatenate([obs, new_run[:, None], new_longest[:, None]], axis=1)
+
+
+def _echo(policy: AlertPolicy, score: F64, echo: F64) -> tuple[F64, F64]:
+    """Keep a score only above the decaying peak of recent scores. ``(B,)`` each."""
+    if policy.echo_horizon <= 0:
+        return score, echo
+    decayed = echo * math.exp(-1.0 / policy.echo_horizon)
+    return np.where(score > decayed, score, 0.0), np.maximum(decayed, score)
+
+
+def _band(levels: F64, pending: F64, log_scale: F64) -> tuple[B8, F64, F64]:
+    """Validity ``(B,)``, calibrated quantiles ``(B, N, Q)`` and medians ``(B, N, 1)``."""
+    mid = int(np.searchsorted(levels, 0.5))
+    valid: B8 = np.asarray(np.isfinite(pending).all(axis=(1, 2)), dtype=np.bool_)
+    pend = np.where(valid[:, None, None], pending, 0.0)
+    med = pend[:, :, mid : mid + 1]
+    return valid, med + np.exp(log_scale)[:, :, None] * (pend - med), med
+
+
 def score_batch(
     policy: AlertPolicy, levels: F64, pending: F64, obs: F64, state: F64
 ) -> tuple[ScoreOutput, F64]:
     """Score B observations against their pending quantiles and advance the scoring state.
 
     levels: ``(Q,)``; pending: ``(B, N, Q)`` raw quantiles forecast for this reading (NaN:
-    none yet); obs: ``(B, N)``; state: ``(B, 3 + N)``. Returns the scores and the new state.
+    none yet); obs: ``(B, N)``; state: ``(B, 8 + 4N)``. Returns the scores and the new state.
     """
     n = obs.shape[1]
-    mid = int(np.searchsorted(levels, 0.5))
-    valid: B8 = np.asarray(np.isfinite(pending).all(axis=(1, 2)), dtype=np.bool_)
-    pend = np.where(valid[:, None, None], pending, 0.0)
-    count, calm, log_scale = state[:, 0], state[:, 1], state[:, 3:]
-    med = pend[:, :, mid : mid + 1]
-    cal = med + np.exp(log_scale)[:, :, None] * (pend - med)
+    lik_at, lo_at, rep_at = 3 + n, 6 + n, 6 + 3 * n
+    count, calm = state[:, 0], state[:, 1]
+    valid, cal, med = _band(levels, pending, state[:, 3:lik_at])
     lower, upper = cal[:, :, 0], cal[:, :, -1]
     miss = ((obs < lower) | (obs > upper)) & valid[:, None]
-    outside = miss.any(axis=1)
+    outside: B8 = np.asarray(miss.any(axis=1), dtype=np.bool_)
     p_each = tail_probability(cal, levels, obs)
     tail_p = np.where(valid, np.minimum(1.0, n * p_each.min(axis=1)), 1.0)
     width = np.maximum(upper - lower, 1e-12)
     sev = np.maximum(np.maximum(lower - obs, obs - upper), 0.0) / width
     severity = np.where(valid, sev.max(axis=1), 0.0)
-    score = np.clip(np.log(1.0 / np.maximum(tail_p, 1e-300)) / math.log(1.0 / policy.p_floor), 0, 1)
+    surprise = np.minimum(-np.log(np.maximum(tail_p, 1e-300)), policy.surprise_cap)
+    lik_score, lik = likelihood_score(policy, surprise, state[:, lik_at : lik_at + 2], count)
+    novel, low, high = novelty(
+        policy, obs, state[:, lo_at : lo_at + n], state[:, lo_at + n : rep_at]
+    )
+    stuck, rep = repeats(policy, obs, state[:, rep_at:])
+    novel = novel | stuck
     warm = valid & (count >= policy.warmup)
-    alert = warm & outside & (calm >= policy.cooldown)
-    new = _advance(policy, state, valid, miss, outside)
+    raw = np.where(warm, np.maximum(lik_score, novel * policy.novelty_score), 0.0)
+    score, echo = _echo(policy, raw, state[:, lik_at + _ECHO])
+    worthy = warm & (outside | novel) & (raw >= policy.alert_score)
+    alert = worthy & (calm >= policy.cooldown)
+    new = _advance(policy, state, valid, miss, worthy | (outside & ~warm))
+    new[:, lik_at : lik_at + 2] = np.where(valid[:, None], lik, state[:, lik_at : lik_at + 2])
+    new[:, lik_at + _ECHO] = np.where(valid, echo, state[:, lik_at + _ECHO])
+    new[:, lo_at:rep_at] = np.concatenate([low, high], axis=1)
+    new[:, rep_at:] = rep
     nan = np.full_like(lower, np.nan)
     out = ScoreOutput(
         lower=np.where(valid[:, None], lower, nan),
@@ -158,7 +280,7 @@ def score_batch(
         upper=np.where(valid[:, None], upper, nan),
         tail_prob=tail_p,
         severity=severity,
-        score=np.where(valid, score, 0.0),
+        score=score,
         outside=outside,
         alert=alert,
         warm=warm,
@@ -166,17 +288,17 @@ def score_batch(
     return out, new
 
 
-def _advance(policy: AlertPolicy, state: F64, valid: B8, miss: B8, outside: B8) -> F64:
-    """The scoring state after one reading. state ``(B, 3 + N)``, miss ``(B, N)``."""
+def _advance(policy: AlertPolicy, state: F64, valid: B8, miss: B8, incident: B8) -> F64:
+    """Counters and calibration after one reading. state ``(B, 8 + 4N)``, miss ``(B, N)``."""
     n = miss.shape[1]
     count, calm, run = state[:, 0], state[:, 1], state[:, 2]
     new = state.copy()
     new[:, 0] = count + valid
-    new[:, 1] = np.where(valid, np.where(outside, 0.0, np.minimum(calm + 1.0, CALM_NEVER)), calm)
-    new_run = np.where(outside, run + 1.0, 0.0)
+    new[:, 1] = np.where(valid, np.where(incident, 0.0, np.minimum(calm + 1.0, CALM_NEVER)), calm)
+    new_run = np.where(miss.any(axis=1), run + 1.0, 0.0)
     new[:, 2] = np.where(valid, new_run, run)
     update = valid & (count >= policy.calibrate_after) & (new_run <= policy.shift_patience)
     step = policy.calibration_gain * (miss.astype(np.float64) - policy.target_miss_rate / n)
-    log_scale = state[:, 3:] + np.where(update[:, None], step, 0.0)
-    new[:, 3:] = np.clip(log_scale, math.log(policy.min_scale), math.log(policy.max_scale))
+    log_scale = state[:, 3 : 3 + n] + np.where(update[:, None], step, 0.0)
+    new[:, 3 : 3 + n] = np.clip(log_scale, math.log(policy.min_scale), math.log(policy.max_scale))
     return new

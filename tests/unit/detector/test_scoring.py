@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from statistics import NormalDist
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from detector.errors import SpecError
-from detector.scoring import AlertPolicy, new_state, score_batch, tail_probability
+from detector.scoring import AlertPolicy, new_state, score_batch, state_size, tail_probability
 
 LEVELS = np.array([0.005, 0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975, 0.995])
 GAUSS = np.array([NormalDist().inv_cdf(p) for p in LEVELS])
@@ -43,7 +44,9 @@ def test_tail_probability_matches_gaussian_inside_band() -> None:
 
 
 def test_warmup_cooldown_and_one_alert_per_incident() -> None:
-    policy = AlertPolicy(warmup=50, cooldown=10, calibrate_after=10**6)
+    policy = AlertPolicy(
+        warmup=50, cooldown=10, calibrate_after=10**6, alert_score=0.0, repeat_factor=0.0
+    )
     obs = np.zeros((200, 1))
     obs[20] = 10.0  # during warm-up: no alert
     obs[100:130] = 10.0  # a level shift lasting 30 readings: one alert
@@ -56,12 +59,70 @@ def test_warmup_cooldown_and_one_alert_per_incident() -> None:
     assert outs[100].severity[0] == pytest.approx((10 - GAUSS[-1]) / (2 * GAUSS[-1]))  # type: ignore[attr-defined]
 
 
-def test_score_is_monotone_in_distance_and_bounded() -> None:
-    obs = np.linspace(0, 20, 50)[:, None]
-    outs, _ = _run(AlertPolicy(warmup=0), obs, width=1.0)
+def _final_scores(policy: AlertPolicy, history: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Every stream sees ``history`` (T,), then its own last reading; N(0, 1) forecasts."""
+    obs = np.concatenate([np.repeat(history[:, None], last.size, axis=1), last[None, :]])
+    outs, _ = _run(policy, obs, width=1.0)
+    return np.asarray(outs[-1].score)  # type: ignore[attr-defined]
+
+
+def test_score_rises_with_distance_and_is_bounded() -> None:
+    policy = AlertPolicy(warmup=100, echo_horizon=0, range_tolerance=0)
+    history = np.random.default_rng(1).normal(size=400)
+    last = np.array([0.0, 2.0, 3.0, 4.0, 6.0, 10.0, 50.0])
+    scores = _final_scores(policy, history, last)
+    assert scores[0] == 0.0
+    assert (np.diff(scores) > 0).all()
+    assert (scores >= 0).all() and (scores < 1).all()
+
+
+def test_score_is_relative_to_the_streams_own_surprise() -> None:
+    # Same final deviation; one stream's forecasts were always good, the other's always
+    # rough (readings 3x wider than forecast, calibration off): the rough one scores lower.
+    policy = AlertPolicy(warmup=100, echo_horizon=0, range_tolerance=0, calibrate_after=10**6)
+    rng = np.random.default_rng(2)
+    obs = np.stack([rng.normal(size=500), 3.0 * rng.normal(size=500)], axis=1)
+    obs[-1] = 6.0
+    outs, _ = _run(policy, obs, width=1.0)
+    calm, rough = outs[-1].score  # type: ignore[attr-defined]
+    assert calm > 0.3 and rough < 0.5 * calm
+
+
+def test_no_score_before_warmup() -> None:
+    obs = np.zeros((60, 1))
+    obs[30] = 40.0
+    outs, _ = _run(AlertPolicy(warmup=50), obs, width=1.0)
+    assert all(o.score[0] == 0.0 for o in outs[:50])  # type: ignore[attr-defined]
+
+
+def test_a_value_beyond_the_seen_range_is_novel() -> None:
+    # A forecast that follows the level would call 12 ordinary; the range says otherwise.
+    policy = AlertPolicy(warmup=10, echo_horizon=0, range_tolerance=0.05, novelty_score=0.9)
+    history = np.tile([0.0, 10.0], 50)
+    scores = _final_scores(policy, history, np.array([10.4, 10.6, 12.0, -0.6]))
+    off = _final_scores(dataclasses.replace(policy, range_tolerance=0), history, np.array([12.0]))
+    assert scores[0] < 0.9 and scores[1] >= 0.9 and scores[2] >= 0.9 and scores[3] >= 0.9
+    assert off[0] < 0.9
+
+
+def test_an_incident_scores_once_then_decays() -> None:
+    policy = AlertPolicy(warmup=50, echo_horizon=20, range_tolerance=0)
+    obs = np.random.default_rng(3).normal(size=(400, 1)) * 0.3
+    obs[[200, 205, 380]] = 8.0  # 205 is an echo of 200; 380 is 9 horizons later
+    outs, _ = _run(policy, obs, width=1.0)
     scores = np.array([o.score[0] for o in outs])  # type: ignore[attr-defined]
-    assert (scores >= 0).all() and (scores <= 1).all()
-    assert scores[-1] == 1.0 and scores[0] == 0.0
+    assert scores[200] > 0.3 and scores[205] == 0.0
+    assert scores[380] > 0.3
+
+
+def test_state_layout() -> None:
+    assert state_size(2) == 16
+    st = new_state(2, batch=3)
+    # [count, calm, run, log_scale x2, s_mean, s_var, echo, low x2, high x2, last x2,
+    #  repeats, longest]
+    assert st.shape == (3, 16)
+    assert (st[:, 5:7] == 1.0).all() and (st[:, 7] == 0.0).all() and np.isnan(st[:, 8:14]).all()
+    assert (st[:, 14:] == 0.0).all()
 
 
 def test_no_band_yet_gives_nan_band_and_no_alert() -> None:
@@ -78,3 +139,31 @@ def test_invalid_policy() -> None:
         AlertPolicy(target_miss_rate=0.0)
     with pytest.raises(SpecError):
         AlertPolicy(min_scale=2.0)
+
+
+def test_alerts_need_an_anomaly_score() -> None:
+    # The same 6-sigma reading alerts in a stream whose forecasts were good and not in one
+    # whose readings were always 3x wider than forecast; alert_score=0 alerts in both.
+    rng = np.random.default_rng(4)
+    obs = np.stack([rng.normal(size=400), 3.0 * rng.normal(size=400)], axis=1)
+    obs[-1] = 6.0
+    base = AlertPolicy(warmup=100, calibrate_after=10**6, cooldown=0, echo_horizon=0)
+    outs, _ = _run(base, obs, width=1.0)
+    assert outs[-1].alert.tolist() == [True, False]  # type: ignore[attr-defined]
+    outs, _ = _run(dataclasses.replace(base, alert_score=0.0), obs, width=1.0)
+    assert outs[-1].alert.tolist() == [True, True]  # type: ignore[attr-defined]
+
+
+def test_a_stuck_value_is_novel_once_and_alerts() -> None:
+    # Noise never repeats a value; then the reading sticks for 20 readings.
+    policy = AlertPolicy(warmup=50, range_tolerance=0, novelty_score=0.95)
+    obs = np.random.default_rng(6).normal(size=(300, 1))
+    obs[250:270] = obs[249]
+    outs, _ = _run(policy, obs, width=1.0)
+    scores = np.array([o.score[0] for o in outs])  # type: ignore[attr-defined]
+    alerts = [t for t, o in enumerate(outs) if o.alert[0]]  # type: ignore[attr-defined]
+    assert scores[252] >= 0.95  # the third repeat crosses max(2 x longest run (0), 2)
+    assert (scores[253:270] < 0.95).all()  # once per run
+    assert 252 in alerts
+    off, _ = _run(dataclasses.replace(policy, repeat_factor=0.0), obs, width=1.0)
+    assert off[252].score[0] < 0.95  # type: ignore[attr-defined]
