@@ -7,8 +7,8 @@ Pure and batched over streams. A stream's scoring state is a slice of its ``stat
      last_1..N, repeats, longest]
 
 - count: readings scored against a band so far;
-- calm: readings since the last incident reading: out of band or novel and, once warm,
-  with an anomaly score (before echo suppression) of at least ``alert_score``. An incident is a run
+- calm: readings since the last incident reading: out of band (or a stuck value) and, once
+  warm, with an anomaly score (before echo suppression) of at least ``alert_score``. An incident is a run
   of such readings less than ``cooldown`` apart; it raises one alert, at its first reading;
 - run: consecutive out-of-band readings (past ``shift_patience`` a persisting level shift is
   treated as the new normal: it stops widening the band);
@@ -28,6 +28,7 @@ Numenta's HTM detector), so a stream whose forecasts are always rough does not d
 others in alarms. A reading beyond the range ever seen by more than ``range_tolerance`` of
 that range scores at least ``novelty_score``, and so does a value repeated exactly for
 longer than ``repeat_factor`` times the longest run of repeats seen (a stuck sensor).
+A new extreme that stays inside the band raises the score but alerts nobody by itself.
 After a high score, the following readings score only where they exceed the decaying peak
 (``echo_horizon``): one incident, one peak.
 """
@@ -71,7 +72,7 @@ class AlertPolicy:
     repeat_factor: a value repeated exactly for more than this many times the longest run of
         repeats seen so far (and at least 3 readings) is novel too (0: off).
     echo_horizon: readings over which an incident's peak score decays by e (0: off).
-    alert_score: least anomaly score (before echo suppression) of an out-of-band or novel
+    alert_score: least anomaly score (before echo suppression) of an out-of-band or stuck
         reading that starts or continues an incident (0: every out-of-band reading does). The
         default is the shipped model's NAB standard-profile threshold (0.567), rounded.
     """
@@ -262,11 +263,12 @@ def score_batch(
         policy, obs, state[:, lo_at : lo_at + n], state[:, lo_at + n : rep_at]
     )
     stuck, rep = repeats(policy, obs, state[:, rep_at:])
-    novel = novel | stuck
     warm = valid & (count >= policy.warmup)
-    raw = np.where(warm, np.maximum(lik_score, novel * policy.novelty_score), 0.0)
+    raw = np.where(warm, np.maximum(lik_score, (novel | stuck) * policy.novelty_score), 0.0)
     score, echo = _echo(policy, raw, state[:, lik_at + _ECHO])
-    worthy = warm & (outside | novel) & (raw >= policy.alert_score)
+    # A new extreme inside the band raises the score but is no alert by itself: the band
+    # already allowed for it. A stuck value is, since a flatline never leaves the band.
+    worthy = warm & (outside | stuck) & (raw >= policy.alert_score)
     alert = worthy & (calm >= policy.cooldown)
     new = _advance(policy, state, valid, miss, worthy | (outside & ~warm))
     new[:, lik_at : lik_at + 2] = np.where(valid[:, None], lik, state[:, lik_at : lik_at + 2])

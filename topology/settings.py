@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     alert_calibrate_after: int | None = Field(
         None, ge=0, description="readings before the band calibration starts"
     )
+    alert_score: float | None = Field(
+        None, ge=0, le=1, description="least anomaly score that starts an incident (0 = any miss)"
+    )
 
     # Operations.
     metrics_port: int = Field(
@@ -92,5 +95,6 @@ class Settings(BaseSettings):
             "cooldown": self.alert_cooldown,
             "shift_patience": self.alert_shift_patience,
             "calibrate_after": self.alert_calibrate_after,
+            "alert_score": self.alert_score,
         }
         return {k: v for k, v in knobs.items() if v is not None}

@@ -1,9 +1,7 @@
 """Streams with injected anomalies through a real `tcnad worker`: alerts arrive for the
-anomalous streams at their anomalies; clean streams stay (nearly) quiet after warm-up.
+anomalous streams at their anomalies; clean streams stay quiet after warm-up.
 
-"Nearly": with the shipped model and policy the detector raises false alerts on about
-0.3-0.6% of clean readings after warm-up (measured with the Detector alone on this data,
-independent of the worker), so the bound below is 1% of the clean readings, not zero."""
+The worker runs the default alert policy except for the warm-up length."""
 
 from __future__ import annotations
 
@@ -32,7 +30,7 @@ SPIKE_AT = 480
 ANOMALOUS = [f"hot-{k}" for k in range(3)]
 CLEAN = [f"calm-{k}" for k in range(6)]
 WARMUP = 200
-POLICY = {"TCNAD_ALERT_WARMUP": str(WARMUP), "TCNAD_ALERT_TARGET_MISS_RATE": "0.0005"}
+POLICY = {"TCNAD_ALERT_WARMUP": str(WARMUP)}
 
 
 @pytest.fixture
@@ -72,7 +70,7 @@ async def test_alerts_for_injected_anomalies_and_none_for_clean_streams(
         hits = sorted(i for s, i in at if s == stream)
         assert any(SPIKE_AT <= i <= SPIKE_AT + 2 for i in hits), f"{stream}: alerts at {hits}"
     false = sorted((s, i) for s, i in at if s in CLEAN and i >= WARMUP)
-    assert len(false) <= 0.01 * len(CLEAN) * (N - WARMUP), f"clean streams alerted: {false}"
+    assert not false, f"clean streams alerted: {false}"
     assert not [(s, i) for s, i in at if i < WARMUP], "alerts during warm-up"
     ids = [str(a["id"]) for a in alerts]
     assert all(i.count(":") >= 2 for i in ids) and len(ids) == len(set(ids))
