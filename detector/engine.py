@@ -5,7 +5,7 @@ Per reading of a stream: score the observation against the band forecast one ste
 (``detector.normalize``), advance the TCN by one step (``detector.streaming``) and store the
 forecast for the next reading, in raw units, in the stream's ``stats``:
 
-``stats = [normalisation (1 + 2N) | pending quantiles (N * Q, raw) | scoring (3 + N)]``.
+``stats = [normalisation (1 + 2N) | pending quantiles (N * Q, raw) | scoring (8 + 4N)]``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ BASE_OFFSET = 1000
 BASE_TIME = 1.7e9
 
 
-def reference_layout(model_id: str = "ref0001", stats_size: int = 20) -> StateLayout:
+def reference_layout(model_id: str = "ref0001", stats_size: int = 24) -> StateLayout:
     """The reference spec: 8 blocks, dilations 1..128, kernel 3, 32 channels, 2 convs per
     block, 1 input channel: 16 rings ``(2 * d, C)``."""
     shapes: list[tuple[int, int]] = []

@@ -40,22 +40,22 @@ def test_reference_layout_sizes() -> None:
 
 
 def test_meta_is_small_and_self_describing() -> None:
-    meta = CODEC.encode_meta(7, 41, 1.5, np.arange(20.0))
-    assert len(meta) == CODEC.meta_size == 4 + 2 + 4 + 1 + len("ref0001") + 24 + 160
+    meta = CODEC.encode_meta(7, 41, 1.5, np.arange(float(LAYOUT.stats_size)))
+    assert len(meta) == CODEC.meta_size == 4 + 2 + 4 + 1 + len("ref0001") + 24 + 8 * LAYOUT.stats_size
     assert meta[:4] == b"TCNS" and struct.unpack_from("<H", meta, 4)[0] == FORMAT_VERSION
     assert struct.unpack_from("<I", meta, 6)[0] == fingerprint(LAYOUT)
     assert describe_header(meta) == f"model 'ref0001' (format 1, layout {fingerprint(LAYOUT):08x})"
     record = CODEC.decode("s", meta, b"\0" * 8)
     assert record is not None
     assert (record.state.step, record.offset, record.timestamp) == (7, 41, 1.5)
-    np.testing.assert_array_equal(record.state.stats, np.arange(20.0))
+    np.testing.assert_array_equal(record.state.stats, np.arange(float(LAYOUT.stats_size)))
 
 
 def test_fingerprint_covers_shapes_and_stats() -> None:
-    other = StateLayout((*LAYOUT.ring_shapes[:-1], (256, 16)), 20, "ref0001")
+    other = StateLayout((*LAYOUT.ring_shapes[:-1], (256, 16)), LAYOUT.stats_size, "ref0001")
     assert fingerprint(other) != fingerprint(LAYOUT)
     assert fingerprint(StateLayout(LAYOUT.ring_shapes, 21, "ref0001")) != fingerprint(LAYOUT)
-    meta = StateCodec(other).encode_meta(1, 0, 0.0, np.zeros(20))
+    meta = StateCodec(other).encode_meta(1, 0, 0.0, np.zeros(LAYOUT.stats_size))
     with pytest.raises(IncompatibleState, match="layout"):
         CODEC.decode("s", meta, b"")
 
@@ -89,7 +89,7 @@ def test_state_delta_reads_the_changed_rows(since: int, step: int) -> None:
 
 
 def test_corrupt_and_foreign_bytes_raise_clear_errors() -> None:
-    meta = CODEC.encode_meta(5, 1, 1.0, np.zeros(20))
+    meta = CODEC.encode_meta(5, 1, 1.0, np.zeros(LAYOUT.stats_size))
     with pytest.raises(CorruptState, match="rings are 0 bytes at step 5"):
         CODEC.decode("s", meta, None)
     with pytest.raises(CorruptState, match="meta is"):
@@ -114,8 +114,8 @@ def test_invalid_updates_are_refused() -> None:
 
 
 def test_decide_mirrors_the_lua_rules() -> None:
-    body = CODEC.encode_body(4, 9, 1.0, np.zeros(20))
-    stored = CODEC.header + CODEC.encode_body(2, 7, 0.5, np.zeros(20))
+    body = CODEC.encode_body(4, 9, 1.0, np.zeros(LAYOUT.stats_size))
+    stored = CODEC.header + CODEC.encode_body(2, 7, 0.5, np.zeros(LAYOUT.stats_size))
     assert decide(CODEC, "reset", None, 0, body) is Outcome.APPLIED
     assert decide(CODEC, "reset", None, 2, body) is Outcome.FENCED
     assert decide(CODEC, "reset", stored, 2, body) is Outcome.APPLIED
