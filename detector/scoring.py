@@ -8,8 +8,9 @@ Pure and batched over streams. A stream's scoring state is a slice of its ``stat
 
 - count: readings scored against a band so far;
 - calm: readings since the last incident reading: out of band (or a stuck value) and, once
-  warm, with an anomaly score (before echo suppression) of at least ``alert_score``. An incident is a run
-  of such readings less than ``cooldown`` apart; it raises one alert, at its first reading;
+  warm, with an anomaly score (before echo suppression) of at least ``alert_score``. An
+  incident is a run of such readings less than ``cooldown`` apart; it raises one alert, at
+  its first reading;
 - run: consecutive out-of-band readings (past ``shift_patience`` a persisting level shift is
   treated as the new normal: it stops widening the band);
 - log_scale: per value, adaptive conformal width scale. Calibrated quantiles are
@@ -69,6 +70,8 @@ class AlertPolicy:
     range_tolerance: a value beyond the range seen so far by more than this fraction of
         the range is novel (<= 0: off).
     novelty_score: the least score of a novel reading.
+    novelty_after: readings a stream must have been scored before range novelty counts (its
+        range is still being learned before that).
     repeat_factor: a value repeated exactly for more than this many times the longest run of
         repeats seen so far (and at least 3 readings) is novel too (0: off).
     echo_horizon: readings over which an incident's peak score decays by e (0: off).
@@ -90,13 +93,14 @@ class AlertPolicy:
     z_half: float = 8.0
     range_tolerance: float = 0.05
     novelty_score: float = 0.95
+    novelty_after: int = 0
     echo_horizon: float = 300.0
     alert_score: float = 0.57
     repeat_factor: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.warmup < 0 or self.cooldown < 0 or self.calibrate_after < 0:
-            raise SpecError("warmup, cooldown and calibrate_after must be >= 0")
+        if min(self.warmup, self.cooldown, self.calibrate_after, self.novelty_after) < 0:
+            raise SpecError("warmup, cooldown, calibrate_after and novelty_after must be >= 0")
         if not 0.0 < self.target_miss_rate < 1.0:
             raise SpecError(f"target_miss_rate must be in (0, 1), got {self.target_miss_rate}")
         if not self.calibration_gain >= 0.0:
@@ -262,6 +266,7 @@ def score_batch(
     novel, low, high = novelty(
         policy, obs, state[:, lo_at : lo_at + n], state[:, lo_at + n : rep_at]
     )
+    novel &= count >= policy.novelty_after
     stuck, rep = repeats(policy, obs, state[:, rep_at:])
     warm = valid & (count >= policy.warmup)
     raw = np.where(warm, np.maximum(lik_score, (novel | stuck) * policy.novelty_score), 0.0)

@@ -41,7 +41,9 @@ def test_reference_layout_sizes() -> None:
 
 def test_meta_is_small_and_self_describing() -> None:
     meta = CODEC.encode_meta(7, 41, 1.5, np.arange(float(LAYOUT.stats_size)))
-    assert len(meta) == CODEC.meta_size == 4 + 2 + 4 + 1 + len("ref0001") + 24 + 8 * LAYOUT.stats_size
+    assert (
+        len(meta) == CODEC.meta_size == 4 + 2 + 4 + 1 + len("ref0001") + 24 + 8 * LAYOUT.stats_size
+    )
     assert meta[:4] == b"TCNS" and struct.unpack_from("<H", meta, 4)[0] == FORMAT_VERSION
     assert struct.unpack_from("<I", meta, 6)[0] == fingerprint(LAYOUT)
     assert describe_header(meta) == f"model 'ref0001' (format 1, layout {fingerprint(LAYOUT):08x})"
