@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         1, ge=0, description="torch intra-op threads (0 = torch's default, one per core)"
     )
+    gc_gen0_threshold: int = Field(
+        100_000,
+        ge=0,
+        description="allocations between young-generation garbage collections, after the "
+        "objects alive at start are frozen out of collection (0 = Python's defaults)",
+    )
 
     # Micro-batching and the consumer.
     batch_max_size: int = Field(20_000, ge=1, description="readings per fetch at most")

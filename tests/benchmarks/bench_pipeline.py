@@ -154,8 +154,14 @@ def scrape(port: int) -> dict[str, float]:
     return values
 
 
-def worker_env(stack: EmbeddedStack, topic: str, port: int) -> dict[str, str]:
+def worker_env(stack: EmbeddedStack, topic: str, port: int, settings: list[str]) -> dict[str, str]:
+    """The worker's environment: the stack's addresses, then ``settings`` (NAME=VALUE,
+    applied last)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TCNAD_")}
+    for item in settings:
+        name, sep, _ = item.partition("=")
+        if not sep or not name.startswith("TCNAD_"):
+            raise SystemExit(f"--worker-env wants TCNAD_NAME=VALUE, got {item!r}")
     env.update(
         TCNAD_KAFKA_BOOTSTRAP=stack.kafka_bootstrap,
         TCNAD_REDIS_URL=stack.redis_url,
@@ -169,6 +175,7 @@ def worker_env(stack: EmbeddedStack, topic: str, port: int) -> dict[str, str]:
         TCNAD_SESSION_TIMEOUT_S="6",
         PYTHONUNBUFFERED="1",
     )
+    env.update(item.partition("=")[::2] for item in settings)
     return env
 
 
@@ -257,6 +264,13 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--per-stream", type=int, default=250)
     ap.add_argument("--faust-records", type=int, default=30_000)
     ap.add_argument("--latency-seconds", type=float, default=20.0)
+    ap.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="TCNAD_NAME=VALUE",
+        help="a worker setting (repeatable), e.g. TCNAD_GC_GEN0_THRESHOLD=0",
+    )
     return ap.parse_args()
 
 
@@ -269,7 +283,7 @@ def run_worker_phases(
         "worker",
         [sys.executable, "-m", "topology.cli", "worker", "-l", "warn"],
         log_dir / "worker.log",
-        worker_env(stack, topic, port),
+        worker_env(stack, topic, port, args.worker_env),
         REPO,
     )
     proc.start()

@@ -1,0 +1,43 @@
+"""``tune_gc``: frozen start-up objects and a higher young-generation threshold."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from topology.runtime import tune_gc
+from topology.settings import Settings
+
+
+@pytest.fixture
+def restore_gc() -> Iterator[None]:
+    before = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*before)
+
+
+def test_zero_leaves_the_collector_alone(restore_gc: None) -> None:
+    gc.set_threshold(700, 10, 10)
+    frozen = gc.get_freeze_count()
+    tune_gc(0)
+    assert gc.get_threshold() == (700, 10, 10)
+    assert gc.get_freeze_count() == frozen
+
+
+def test_threshold_and_freeze(restore_gc: None) -> None:
+    gc.unfreeze()
+    gc.set_threshold(700, 7, 9)
+    alive = [[i] for i in range(5000)]  # lists: tracked by the collector
+    tune_gc(50_000)
+    assert gc.get_threshold() == (50_000, 7, 9)
+    assert gc.get_freeze_count() >= len(alive)
+    assert gc.isenabled()
+
+
+def test_setting_default_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().gc_gen0_threshold == 100_000
+    monkeypatch.setenv("TCNAD_GC_GEN0_THRESHOLD", "0")
+    assert Settings().gc_gen0_threshold == 0
