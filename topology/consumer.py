@@ -5,14 +5,18 @@ with a per-event ack (~230 us of event-loop work per record). ``BatchConsumer`` 
 ``Consumer._drain_messages``: a batch is one fetch (``_wait_next_records``) plus whatever
 arrives while the previous batch is still being applied and for ``batch_max_wait_ms``
 after, up to ``broker_max_poll_records`` records. The handler ``prepare`` s it (decoding,
-done one batch ahead while the previous batch waits on Redis and Kafka) and ``apply`` s it;
-when ``apply`` returns, the batch's offsets go into faust's own ack table (``_acked`` /
-``_acked_index``), so faust's commit timer, commit on stop and rebalance logic keep working.
+done one batch ahead while the previous batch waits on Redis and Kafka) and ``apply`` s it
+(score, publish alerts). A saver task runs the handler's ``flush`` (save the states stepped
+so far) at most every ``save_interval_ms`` while later batches are applied; when a flush
+returns, the batches applied before it began go into faust's own ack table (``_acked`` /
+``_acked_index``), so faust's commit timer, commit on stop and rebalance logic keep working,
+and no offset is committed before the state it produced is saved. Once
+``max_unsaved_records`` records wait for a save, the consumer saves before going on.
 
 Rebalance: ``on_partitions_revoked`` invalidates the batch prepared ahead, waits for the
-batch being applied (it saves its state before returning), commits everything acked (stock
-faust drops the acks of revoked partitions before it commits, which re-delivers them to the
-new owner), tells the handler, and only then runs faust's own revocation.
+batch being applied, flushes and acks everything applied, commits it (stock faust drops the
+acks of revoked partitions before it commits, which re-delivers them to the new owner),
+tells the handler, and only then runs faust's own revocation.
 
 This leans on faust-streaming internals; the version is pinned in pyproject.toml, and
 tests/unit/topology/test_consumer.py and the rebalance integration tests cover the seams.
@@ -43,7 +47,12 @@ class BatchHandler(Protocol):
         ...
 
     async def apply(self, prepared: Any) -> None:
-        """Apply a prepared batch; return only once it may be acked (raise otherwise)."""
+        """Apply a prepared batch (score, publish alerts); raise if it cannot be."""
+        ...
+
+    async def flush(self) -> None:
+        """Save what every batch applied before this call changed; once it returns, those
+        batches may be acked (raise otherwise)."""
         ...
 
     def on_revoked(self, partitions: Iterable[TP]) -> None:
@@ -95,6 +104,10 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._idle.set()
         self._fatal: BaseException | None = None
         self._revocations = 0
+        self._unsaved: list[dict[TP, list[Any]]] = []  # applied, not yet saved: not acked
+        self._unsaved_records = 0
+        self._wake_saver = asyncio.Event()
+        self._saver: asyncio.Task[None] | None = None
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -112,6 +125,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
         should_stop = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set
         ahead: asyncio.Future[Prefetched | None] | None = None
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.ensure_future(self._save_loop())
         try:
             while not (should_stop() or fetcher_stopped()):
                 if ahead is None:
@@ -129,14 +144,22 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 await self._handle(item.batch, item.prepared)
                 if self._fatal is not None:
                     return
+            await self._final_flush()
+        except asyncio.CancelledError:
+            await self._final_flush()
+            raise
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 logger.info("broker stopped the consumer, shutting down")
+                await self._final_flush()
                 return
             raise
         finally:
             if ahead is not None:
                 ahead.cancel()
+            if self._saver is not None:
+                self._saver.cancel()
+                self._saver = None
 
     async def _prefetch(self) -> Prefetched | None:
         marks = (self.app.consumer_generation_id, self._revocations)
@@ -208,14 +231,63 @@ class BatchConsumer(faust_aiokafka.Consumer):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._fatal = exc
-            logger.critical("batch failed and was not acked, stopping the worker: %s", exc)
-            await self.app.crash(exc)
+            await self._fail(exc)
             return
         finally:
             self._idle.set()
-        self.ack_batch(batch)
+        self._wake_saver.set()
         handler.on_lag(self._lag(batch))
+        if self._unsaved_records >= self.tuning.get("max_unsaved_records", 100_000):
+            await self._save_round()  # back-pressure: the store is slower than the input
+
+    async def _fail(self, exc: BaseException) -> None:
+        if self._fatal is not None:
+            return
+        self._fatal = exc
+        logger.critical("batch failed and was not acked, stopping the worker: %s", exc)
+        await self.app.crash(exc)
+
+    async def _save_loop(self) -> None:
+        """Flush when batches were applied since the last flush, at most every
+        ``save_interval_ms`` (fewer, larger saves: each costs per stream, not per reading)."""
+        interval = self.tuning.get("save_interval_ms", 500) / 1000.0
+        while self._fatal is None:
+            await self._wake_saver.wait()
+            self._wake_saver.clear()
+            started = time.monotonic()
+            await self._save_round()
+            left = interval - (time.monotonic() - started)
+            if left > 0:
+                await asyncio.sleep(left)
+
+    async def _save_round(self) -> bool:
+        """Flush, then ack the batches applied before the flush began. False on failure
+        (the worker then stops; nothing unsaved was acked)."""
+        if self._fatal is not None:
+            return False
+        batches, self._unsaved = self._unsaved, []
+        self._unsaved_records = 0
+        try:
+            await self._require_handler().flush()
+        except asyncio.CancelledError:
+            self._unsaved = batches + self._unsaved
+            self._unsaved_records = sum(len(r) for b in self._unsaved for r in b.values())
+            raise
+        except Exception as exc:
+            await self._fail(exc)
+            return False
+        for batch in batches:
+            self.ack_batch(batch)
+        return True
+
+    async def _final_flush(self) -> None:
+        """On stop: save and ack what was applied (bounded), so the last commit has it."""
+        if not self._unsaved or self._fatal is not None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._save_round()), self.finish_timeout_s)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            logger.warning("stopping: the last save did not finish; it will be replayed")
 
     def _lag(self, batch: Mapping[TP, Sequence[Any]]) -> int:
         lag = 0
@@ -229,7 +301,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     async def _run_to_end(self, work: Awaitable[None], batch: dict[TP, list[Any]]) -> None:
         """Await the handler; if we are cancelled (the worker stops), let the batch finish
-        (bounded) and ack it, so the final commit includes it."""
+        (bounded), so the final flush and commit include it."""
         task = asyncio.ensure_future(work)
         try:
             await asyncio.shield(task)
@@ -241,8 +313,13 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 except (asyncio.TimeoutError, asyncio.CancelledError):
                     task.cancel()
             if task.done() and not task.cancelled() and task.exception() is None:
-                self.ack_batch(batch)
+                self._add_unsaved(batch)
             raise
+        self._add_unsaved(batch)
+
+    def _add_unsaved(self, batch: dict[TP, list[Any]]) -> None:
+        self._unsaved.append(batch)
+        self._unsaved_records += sum(len(recs) for recs in batch.values())
 
     def ack_batch(self, batch: Mapping[TP, Sequence[Any]]) -> None:
         """Mark every offset of the batch acked in faust's table (with holes in between
@@ -272,6 +349,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._revocations += 1  # a batch fetched before this point is not applied
         await self._idle.wait()
         if revoked:
+            await self._save_round()
             try:
                 await self.commit()
             except Exception as exc:  # the stored offsets make a replay harmless
@@ -296,7 +374,8 @@ class BatchTransport(faust_aiokafka.Transport):
 
 def tuned_transport(tuning: Mapping[str, int]) -> type[BatchTransport]:
     """A transport class whose consumers use these settings (``fetch_max_wait_ms``,
-    ``fetch_max_bytes``, ``batch_max_wait_ms``)."""
+    ``fetch_max_bytes``, ``batch_max_wait_ms``, ``save_interval_ms``,
+    ``max_unsaved_records``)."""
     consumer_cls = type("TunedBatchConsumer", (BatchConsumer,), {"tuning": dict(tuning)})
     return cast(
         type[BatchTransport],

@@ -2,8 +2,8 @@
 
 A hot stream's state lives in one slot of the ``Detector``'s pool (on the GPU when there is
 one), so a batch only loads the states of streams that are not hot. The cache is an LRU
-bounded in bytes; evicting a stream is always safe because every batch saves what it changed
-before its offsets are committed.
+bounded in bytes; the pipeline never evicts a stream whose steps are not saved yet (it pins
+them), so evicting is always safe.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ class HotEntry:
     saved_step: step of the state last saved (or loaded); the next save is fenced on it.
     offset / timestamp: of the last reading applied (-1 / -inf: none yet).
     partition: the partition its readings came from (-1: not known yet).
+    unsaved: the readings applied since the last save began (a fenced save applies them
+    again on top of the newer stored state).
     """
 
     slot: int
@@ -31,6 +34,7 @@ class HotEntry:
     offset: int
     timestamp: float
     partition: int = -1
+    unsaved: list[Any] = field(default_factory=list)
 
 
 class CacheFull(RuntimeError):

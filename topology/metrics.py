@@ -31,6 +31,9 @@ class WorkerMetrics:
         r = self.registry = CollectorRegistry()
         self.records = Counter("tcnad_records", "Records consumed", registry=r)
         self.readings = Counter("tcnad_readings_applied", "Readings applied", registry=r)
+        self.saved = Counter(
+            "tcnad_readings_saved", "Applied readings whose state is saved", registry=r
+        )
         self.replays = Counter("tcnad_readings_replayed", "Readings skipped as replays", registry=r)
         self.alerts = Counter("tcnad_alerts", "Alerts produced", registry=r)
         self.dead = Counter("tcnad_dead_letters", "Dead letters", ["reason"], registry=r)
@@ -47,6 +50,13 @@ class WorkerMetrics:
         )
         self.save_latency = Histogram(
             "tcnad_state_save_seconds", "State save time", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.record_age = Histogram(
+            "tcnad_record_age_seconds",
+            "Age (from its Kafka timestamp) of a batch's oldest record once the batch's "
+            "alerts are published",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.hot_streams = Gauge("tcnad_hot_streams", "Streams hot in the pool", registry=r)
         self.lag = Gauge("tcnad_consumer_lag", "Approximate records behind the log end", registry=r)

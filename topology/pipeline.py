@@ -1,22 +1,26 @@
-"""One batch of raw readings through the detector: plain classes, no broker needed.
+"""Batches of raw readings through the detector: plain classes, no broker needed.
 
-Order per batch (docs/architecture.md, "Delivery and recovery"):
-decode + validate (bad -> dead letters) -> group by stream -> load the states of streams not
-hot (one store round trip) -> skip replays (offset <= stored offset), dead-letter readings
+Order (docs/architecture.md, "Delivery and recovery"). ``apply``: decode + validate (bad ->
+dead letters) -> group by stream -> load the states of streams not hot (one store round
+trip) -> skip replays (offset <= the stream's last applied offset), dead-letter readings
 whose timestamp is not after the stream's last -> step the detector in rounds (round r = the
 r-th reading of each stream) -> alerts -> publish alerts, scores and dead letters (acks
-awaited) -> save (one round trip, fenced). Streams whose save was fenced lose their hot copy
-and their readings of the batch are applied again on top of the stored state (the replay
-rule makes that exact). Only when ``process`` returns may the caller ack the batch's offsets.
+awaited). ``flush``, which may run while later batches are applied: save every stream
+stepped since the last save (one round trip, fenced). Streams whose save was fenced lose
+their hot copy and their unsaved readings are applied again on top of the stored state (the
+replay rule makes that exact). A batch's offsets may be acked only once a ``flush`` begun
+after its ``apply`` returned has returned.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import functools
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +28,7 @@ import numpy as np
 from detector.state import StreamState
 from state.types import CacheStore, StreamUpdate
 from topology.decode import Decoded, RawRecord, dead_letter, decode_batch
-from topology.hotcache import HotCache
+from topology.hotcache import HotCache, HotEntry
 from topology.ports import DetectorLike, OutMessage, Publisher
 from topology.retry import retry_store
 from topology.rounds import StepPlan, build_alerts, build_scores, group_by_stream, step_rounds
@@ -48,6 +52,7 @@ class PreparedBatch:
     groups: dict[str, list[Decoded]]
     dead: list[DeadLetter]
     decode_s: float
+    oldest_ms: int | None = None  # the earliest Kafka record timestamp of the batch
 
 
 @dataclass
@@ -56,6 +61,7 @@ class BatchOutcome:
 
     records: int = 0
     applied: int = 0
+    saved: int = 0
     replays: int = 0
     alerts: int = 0
     dead: dict[str, int] = field(default_factory=dict)
@@ -92,8 +98,33 @@ class PipelineConfig:
     fenced_retries: int = 3
 
 
+class UnsavedStepsLost(RuntimeError):
+    """A failed batch took with it steps of earlier batches that were not saved yet: those
+    batches must not be acked (the worker stops and their readings are replayed)."""
+
+
+@dataclass
+class _Snapshot:
+    """The dirty streams taken by one save: their entries, updates and readings."""
+
+    streams: list[str]
+    entries: list[HotEntry]
+    updates: list[StreamUpdate]
+    readings: list[list[Decoded]]
+
+
 class BatchPipeline:
-    """Applies batches of raw records to the streams' states, exactly once per reading."""
+    """Applies batches of raw records to the streams' states, exactly once per reading.
+
+    Applying and saving are separate (write-behind): ``apply`` steps a batch and publishes
+    its alerts; ``flush`` saves every stream stepped since the last save in one fenced round
+    trip. A batch may be acked once a ``flush`` that began after its ``apply`` returned has
+    returned. ``process`` is the two together. While a save is in flight, the next batches
+    are applied; a stream keeps the readings applied since its last save, so a fenced save
+    can re-apply them on top of the newer stored state. An ``asyncio.Lock`` keeps a save's
+    snapshot from falling between a batch's step and the publication of its alerts (an
+    alert is published before the state that made it is saved).
+    """
 
     def __init__(
         self,
@@ -109,68 +140,157 @@ class BatchPipeline:
         self.hot = hot
         self.config = config
         self.width = int(detector.spec.n_inputs)
+        self._lock = asyncio.Lock()  # state changes: apply, save snapshot, save outcome
+        self._flush_lock = asyncio.Lock()  # one save in flight
+        self._dirty: dict[str, HotEntry] = {}  # stepped since their last save snapshot
+        self._saving: set[str] = set()  # in the save in flight
+        self._broken: BaseException | None = None
+
+    @property
+    def dirty(self) -> int:
+        """Streams with steps not yet handed to a save."""
+        return len(self._dirty)
 
     async def process(self, records: Sequence[RawRecord]) -> BatchOutcome:
         """Decode, score, publish and save one batch. Raises on store or publish failure
         (after bounded retries): the batch must then not be acked."""
-        return await self.apply(self.prepare(records))
+        out = await self.apply(self.prepare(records))
+        saved = await self.flush()
+        out.fenced += saved.fenced
+        out.save_s += saved.save_s
+        out.alerts += saved.alerts
+        return out
 
     def prepare(self, records: Sequence[RawRecord]) -> PreparedBatch:
         """Decode and group by stream (no state needed, so it may run ahead)."""
         t0 = time.perf_counter()
         decoded, dead = decode_batch(records, self.width)
         groups = group_by_stream(decoded)
-        return PreparedBatch(len(records), groups, dead, time.perf_counter() - t0)
+        stamps = [r.timestamp_ms for r in records if r.timestamp_ms is not None]
+        oldest = min(stamps) if stamps else None
+        return PreparedBatch(len(records), groups, dead, time.perf_counter() - t0, oldest)
 
     async def apply(self, prepared: PreparedBatch) -> BatchOutcome:
-        """Score, publish and save a prepared batch (see ``process``)."""
+        """Score and publish a prepared batch; its states are saved by a later ``flush``.
+
+        On failure the steps of the failed batch are forgotten; if that also lost steps of
+        earlier batches that were not saved yet, every later ``flush`` raises
+        ``UnsavedStepsLost``."""
         out = BatchOutcome(records=prepared.records, decode_s=prepared.decode_s)
         groups = prepared.groups
         pending_dead = list(prepared.dead)
         streams = list(groups)
         for lo in range(0, len(streams), self.hot.capacity):
             chunk = {s: groups[s] for s in streams[lo : lo + self.hot.capacity]}
-            await self._apply_chunk(chunk, pending_dead, out)
+            await self._room_for(chunk)
+            async with self._lock:
+                self._check_usable()
+                await self._apply_guarded(chunk, pending_dead, out)
             pending_dead = []
         if pending_dead:
             await self._publish([], pending_dead, out)
         return out
 
-    async def _apply_chunk(
+    async def flush(self) -> BatchOutcome:
+        """Save every stream stepped before this call (one fenced round trip). Fenced
+        streams are reloaded, their unsaved readings applied again and saved once more.
+        Raises ``StoreGaveUp`` (the steps stay unsaved), ``FencedTooOften`` or
+        ``UnsavedStepsLost``; then nothing applied since the last successful flush may be
+        acked."""
+        out = BatchOutcome()
+        async with self._flush_lock:
+            for attempt in range(self.config.fenced_retries + 1):
+                async with self._lock:
+                    self._check_usable()
+                    snap = self._snapshot()
+                if not snap.streams:
+                    return out
+                try:
+                    t0 = time.perf_counter()
+                    result = await retry_store(
+                        functools.partial(self.store.save, snap.updates), "save", self.config
+                    )
+                    out.save_s += time.perf_counter() - t0
+                except BaseException:
+                    async with self._lock:
+                        self._unsnapshot(snap)
+                    raise
+                async with self._lock:
+                    fenced = self._settle(snap, set(result.fenced), out)
+                    if not fenced:
+                        return out
+                    out.fenced += len(fenced)
+                    logger.warning(
+                        "fenced save: streams=%d attempt=%d; reloading and applying again",
+                        len(fenced),
+                        attempt + 1,
+                    )
+                    if attempt == self.config.fenced_retries:
+                        self._forget(list(fenced))
+                        raise FencedTooOften(
+                            f"{len(fenced)} stream(s) stayed fenced after "
+                            f"{self.config.fenced_retries} re-applications (e.g. "
+                            f"{next(iter(fenced))!r}); another worker keeps writing them"
+                        )
+                    await self._apply_guarded(fenced, [], out)
+        raise AssertionError("unreachable")
+
+    def _check_usable(self) -> None:
+        if self._broken is not None:
+            raise UnsavedStepsLost(
+                "a failed batch lost steps of earlier batches that were not saved; "
+                "restart from the committed offsets"
+            ) from self._broken
+
+    async def _room_for(self, chunk: dict[str, list[Decoded]]) -> None:
+        """Wait for saves until the chunk's cold streams fit without evicting a stream
+        whose steps are not saved."""
+        hot = self.hot
+        while True:
+            need = sum(1 for s in chunk if s not in hot)
+            if hot.capacity - len(hot) >= need:
+                return
+            evictable = sum(
+                1 for s in hot if s not in chunk and s not in self._dirty and s not in self._saving
+            )
+            if hot.capacity - len(hot) + evictable >= need:
+                return
+            if not self._dirty and not self._saving:
+                return  # nothing to wait for; admission reports it
+            await self.flush()
+
+    def _pinned(self, groups: Collection[str]) -> Collection[str]:
+        """Streams that must not be evicted: the batch's and those with unsaved steps."""
+        return _Union(groups, self._dirty, self._saving)
+
+    async def _apply_guarded(
         self, groups: dict[str, list[Decoded]], dead: list[DeadLetter], out: BatchOutcome
     ) -> None:
-        todo = groups
-        for attempt in range(self.config.fenced_retries + 1):
-            try:
-                fenced = await self._apply_once(todo, dead, out)
-            except BaseException:
-                # The pool may hold steps that were never saved: forget them.
-                self.hot.drop(todo)
-                raise
-            dead = []
-            if not fenced:
-                return
-            out.fenced += len(fenced)
-            logger.warning(
-                "fenced save: streams=%d attempt=%d; reloading and applying again",
-                len(fenced),
-                attempt + 1,
-            )
-            todo = {s: groups[s] for s in fenced}
-        raise FencedTooOften(
-            f"{len(todo)} stream(s) stayed fenced after {self.config.fenced_retries} "
-            f"re-applications (e.g. {next(iter(todo))!r}); another worker keeps writing them"
-        )
+        """``_apply_core`` with failure handling (the lock is held)."""
+        earlier = [s for s in groups if s in self._dirty and self._dirty[s].unsaved]
+        try:
+            await self._apply_core(groups, dead, out)
+        except BaseException as exc:
+            # The pool may hold steps whose alerts were not published: forget them.
+            self._forget(list(groups))
+            if earlier:
+                self._broken = exc
+            raise
 
-    async def _apply_once(
+    async def _apply_core(
         self, groups: dict[str, list[Decoded]], dead: list[DeadLetter], out: BatchOutcome
-    ) -> list[str]:
-        """One pass over ``groups``; returns the streams whose save was fenced."""
+    ) -> None:
+        """Load, step and publish ``groups`` (the lock is held)."""
         await self._ensure_hot(groups, out)
         plan = self._plan(groups, dead, out)
         t0 = time.perf_counter()
         results = step_rounds(self.detector, plan)
         out.step_s += time.perf_counter() - t0
+        for stream, entry, items in zip(plan.streams, plan.entries, plan.items, strict=True):
+            entry.offset = items[-1].record.offset
+            entry.timestamp = items[-1].reading.ts
+            entry.unsaved.extend(items)
+            self._dirty[stream] = entry
         alerts = build_alerts(plan, results, self.config.alerts_topic, self.detector.model_id)
         messages = list(alerts)
         if self.config.scores_topic:
@@ -178,7 +298,11 @@ class BatchPipeline:
         out.alerts += len(alerts)
         out.applied += plan.n_readings
         await self._publish(messages, dead, out)
-        return await self._save(plan, out)
+
+    def _forget(self, streams: list[str]) -> None:
+        for s in streams:
+            self._dirty.pop(s, None)
+        self.hot.drop(streams)
 
     async def _ensure_hot(self, groups: dict[str, list[Decoded]], out: BatchOutcome) -> None:
         """Load the states of streams that are not hot (one round trip) into pool slots."""
@@ -192,8 +316,9 @@ class BatchPipeline:
         det = self.detector
         slots: list[int] = []
         states: list[StreamState] = []
+        pinned = self._pinned(groups)
         for stream in cold:
-            entry = self.hot.admit(stream, groups)
+            entry = self.hot.admit(stream, pinned)
             entry.partition = groups[stream][0].record.partition
             rec = loaded.records.get(stream)
             if rec is None:
@@ -249,38 +374,97 @@ class BatchPipeline:
         await self.publisher.publish(messages)
         out.publish_s += time.perf_counter() - t0
 
-    async def _save(self, plan: StepPlan, out: BatchOutcome) -> list[str]:
-        if not plan.streams:
-            return []
-        det = self.detector
-        slots = np.asarray([e.slot for e in plan.entries], dtype=np.int64)
-        since = np.asarray([e.saved_step for e in plan.entries], dtype=np.int64)
-        deltas = det.delta(slots, since)
+    def _snapshot(self) -> _Snapshot:
+        """Take every dirty stream for a save (the lock is held): deltas since the last
+        saved step, with the offset and timestamp of the last reading applied."""
+        dirty, self._dirty = self._dirty, {}
+        streams = list(dirty)
+        entries = list(dirty.values())
+        if not streams:
+            return _Snapshot([], [], [], [])
+        slots = np.asarray([e.slot for e in entries], dtype=np.int64)
+        since = np.asarray([e.saved_step for e in entries], dtype=np.int64)
+        deltas = self.detector.delta(slots, since)
         updates = [
-            StreamUpdate(s, delta, items[-1].record.offset, items[-1].reading.ts)
-            for s, delta, items in zip(plan.streams, deltas, plan.items, strict=True)
+            StreamUpdate(s, delta, e.offset, e.timestamp)
+            for s, delta, e in zip(streams, deltas, entries, strict=True)
         ]
-        t0 = time.perf_counter()
-        result = await retry_store(lambda: self.store.save(updates), "save", self.config)
-        out.save_s += time.perf_counter() - t0
-        fenced = set(result.fenced)
-        for stream, entry, delta, items in zip(
-            plan.streams, plan.entries, deltas, plan.items, strict=True
+        readings = []
+        for e in entries:
+            readings.append(e.unsaved)
+            e.unsaved = []
+        self._saving = set(streams)
+        return _Snapshot(streams, entries, updates, readings)
+
+    def _unsnapshot(self, snap: _Snapshot) -> None:
+        """A save failed: its streams are dirty again, with all their unsaved readings."""
+        self._saving = set()
+        for stream, entry, items in zip(snap.streams, snap.entries, snap.readings, strict=True):
+            if self.hot.get(stream) is not entry:
+                continue  # dropped meanwhile (revoked partition, failed batch)
+            entry.unsaved = items + entry.unsaved
+            self._dirty[stream] = entry
+
+    def _settle(
+        self, snap: _Snapshot, fenced: set[str], out: BatchOutcome
+    ) -> dict[str, list[Decoded]]:
+        """Record a save's outcome (the lock is held). Returns, for each fenced stream that
+        is still hot, the readings to apply again (its hot copy is dropped)."""
+        self._saving = set()
+        again: dict[str, list[Decoded]] = {}
+        for stream, entry, update, items in zip(
+            snap.streams, snap.entries, snap.updates, snap.readings, strict=True
         ):
             if stream not in fenced:
-                entry.saved_step = delta.step
-                entry.offset = items[-1].record.offset
-                entry.timestamp = items[-1].reading.ts
-        self.hot.drop(fenced)
-        return [s for s in plan.streams if s in fenced]
+                entry.saved_step = update.delta.step
+                out.saved += len(items)
+            elif self.hot.get(stream) is entry:
+                again[stream] = items + entry.unsaved
+                entry.unsaved = []
+                self._forget([stream])
+        return again
 
     def on_revoked(self, partitions: Sequence[int]) -> int:
         """Forget hot copies of streams of revoked partitions; returns how many."""
-        return self.hot.drop_partitions(set(partitions))
+        gone = set(partitions)
+        self._drop_dirty([s for s, e in self._dirty.items() if e.partition in gone])
+        return self.hot.drop_partitions(gone)
 
     def keep_partitions(self, owned: Collection[int]) -> int:
         """Forget hot copies of streams of partitions not in ``owned``; returns how many."""
-        return self.hot.drop([s for s in list(self.hot) if self.hot.partition_of(s) not in owned])
+        gone = [s for s in list(self.hot) if self.hot.partition_of(s) not in owned]
+        self._drop_dirty(gone)
+        return self.hot.drop(gone)
+
+    def _drop_dirty(self, streams: list[str]) -> None:
+        lost = [s for s in streams if s in self._dirty]
+        if lost:
+            # Their batches are not acked (they are flushed before a revocation completes,
+            # so this only happens after a failed flush): the new owner replays them.
+            logger.warning("dropping unsaved steps of %d stream(s) of lost partitions", len(lost))
+            for s in lost:
+                del self._dirty[s]
+
+
+class _Union(Collection[str]):
+    """Membership in any of several collections (for eviction pinning)."""
+
+    def __init__(self, *parts: Collection[str]) -> None:
+        self.parts = parts
+
+    def __contains__(self, item: object) -> bool:
+        return any(item in p for p in self.parts)
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for p in self.parts:
+            for s in p:
+                if s not in seen:
+                    seen.add(s)
+                    yield s
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _dlq_key(d: DeadLetter) -> bytes | None:

@@ -70,6 +70,22 @@ class WorkerRuntime:
             self.health.failed = f"{type(exc).__name__}: {exc}"
             raise
         self._record(out, time.perf_counter() - t0 + prepared.decode_s)
+        if prepared.oldest_ms is not None:
+            self.metrics.record_age.observe(max(0.0, time.time() - prepared.oldest_ms / 1000))
+
+    async def flush(self) -> None:
+        """Save the states stepped so far (see ``BatchPipeline.flush``)."""
+        try:
+            out = await self.pipeline.flush()
+        except Exception as exc:
+            self.health.failed = f"{type(exc).__name__}: {exc}"
+            raise
+        m = self.metrics
+        if out.save_s:
+            m.save_latency.observe(out.save_s)
+        m.saved.inc(out.saved)
+        m.fenced.inc(out.fenced)
+        m.alerts.inc(out.alerts)  # alerts of readings applied again after a fenced save
 
     def _record(self, out: BatchOutcome, seconds: float) -> None:
         m = self.metrics
@@ -85,8 +101,6 @@ class WorkerRuntime:
         m.batch_latency.observe(seconds)
         if out.loaded:
             m.load_latency.observe(out.load_s)
-        if out.applied:
-            m.save_latency.observe(out.save_s)
         m.hot_streams.set(len(self.pipeline.hot))
         now = time.time()
         m.last_batch.set(now)

@@ -50,6 +50,17 @@ class Settings(BaseSettings):
         50, ge=1, description="how long the broker may hold an empty fetch (long poll)"
     )
     fetch_max_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    save_interval_ms: int = Field(
+        500,
+        ge=0,
+        description="least time between the starts of two state saves (write-behind; "
+        "applied readings are acked when the save covering them returns)",
+    )
+    max_unsaved_records: int = Field(
+        100_000,
+        ge=1,
+        description="records applied but not yet saved before the consumer waits for a save",
+    )
     commit_interval_s: float = Field(1.0, gt=0, description="offset commit period")
     session_timeout_s: float = Field(
         6.0, gt=0, description="consumer group session timeout (a join waits ~half of it)"

@@ -181,7 +181,7 @@ def worker_env(stack: EmbeddedStack, topic: str, port: int, settings: list[str])
 
 def sustained_rate(port: int, total: int, proc: ManagedProcess) -> tuple[float, float]:
     """(readings/s between the first applied readings and the last, seconds taken)."""
-    key = "tcnad_readings_applied_total"
+    key = "tcnad_readings_saved_total"  # applied, alerts published and state saved
     first: tuple[float, float] | None = None
     while True:
         if not proc.running:
@@ -200,16 +200,22 @@ def sustained_rate(port: int, total: int, proc: ManagedProcess) -> tuple[float, 
 
 
 async def latency_run(
-    bootstrap: str, topic: str, streams: int, rate: float, seconds: float
+    bootstrap: str,
+    topic: str,
+    streams: int,
+    rate: float,
+    seconds: float,
+    listen: str = "",
+    fetch_max_wait_ms: int = 5,
 ) -> list[float]:
     """Produce at ``rate`` with ts = produce time, spikes in random streams; returns the
-    produce -> alert latencies (s) of every alert received."""
-    alerts_topic = f"{topic}-alerts"
+    produce -> arrival latencies (s) of every message received on ``listen`` (default: the
+    alerts topic; the readings topic itself gives the broker's floor)."""
     consumer = AIOKafkaConsumer(
-        alerts_topic,
+        listen or f"{topic}-alerts",
         bootstrap_servers=bootstrap,
         auto_offset_reset="latest",
-        fetch_max_wait_ms=5,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         group_id=None,
     )
     await consumer.start()
@@ -310,7 +316,9 @@ def report(rate: float, raw: float, trivial: float, lat: list[float], m: dict[st
         f"worker: batches={m.get('tcnad_batch_size_count', 0):.0f} "
         f"mean batch={mean('tcnad_batch_size'):.0f} records, "
         f"mean batch time={1e3 * mean('tcnad_batch_seconds'):.1f}ms, "
-        f"state save mean={1e3 * mean('tcnad_state_save_seconds'):.1f}ms"
+        f"state save mean={1e3 * mean('tcnad_state_save_seconds'):.1f}ms, "
+        f"oldest record's age when its batch's alerts were out, mean="
+        f"{1e3 * mean('tcnad_record_age_seconds'):.1f}ms"
     )
     print(
         f"ratio worker/raw consume+decode (mean of both)={rate / raw:.2f} "
@@ -338,6 +346,24 @@ def main() -> None:
         rate, lat, metrics = run_worker_phases(stack, topic, total, args, log_dir)
         raw_after = asyncio.run(raw_consume(bootstrap, topic, total))
         print(f"raw aiokafka consume+decode, again after the worker: {raw_after:,.0f} readings/s")
+        floor_topic = f"{topic}-floor"
+        asyncio.run(ensure_topics(bootstrap, {floor_topic: PARTITIONS}))
+        floor = asyncio.run(
+            latency_run(
+                bootstrap,
+                floor_topic,
+                args.streams,
+                rate / 2,
+                args.latency_seconds,
+                listen=floor_topic,
+                fetch_max_wait_ms=50,  # the worker's default
+            )
+        )
+        print(
+            f"floor: produce->plain aiokafka consumer of the readings at {rate / 2:,.0f}/s "
+            f"(no worker; fetch_max_wait_ms=50): n={len(floor)} "
+            f"p50={pct(floor, 0.5) * 1e3:.1f}ms p99={pct(floor, 0.99) * 1e3:.1f}ms"
+        )
     report(rate, (raw + raw_after) / 2, trivial, lat, metrics)
 
 

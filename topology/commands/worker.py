@@ -26,7 +26,12 @@ _FLAGS: dict[str, tuple[str, type, str]] = {
     "--model": ("model", str, "model checkpoint ('' = the shipped default)"),
     "--device": ("device", str, "auto | cpu | cuda[:N]"),
     "--batch-max-size": ("batch_max_size", int, "records per batch at most"),
-    "--batch-max-wait-ms": ("batch_max_wait_ms", int, "broker wait for a fuller fetch"),
+    "--batch-max-wait-ms": ("batch_max_wait_ms", int, "wait for a fuller batch, ms"),
+    "--save-interval-ms": (
+        "save_interval_ms",
+        int,
+        "least time between state saves, ms (applied readings are acked once saved)",
+    ),
     "--hot-cache-bytes": ("hot_cache_bytes", int, "bytes of hot stream states"),
     "--metrics-port": ("metrics_port", int, "port of /metrics and /health (0 = any)"),
     "--web-port": ("web_port", int, "faust web port (with --web)"),

@@ -40,6 +40,8 @@ def test_the_app_uses_the_batch_consumer_with_raw_values_and_short_timeouts() ->
         "fetch_max_wait_ms": 50,
         "fetch_max_bytes": 16 * 1024 * 1024,
         "batch_max_wait_ms": 20,
+        "save_interval_ms": 500,
+        "max_unsaved_records": 100_000,
     }
     assert [t for ch in c.app.topics for t in ch.topics] == ["readings"]
 
@@ -80,3 +82,57 @@ def test_a_batch_prepared_before_a_revocation_or_generation_change_is_not_applie
     assert not c._still_current(
         Prefetched({}, None, (c.app.consumer_generation_id, c._revocations))
     )
+
+
+class GatedHandler:
+    """A batch handler whose ``flush`` waits for ``release``."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.release = asyncio.Event()
+        self.flushes = 0
+
+    async def flush(self) -> None:
+        await self.release.wait()
+        self.flushes += 1
+
+
+async def test_applied_batches_are_acked_only_after_a_flush_that_began_after_them() -> None:
+    import asyncio
+
+    c = consumer()
+    handler = GatedHandler()
+    c.batch_handler = handler  # type: ignore[assignment]
+    tp = TP("readings", 0)
+    c._add_unsaved({tp: [Rec(o) for o in range(0, 5)]})
+    first = asyncio.ensure_future(c._save_round())
+    await asyncio.sleep(0)
+    c._add_unsaved({tp: [Rec(o) for o in range(5, 8)]})  # applied during that flush
+    assert c._new_offset(tp) is None  # nothing acked while the save is in flight
+    handler.release.set()
+    assert await first
+    assert c._new_offset(tp) == 5 and len(c._unsaved) == 1
+    assert await c._save_round()
+    assert c._new_offset(tp) == 8 and handler.flushes == 2
+
+
+async def test_a_failed_flush_acks_nothing_and_stops_the_worker() -> None:
+    c = consumer()
+
+    class Failing:
+        async def flush(self) -> None:
+            raise RuntimeError("redis gone")
+
+    crashed: list[BaseException] = []
+
+    async def crash(exc: BaseException) -> None:
+        crashed.append(exc)
+
+    c.batch_handler = Failing()  # type: ignore[assignment]
+    c.app.crash = crash  # type: ignore[method-assign]
+    tp = TP("readings", 1)
+    c._add_unsaved({tp: [Rec(0), Rec(1)]})
+    assert not await c._save_round()
+    assert c._new_offset(tp) is None and isinstance(c.fatal, RuntimeError)
+    assert len(crashed) == 1

@@ -237,3 +237,123 @@ async def test_a_new_assignment_keeps_only_streams_of_owned_partitions() -> None
     await pipe.process(series("a", 2, partition=0) + series("b", 2, partition=1))
     assert pipe.keep_partitions({1, 2}) == 1
     assert "a" not in pipe.hot and "b" in pipe.hot
+
+
+class GatedSave:
+    """Wraps a store's save: the first ``gated`` calls wait for ``release``."""
+
+    def __init__(self, store: MemoryCacheStore, gated: int = 1) -> None:
+        import asyncio
+
+        self.real = store.save
+        self.gated = gated
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.calls = 0
+        store.save = self  # type: ignore[method-assign]
+
+    async def __call__(self, updates):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls <= self.gated:
+            self.entered.set()
+            await self.release.wait()
+        return await self.real(updates)
+
+
+def prepared(pipe: BatchPipeline, records: list):  # type: ignore[no-untyped-def]
+    return pipe.prepare(records)
+
+
+async def test_a_batch_applied_while_a_save_is_in_flight_is_saved_by_the_next_flush() -> None:
+    import asyncio
+
+    pipe, store, _ = make()
+    gate = GatedSave(store)
+    await pipe.apply(prepared(pipe, series("a", 4)))
+    flushing = asyncio.ensure_future(pipe.flush())
+    await gate.entered.wait()  # the save of steps 0-3 is in flight
+    out = await pipe.apply(prepared(pipe, series("a", 7, start=4)))
+    assert out.applied == 3 and pipe.dirty == 1
+    gate.release.set()
+    await flushing
+    rec = await stored_state(store, "a")
+    assert rec.offset == 3  # the first flush saved what was applied before it began
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(4)]))
+    await pipe.flush()
+    rec = await stored_state(store, "a")
+    assert rec.offset == 6 and pipe.dirty == 0
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(7)]))
+
+
+async def test_a_fenced_save_applies_again_the_readings_of_later_batches_too() -> None:
+    import asyncio
+
+    store = MemoryCacheStore(LAYOUT)
+    a, _, _ = make(store)
+    b, _, _ = make(store)
+    await a.process(series("s", 4))  # a: 0-3 saved, hot at step 4
+    await b.process(series("s", 7, start=4))  # b took over: 4-6
+    await a.apply(prepared(a, series("s", 9, start=4)))  # stale a: 4-8 on its step-4 copy
+    gate = GatedSave(store)
+    flushing = asyncio.ensure_future(a.flush())
+    await gate.entered.wait()
+    await a.apply(prepared(a, series("s", 11, start=9)))  # 9-10 while that save is in flight
+    gate.release.set()
+    out = await flushing
+    assert out.fenced == 1
+    await a.flush()
+    rec = await stored_state(store, "s")
+    assert rec.offset == 10
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(11)]))
+
+
+async def test_streams_with_unsaved_steps_are_not_evicted_a_batch_waits_for_a_save() -> None:
+    pipe, store, _ = make(capacity=2)
+    await pipe.apply(prepared(pipe, series("a", 3) + series("b", 3)))
+    assert (await store.load(["a", "b"])).missing == ["a", "b"]
+    out = await pipe.apply(prepared(pipe, series("c", 3)))  # needs a slot: saves a and b first
+    assert out.applied == 3 and "c" in pipe.hot
+    for s in "ab":
+        rec = await stored_state(store, s)
+        assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(3)]))
+    await pipe.flush()
+    rec = await stored_state(store, "c")
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(3)]))
+
+
+async def test_a_failed_save_keeps_its_steps_for_the_next_flush() -> None:
+    store = MemoryCacheStore(LAYOUT)
+    real_save = store.save
+    failures = {"n": 10}
+
+    async def save(updates):  # type: ignore[no-untyped-def]
+        if failures["n"]:
+            failures["n"] -= 1
+            raise Flaky("redis down")
+        return await real_save(updates)
+
+    store.save = save  # type: ignore[method-assign]
+    pipe, _, _ = make(store)
+    await pipe.apply(prepared(pipe, series("s", 3)))
+    with pytest.raises(StoreGaveUp):
+        await pipe.flush()
+    await pipe.apply(prepared(pipe, series("s", 5, start=3)))
+    failures["n"] = 0
+    await pipe.flush()
+    rec = await stored_state(store, "s")
+    assert rec.offset == 4
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(5)]))
+
+
+async def test_a_failed_batch_that_lost_unsaved_steps_of_earlier_batches_stops_flushes() -> None:
+    from topology.pipeline import UnsavedStepsLost
+
+    pipe, store, pub = make()
+    await pipe.apply(prepared(pipe, series("s", 3)))  # not saved yet
+    pub.fail = RuntimeError("broker down")
+    with pytest.raises(RuntimeError):
+        await pipe.apply(prepared(pipe, [*series("s", 5, start=3), reading("s", 2000.0, 900.0, 5)]))
+    pub.fail = None
+    with pytest.raises(UnsavedStepsLost):
+        await pipe.flush()
+    assert (await store.load(["s"])).missing == ["s"]
