@@ -296,10 +296,20 @@ def run_worker_phases(
     try:
         rate, took = sustained_rate(port, total, proc)
         print(f"tcnad worker sustained: {rate:,.0f} readings/s ({total} in {took:.1f}s)")
+        before = scrape(port)
         lat = asyncio.run(
             latency_run(stack.kafka_bootstrap, topic, args.streams, rate / 2, args.latency_seconds)
         )
-        return rate, lat, scrape(port)
+        after = scrape(port)
+        age = "tcnad_record_age_seconds"
+        n = after.get(f"{age}_count", 0.0) - before.get(f"{age}_count", 0.0)
+        total_age = after.get(f"{age}_sum", 0.0) - before.get(f"{age}_sum", 0.0)
+        print(
+            "latency run, in the worker: mean age of a batch's oldest record (Kafka "
+            f"timestamp) when the batch's alerts were out: {1e3 * total_age / max(n, 1):.1f}ms "
+            f"over {n:.0f} batches"
+        )
+        return rate, lat, after
     finally:
         proc.stop()
 
@@ -316,9 +326,7 @@ def report(rate: float, raw: float, trivial: float, lat: list[float], m: dict[st
         f"worker: batches={m.get('tcnad_batch_size_count', 0):.0f} "
         f"mean batch={mean('tcnad_batch_size'):.0f} records, "
         f"mean batch time={1e3 * mean('tcnad_batch_seconds'):.1f}ms, "
-        f"state save mean={1e3 * mean('tcnad_state_save_seconds'):.1f}ms, "
-        f"oldest record's age when its batch's alerts were out, mean="
-        f"{1e3 * mean('tcnad_record_age_seconds'):.1f}ms"
+        f"state save mean={1e3 * mean('tcnad_state_save_seconds'):.1f}ms"
     )
     print(
         f"ratio worker/raw consume+decode (mean of both)={rate / raw:.2f} "
