@@ -276,6 +276,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
         except Exception as exc:
             await self._fail(exc)
             return False
+        if self._fatal is not None:
+            return False  # a batch failed meanwhile: the worker stops, nothing more is acked
         for batch in batches:
             self.ack_batch(batch)
         return True

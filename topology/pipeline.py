@@ -232,7 +232,13 @@ class BatchPipeline:
                             f"{self.config.fenced_retries} re-applications (e.g. "
                             f"{next(iter(fenced))!r}); another worker keeps writing them"
                         )
-                    await self._apply_guarded(fenced, [], out)
+                    try:
+                        await self._apply_guarded(fenced, [], out)
+                    except BaseException as exc:
+                        # Their unsaved readings were taken out of the pool: nothing
+                        # applied before this flush may be acked any more.
+                        self._broken = exc
+                        raise
         raise AssertionError("unreachable")
 
     def _check_usable(self) -> None:
@@ -422,6 +428,14 @@ class BatchPipeline:
                 again[stream] = items + entry.unsaved
                 entry.unsaved = []
                 self._forget([stream])
+            else:
+                # Dropped while its save was in flight (only a failed batch does that):
+                # its readings cannot be applied again, so this flush must not count.
+                self._broken = self._broken or UnsavedStepsLost(
+                    f"stream {stream!r} was fenced after its hot copy was dropped"
+                )
+        if self._broken is not None:
+            self._check_usable()
         return again
 
     def on_revoked(self, partitions: Sequence[int]) -> int:

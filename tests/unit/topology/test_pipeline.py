@@ -357,3 +357,26 @@ async def test_a_failed_batch_that_lost_unsaved_steps_of_earlier_batches_stops_f
     with pytest.raises(UnsavedStepsLost):
         await pipe.flush()
     assert (await store.load(["s"])).missing == ["s"]
+
+
+async def test_a_stream_dropped_while_its_fenced_save_was_in_flight_stops_flushes() -> None:
+    import asyncio
+
+    from topology.pipeline import UnsavedStepsLost
+
+    store = MemoryCacheStore(LAYOUT)
+    a, _, pub = make(store)
+    b, _, _ = make(store)
+    await a.process(series("s", 2))
+    await a.apply(prepared(a, series("s", 4, start=2)))
+    gate = GatedSave(store)
+    flushing = asyncio.ensure_future(a.flush())
+    await gate.entered.wait()
+    gate.gated = 0
+    await b.process(series("s", 5, start=2))  # another writer: a's save will be fenced
+    pub.fail = RuntimeError("broker down")
+    with pytest.raises(RuntimeError):  # a failed batch drops a's hot copy of s
+        await a.apply(prepared(a, [reading("s", 2000.0, 900.0, 9)]))
+    gate.release.set()
+    with pytest.raises(UnsavedStepsLost):
+        await flushing
