@@ -159,18 +159,24 @@ class Flaky(DetectorError):
     retriable = True
 
 
-async def test_store_errors_are_retried_then_give_up() -> None:
-    store = MemoryCacheStore(LAYOUT)
-    real_load = store.load
-    failures = {"n": 2}
+def make_flaky(store: MemoryCacheStore, method: str, n: int) -> dict[str, int]:
+    """The store's ``method`` raises a retriable error on its next ``failures["n"]`` calls."""
+    real = getattr(store, method)
+    failures = {"n": n}
 
-    async def load(streams):  # type: ignore[no-untyped-def]
+    async def call(arg):  # type: ignore[no-untyped-def]
         if failures["n"]:
             failures["n"] -= 1
             raise Flaky("redis down")
-        return await real_load(streams)
+        return await real(arg)
 
-    store.load = load  # type: ignore[method-assign]
+    setattr(store, method, call)
+    return failures
+
+
+async def test_store_errors_are_retried_then_give_up() -> None:
+    store = MemoryCacheStore(LAYOUT)
+    failures = make_flaky(store, "load", 2)
     pipe, _, _ = make(store)
     out = await pipe.process(series("s", 3))
     assert out.applied == 3
@@ -323,16 +329,7 @@ async def test_streams_with_unsaved_steps_are_not_evicted_a_batch_waits_for_a_sa
 
 async def test_a_failed_save_keeps_its_steps_for_the_next_flush() -> None:
     store = MemoryCacheStore(LAYOUT)
-    real_save = store.save
-    failures = {"n": 10}
-
-    async def save(updates):  # type: ignore[no-untyped-def]
-        if failures["n"]:
-            failures["n"] -= 1
-            raise Flaky("redis down")
-        return await real_save(updates)
-
-    store.save = save  # type: ignore[method-assign]
+    failures = make_flaky(store, "save", 10)
     pipe, _, _ = make(store)
     await pipe.apply(prepared(pipe, series("s", 3)))
     with pytest.raises(StoreGaveUp):
