@@ -118,10 +118,10 @@ class BatchConsumer(faust_aiokafka.Consumer):
         return self._fatal
 
     async def _drain_messages(self, fetcher: Any) -> None:
-        """Fetch -> prepare -> apply the whole batch -> bulk ack, until the fetcher or we
-        stop. The next batch is fetched and prepared while the current one is applied (its
-        Redis and Kafka round trips leave the event loop idle); it is dropped if a
-        rebalance started meanwhile."""
+        """Fetch -> prepare -> apply the whole batch, until the fetcher or we stop; the
+        saver task saves and bulk-acks behind. The next batch is fetched and prepared while
+        the current one is applied (its Kafka round trips leave the event loop idle); it is
+        dropped if a rebalance started meanwhile."""
         should_stop = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set
         ahead: asyncio.Future[Prefetched | None] | None = None
@@ -283,8 +283,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
         return True
 
     async def _final_flush(self) -> None:
-        """On stop: save and ack what was applied (bounded), so the last commit has it."""
-        if not self._unsaved or self._fatal is not None:
+        """On stop: save and ack what was applied (bounded), so the last commit has it. Also
+        waits for a save in flight (the flush lock), whose batches the saver then acks."""
+        if self._fatal is not None:
             return
         try:
             await asyncio.wait_for(asyncio.shield(self._save_round()), self.finish_timeout_s)
