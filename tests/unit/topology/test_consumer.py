@@ -136,3 +136,22 @@ async def test_a_failed_flush_acks_nothing_and_stops_the_worker() -> None:
     assert not await c._save_round()
     assert c._new_offset(tp) is None and isinstance(c.fatal, RuntimeError)
     assert len(crashed) == 1
+
+
+async def test_the_stop_flush_waits_for_the_save_in_flight_and_acks_its_batches() -> None:
+    import asyncio
+
+    c = consumer()
+    handler = GatedHandler()
+    c.batch_handler = handler  # type: ignore[assignment]
+    tp = TP("readings", 2)
+    c._add_unsaved({tp: [Rec(o) for o in range(0, 4)]})
+    in_flight = asyncio.ensure_future(c._save_round())  # the saver's round
+    await asyncio.sleep(0)
+    assert not c._unsaved  # taken by that round
+    stopping = asyncio.ensure_future(c._final_flush())
+    await asyncio.sleep(0.01)
+    assert not stopping.done()  # it waits for the save in flight
+    handler.release.set()
+    await stopping
+    assert in_flight.done() and c._new_offset(tp) == 4
