@@ -27,6 +27,7 @@ class HotEntry:
     partition: the partition its readings came from (-1: not known yet).
     unsaved: the readings applied since the last save began (a fenced save applies them
     again on top of the newer stored state).
+    saved_offset: the offset stored with ``saved_step`` (-1: none).
     """
 
     slot: int
@@ -35,6 +36,7 @@ class HotEntry:
     timestamp: float
     partition: int = -1
     unsaved: list[Any] = field(default_factory=list)
+    saved_offset: int = -1
 
 
 class CacheFull(RuntimeError):

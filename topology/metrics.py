@@ -38,6 +38,11 @@ class WorkerMetrics:
         self.alerts = Counter("tcnad_alerts", "Alerts produced", registry=r)
         self.dead = Counter("tcnad_dead_letters", "Dead letters", ["reason"], registry=r)
         self.fenced = Counter("tcnad_fenced_saves", "Stream saves that were fenced", registry=r)
+        self.regressions = Counter(
+            "tcnad_state_regressions",
+            "Fenced streams whose reloaded state was older than what this worker had saved",
+            registry=r,
+        )
         self.loaded = Counter("tcnad_states_loaded", "Stream states loaded", registry=r)
         self.batch_size = Histogram(
             "tcnad_batch_size", "Records per batch", buckets=_SIZE_BUCKETS, registry=r

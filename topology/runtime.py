@@ -85,6 +85,7 @@ class WorkerRuntime:
             m.save_latency.observe(out.save_s)
         m.saved.inc(out.saved)
         m.fenced.inc(out.fenced)
+        m.regressions.inc(out.regressions)
         m.alerts.inc(out.alerts)  # alerts of readings applied again after a fenced save
 
     def _record(self, out: BatchOutcome, seconds: float) -> None:

@@ -134,7 +134,7 @@ async def test_fenced_save_reloads_and_applies_the_batch_on_the_newer_state() ->
     await a.process(series("s", 4))  # a: offsets 0-3, hot at step 4
     await b.process(series("s", 7, start=4))  # b took over: 4-6 from a's saved state
     out = await a.process(series("s", 9, start=4))  # stale a: 4-8 on its step-4 copy
-    assert out.fenced == 1
+    assert out.fenced == 1 and out.regressions == 0  # b's state is newer: no loss
     rec = await stored_state(store, "s")
     assert rec.offset == 8
     assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(9)]))
@@ -377,3 +377,16 @@ async def test_a_stream_dropped_while_its_fenced_save_was_in_flight_stops_flushe
     gate.release.set()
     with pytest.raises(UnsavedStepsLost):
         await flushing
+
+
+async def test_a_stored_state_that_went_back_is_counted_as_a_regression() -> None:
+    store = MemoryCacheStore(LAYOUT)
+    a, _, _ = make(store)
+    b, _, _ = make(store)
+    await a.process(series("s", 4))  # stored: step 4, offset 3
+    await store.delete(["s"])  # Redis lost the last writes: an older state is back
+    await b.process(series("s", 2))  # stored: step 2, offset 1
+    out = await a.process(series("s", 6, start=4))  # a's save is fenced, the reload is older
+    assert out.fenced == 1 and out.regressions == 1
+    rec = await stored_state(store, "s")
+    assert rec.offset == 5 and rec.state.step == 4  # offsets 2-3 are missing: the gap
