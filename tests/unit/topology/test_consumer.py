@@ -98,16 +98,23 @@ class GatedHandler:
         self.flushes += 1
 
 
-async def test_applied_batches_are_acked_only_after_a_flush_that_began_after_them() -> None:
+async def saving(partition: int, n: int):  # type: ignore[no-untyped-def]
+    """A consumer with a gated handler, offsets 0..n-1 applied and a save round of them in
+    flight: (consumer, handler, tp, the round's task)."""
     import asyncio
 
     c = consumer()
     handler = GatedHandler()
     c.batch_handler = handler  # type: ignore[assignment]
-    tp = TP("readings", 0)
-    c._add_unsaved({tp: [Rec(o) for o in range(0, 5)]})
-    first = asyncio.ensure_future(c._save_round())
+    tp = TP("readings", partition)
+    c._add_unsaved({tp: [Rec(o) for o in range(0, n)]})
+    task = asyncio.ensure_future(c._save_round())
     await asyncio.sleep(0)
+    return c, handler, tp, task
+
+
+async def test_applied_batches_are_acked_only_after_a_flush_that_began_after_them() -> None:
+    c, handler, tp, first = await saving(0, 5)
     c._add_unsaved({tp: [Rec(o) for o in range(5, 8)]})  # applied during that flush
     assert c._new_offset(tp) is None  # nothing acked while the save is in flight
     handler.release.set()
@@ -141,13 +148,7 @@ async def test_a_failed_flush_acks_nothing_and_stops_the_worker() -> None:
 async def test_the_stop_flush_waits_for_the_save_in_flight_and_acks_its_batches() -> None:
     import asyncio
 
-    c = consumer()
-    handler = GatedHandler()
-    c.batch_handler = handler  # type: ignore[assignment]
-    tp = TP("readings", 2)
-    c._add_unsaved({tp: [Rec(o) for o in range(0, 4)]})
-    in_flight = asyncio.ensure_future(c._save_round())  # the saver's round
-    await asyncio.sleep(0)
+    c, handler, tp, in_flight = await saving(2, 4)  # the saver's round
     assert not c._unsaved  # taken by that round
     stopping = asyncio.ensure_future(c._final_flush())
     await asyncio.sleep(0.01)
