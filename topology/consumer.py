@@ -105,7 +105,6 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._fatal: BaseException | None = None
         self._revocations = 0
         self._unsaved: list[dict[TP, list[Any]]] = []  # applied, not yet saved: not acked
-        self._unsaved_records = 0
         self._wake_saver = asyncio.Event()
         self._saver: asyncio.Task[None] | None = None
 
@@ -237,7 +236,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
             self._idle.set()
         self._wake_saver.set()
         handler.on_lag(self._lag(batch))
-        if self._unsaved_records >= self.tuning.get("max_unsaved_records", 100_000):
+        unsaved = sum(len(recs) for b in self._unsaved for recs in b.values())
+        if unsaved >= self.tuning.get("max_unsaved_records", 100_000):
             await self._save_round()  # back-pressure: the store is slower than the input
 
     async def _fail(self, exc: BaseException) -> None:
@@ -266,12 +266,10 @@ class BatchConsumer(faust_aiokafka.Consumer):
         if self._fatal is not None:
             return False
         batches, self._unsaved = self._unsaved, []
-        self._unsaved_records = 0
         try:
             await self._require_handler().flush()
         except asyncio.CancelledError:
             self._unsaved = batches + self._unsaved
-            self._unsaved_records = sum(len(r) for b in self._unsaved for r in b.values())
             raise
         except Exception as exc:
             await self._fail(exc)
@@ -316,13 +314,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 except (asyncio.TimeoutError, asyncio.CancelledError):
                     task.cancel()
             if task.done() and not task.cancelled() and task.exception() is None:
-                self._add_unsaved(batch)
+                self._unsaved.append(batch)
             raise
-        self._add_unsaved(batch)
-
-    def _add_unsaved(self, batch: dict[TP, list[Any]]) -> None:
         self._unsaved.append(batch)
-        self._unsaved_records += sum(len(recs) for recs in batch.values())
 
     def ack_batch(self, batch: Mapping[TP, Sequence[Any]]) -> None:
         """Mark every offset of the batch acked in faust's table (with holes in between

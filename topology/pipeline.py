@@ -20,7 +20,7 @@ import binascii
 import functools
 import logging
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,7 +146,6 @@ class BatchPipeline:
         self._dirty: dict[str, HotEntry] = {}  # stepped since their last save snapshot
         self._saving: set[str] = set()  # in the save in flight
         self._broken: BaseException | None = None
-        self._saved_before: dict[str, int] = {}  # fenced streams: offset saved before
 
     @property
     def dirty(self) -> int:
@@ -169,8 +168,7 @@ class BatchPipeline:
         t0 = time.perf_counter()
         decoded, dead = decode_batch(records, self.width)
         groups = group_by_stream(decoded)
-        stamps = [r.timestamp_ms for r in records if r.timestamp_ms is not None]
-        oldest = min(stamps) if stamps else None
+        oldest = min((r.timestamp_ms for r in records if r.timestamp_ms is not None), default=None)
         return PreparedBatch(len(records), groups, dead, time.perf_counter() - t0, oldest)
 
     async def apply(self, prepared: PreparedBatch) -> BatchOutcome:
@@ -219,7 +217,7 @@ class BatchPipeline:
                         self._unsnapshot(snap)
                     raise
                 async with self._lock:
-                    fenced = self._settle(snap, set(result.fenced), out)
+                    fenced, saved_before = self._settle(snap, set(result.fenced), out)
                     if not fenced:
                         return out
                     out.fenced += len(fenced)
@@ -242,16 +240,15 @@ class BatchPipeline:
                         # applied before this flush may be acked any more.
                         self._broken = exc
                         raise
-                    finally:
-                        self._check_regressions(out)
+                    self._check_regressions(saved_before, out)
         raise AssertionError("unreachable")
 
-    def _check_regressions(self, out: BatchOutcome) -> None:
+    def _check_regressions(self, saved_before: dict[str, int], out: BatchOutcome) -> None:
         """After fenced streams were reloaded: a stored offset below the one this worker had
-        saved means Redis lost acknowledged writes (a host crash under ``appendfsync
-        everysec``); the readings in between are missing from the state. Counted and logged:
-        docs/architecture.md, "Durability", says how to re-read them."""
-        for stream, saved in self._saved_before.items():
+        saved (``saved_before``) means Redis lost acknowledged writes (a host crash under
+        ``appendfsync everysec``); the readings in between are missing from the state.
+        Counted and logged: docs/architecture.md, "Durability", says how to re-read them."""
+        for stream, saved in saved_before.items():
             entry = self.hot.get(stream)
             if entry is not None and entry.saved_offset < saved:
                 out.regressions += 1
@@ -265,7 +262,6 @@ class BatchPipeline:
                     entry.saved_offset + 1,
                     saved,
                 )
-        self._saved_before = {}
 
     def _check_usable(self) -> None:
         if self._broken is not None:
@@ -282,18 +278,17 @@ class BatchPipeline:
             need = sum(1 for s in chunk if s not in hot)
             if hot.capacity - len(hot) >= need:
                 return
-            evictable = sum(
-                1 for s in hot if s not in chunk and s not in self._dirty and s not in self._saving
-            )
+            pinned = self._pinned(chunk)
+            evictable = sum(1 for s in hot if s not in pinned)
             if hot.capacity - len(hot) + evictable >= need:
                 return
             if not self._dirty and not self._saving:
                 return  # nothing to wait for; admission reports it
             await self.flush()
 
-    def _pinned(self, groups: Collection[str]) -> Collection[str]:
+    def _pinned(self, groups: Collection[str]) -> set[str]:
         """Streams that must not be evicted: the batch's and those with unsaved steps."""
-        return _Union(groups, self._dirty, self._saving)
+        return {*groups, *self._dirty, *self._saving}
 
     async def _apply_guarded(
         self, groups: dict[str, list[Decoded]], dead: list[DeadLetter], out: BatchOutcome
@@ -440,11 +435,13 @@ class BatchPipeline:
 
     def _settle(
         self, snap: _Snapshot, fenced: set[str], out: BatchOutcome
-    ) -> dict[str, list[Decoded]]:
+    ) -> tuple[dict[str, list[Decoded]], dict[str, int]]:
         """Record a save's outcome (the lock is held). Returns, for each fenced stream that
-        is still hot, the readings to apply again (its hot copy is dropped)."""
+        is still hot, the readings to apply again (its hot copy is dropped) and the offset
+        this worker had saved for it."""
         self._saving = set()
         again: dict[str, list[Decoded]] = {}
+        saved_before: dict[str, int] = {}
         for stream, entry, update, items in zip(
             snap.streams, snap.entries, snap.updates, snap.readings, strict=True
         ):
@@ -455,7 +452,7 @@ class BatchPipeline:
             elif self.hot.get(stream) is entry:
                 again[stream] = items + entry.unsaved
                 entry.unsaved = []
-                self._saved_before[stream] = entry.saved_offset
+                saved_before[stream] = entry.saved_offset
                 self._forget([stream])
             else:
                 # Dropped while its save was in flight (only a failed batch does that):
@@ -463,9 +460,8 @@ class BatchPipeline:
                 self._broken = self._broken or UnsavedStepsLost(
                     f"stream {stream!r} was fenced after its hot copy was dropped"
                 )
-        if self._broken is not None:
-            self._check_usable()
-        return again
+        self._check_usable()
+        return again, saved_before
 
     def on_revoked(self, partitions: Sequence[int]) -> int:
         """Forget hot copies of streams of revoked partitions; returns how many."""
@@ -487,27 +483,6 @@ class BatchPipeline:
             logger.warning("dropping unsaved steps of %d stream(s) of lost partitions", len(lost))
             for s in lost:
                 del self._dirty[s]
-
-
-class _Union(Collection[str]):
-    """Membership in any of several collections (for eviction pinning)."""
-
-    def __init__(self, *parts: Collection[str]) -> None:
-        self.parts = parts
-
-    def __contains__(self, item: object) -> bool:
-        return any(item in p for p in self.parts)
-
-    def __iter__(self) -> Iterator[str]:
-        seen: set[str] = set()
-        for p in self.parts:
-            for s in p:
-                if s not in seen:
-                    seen.add(s)
-                    yield s
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
 
 
 def _dlq_key(d: DeadLetter) -> bytes | None:

@@ -180,7 +180,7 @@ def worker_env(stack: EmbeddedStack, topic: str, port: int, settings: list[str])
 
 
 def sustained_rate(port: int, total: int, proc: ManagedProcess) -> tuple[float, float]:
-    """(readings/s between the first applied readings and the last, seconds taken)."""
+    """(readings/s between the first saved readings and the last, seconds taken)."""
     key = "tcnad_readings_saved_total"  # applied, alerts published and state saved
     first: tuple[float, float] | None = None
     while True:

@@ -107,7 +107,7 @@ async def saving(partition: int, n: int):  # type: ignore[no-untyped-def]
     handler = GatedHandler()
     c.batch_handler = handler  # type: ignore[assignment]
     tp = TP("readings", partition)
-    c._add_unsaved({tp: [Rec(o) for o in range(0, n)]})
+    c._unsaved.append({tp: [Rec(o) for o in range(0, n)]})
     task = asyncio.ensure_future(c._save_round())
     await asyncio.sleep(0)
     return c, handler, tp, task
@@ -115,7 +115,7 @@ async def saving(partition: int, n: int):  # type: ignore[no-untyped-def]
 
 async def test_applied_batches_are_acked_only_after_a_flush_that_began_after_them() -> None:
     c, handler, tp, first = await saving(0, 5)
-    c._add_unsaved({tp: [Rec(o) for o in range(5, 8)]})  # applied during that flush
+    c._unsaved.append({tp: [Rec(o) for o in range(5, 8)]})  # applied during that flush
     assert c._new_offset(tp) is None  # nothing acked while the save is in flight
     handler.release.set()
     assert await first
@@ -139,7 +139,7 @@ async def test_a_failed_flush_acks_nothing_and_stops_the_worker() -> None:
     c.batch_handler = Failing()  # type: ignore[assignment]
     c.app.crash = crash  # type: ignore[method-assign]
     tp = TP("readings", 1)
-    c._add_unsaved({tp: [Rec(0), Rec(1)]})
+    c._unsaved.append({tp: [Rec(0), Rec(1)]})
     assert not await c._save_round()
     assert c._new_offset(tp) is None and isinstance(c.fatal, RuntimeError)
     assert len(crashed) == 1
