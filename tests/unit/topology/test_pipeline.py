@@ -266,19 +266,15 @@ class GatedSave:
         return await self.real(updates)
 
 
-def prepared(pipe: BatchPipeline, records: list):  # type: ignore[no-untyped-def]
-    return pipe.prepare(records)
-
-
 async def test_a_batch_applied_while_a_save_is_in_flight_is_saved_by_the_next_flush() -> None:
     import asyncio
 
     pipe, store, _ = make()
     gate = GatedSave(store)
-    await pipe.apply(prepared(pipe, series("a", 4)))
+    await pipe.apply(pipe.prepare(series("a", 4)))
     flushing = asyncio.ensure_future(pipe.flush())
     await gate.entered.wait()  # the save of steps 0-3 is in flight
-    out = await pipe.apply(prepared(pipe, series("a", 7, start=4)))
+    out = await pipe.apply(pipe.prepare(series("a", 7, start=4)))
     assert out.applied == 3 and pipe.dirty == 1
     gate.release.set()
     await flushing
@@ -299,11 +295,11 @@ async def test_a_fenced_save_applies_again_the_readings_of_later_batches_too() -
     b, _, _ = make(store)
     await a.process(series("s", 4))  # a: 0-3 saved, hot at step 4
     await b.process(series("s", 7, start=4))  # b took over: 4-6
-    await a.apply(prepared(a, series("s", 9, start=4)))  # stale a: 4-8 on its step-4 copy
+    await a.apply(a.prepare(series("s", 9, start=4)))  # stale a: 4-8 on its step-4 copy
     gate = GatedSave(store)
     flushing = asyncio.ensure_future(a.flush())
     await gate.entered.wait()
-    await a.apply(prepared(a, series("s", 11, start=9)))  # 9-10 while that save is in flight
+    await a.apply(a.prepare(series("s", 11, start=9)))  # 9-10 while that save is in flight
     gate.release.set()
     out = await flushing
     assert out.fenced == 1
@@ -315,9 +311,9 @@ async def test_a_fenced_save_applies_again_the_readings_of_later_batches_too() -
 
 async def test_streams_with_unsaved_steps_are_not_evicted_a_batch_waits_for_a_save() -> None:
     pipe, store, _ = make(capacity=2)
-    await pipe.apply(prepared(pipe, series("a", 3) + series("b", 3)))
+    await pipe.apply(pipe.prepare(series("a", 3) + series("b", 3)))
     assert (await store.load(["a", "b"])).missing == ["a", "b"]
-    out = await pipe.apply(prepared(pipe, series("c", 3)))  # needs a slot: saves a and b first
+    out = await pipe.apply(pipe.prepare(series("c", 3)))  # needs a slot: saves a and b first
     assert out.applied == 3 and "c" in pipe.hot
     for s in "ab":
         rec = await stored_state(store, s)
@@ -331,10 +327,10 @@ async def test_a_failed_save_keeps_its_steps_for_the_next_flush() -> None:
     store = MemoryCacheStore(LAYOUT)
     failures = make_flaky(store, "save", 10)
     pipe, _, _ = make(store)
-    await pipe.apply(prepared(pipe, series("s", 3)))
+    await pipe.apply(pipe.prepare(series("s", 3)))
     with pytest.raises(StoreGaveUp):
         await pipe.flush()
-    await pipe.apply(prepared(pipe, series("s", 5, start=3)))
+    await pipe.apply(pipe.prepare(series("s", 5, start=3)))
     failures["n"] = 0
     await pipe.flush()
     rec = await stored_state(store, "s")
@@ -346,10 +342,10 @@ async def test_a_failed_batch_that_lost_unsaved_steps_of_earlier_batches_stops_f
     from topology.pipeline import UnsavedStepsLost
 
     pipe, store, pub = make()
-    await pipe.apply(prepared(pipe, series("s", 3)))  # not saved yet
+    await pipe.apply(pipe.prepare(series("s", 3)))  # not saved yet
     pub.fail = RuntimeError("broker down")
     with pytest.raises(RuntimeError):
-        await pipe.apply(prepared(pipe, [*series("s", 5, start=3), reading("s", 2000.0, 900.0, 5)]))
+        await pipe.apply(pipe.prepare([*series("s", 5, start=3), reading("s", 2000.0, 900.0, 5)]))
     pub.fail = None
     with pytest.raises(UnsavedStepsLost):
         await pipe.flush()
@@ -365,7 +361,7 @@ async def test_a_stream_dropped_while_its_fenced_save_was_in_flight_stops_flushe
     a, _, pub = make(store)
     b, _, _ = make(store)
     await a.process(series("s", 2))
-    await a.apply(prepared(a, series("s", 4, start=2)))
+    await a.apply(a.prepare(series("s", 4, start=2)))
     gate = GatedSave(store)
     flushing = asyncio.ensure_future(a.flush())
     await gate.entered.wait()
@@ -373,7 +369,7 @@ async def test_a_stream_dropped_while_its_fenced_save_was_in_flight_stops_flushe
     await b.process(series("s", 5, start=2))  # another writer: a's save will be fenced
     pub.fail = RuntimeError("broker down")
     with pytest.raises(RuntimeError):  # a failed batch drops a's hot copy of s
-        await a.apply(prepared(a, [reading("s", 2000.0, 900.0, 9)]))
+        await a.apply(a.prepare([reading("s", 2000.0, 900.0, 9)]))
     gate.release.set()
     with pytest.raises(UnsavedStepsLost):
         await flushing
