@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import math
+import multiprocessing
 import os
 import random
 import sys
@@ -25,11 +26,13 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
+from aiokafka.partitioner import DefaultPartitioner  # noqa: E402
 
 from topology.decode import RawRecord, decode_batch  # noqa: E402
 from topology.processes import ManagedProcess  # noqa: E402
@@ -37,6 +40,7 @@ from topology.stack import EmbeddedStack  # noqa: E402
 from topology.topics import ensure_topics  # noqa: E402
 
 PARTITIONS = 8
+LINGER_S = float(os.environ.get("BENCH_LINGER_MS", "5")) / 1000.0
 
 
 def reading(stream: str, ts: float, value: float) -> bytes:
@@ -199,6 +203,56 @@ def sustained_rate(port: int, total: int, proc: ManagedProcess) -> tuple[float, 
         time.sleep(0.1)
 
 
+async def paced_produce(
+    bootstrap: str, topic: str, streams: int, rate: float, seconds: float, spikes: bool
+) -> int:
+    """Produce at ``rate`` for ``seconds``. Reading ``i`` is due at ``i / rate`` and carries
+    that moment as ``ts``; every ``LINGER_S`` the readings due are sent as one record batch
+    per partition (key-hashed like ``producer.send``), so their wait for the send counts in
+    the latency. Built batches keep the generator's own CPU small (a per-message ``send``
+    costs ~25 us, most of a core at these rates), and a linger, as real producers use,
+    keeps the broker's per-batch work from taking a core by itself."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await producer.start()
+    try:
+        parts = sorted(await producer.partitions_for(topic))
+        partitioner = DefaultPartitioner()
+        keys = [f"bench-{k:05d}".encode() for k in range(streams)]
+        part_of = [partitioner(key, parts, parts) for key in keys]
+        rng = random.Random(2)
+        sent = []
+        i = 0
+        wall0, t0 = time.time(), time.perf_counter()
+        while (elapsed := time.perf_counter() - t0) < seconds:
+            await asyncio.sleep(LINGER_S)
+            batches: dict[int, Any] = {}
+            for _ in range(int(elapsed * rate) - i):
+                k = i % streams
+                v = value_at(k, 10_000 + i // streams, rng)
+                if spikes and rng.random() < 0.002:
+                    v += 40.0
+                p = part_of[k]
+                batch = batches.get(p)
+                if batch is None:
+                    batch = batches[p] = producer.create_batch()
+                value = reading(f"bench-{k:05d}", wall0 + i / rate, v)
+                if batch.append(key=keys[k], value=value, timestamp=None) is None:
+                    sent.append(await producer.send_batch(batch, topic, partition=p))
+                    batch = batches[p] = producer.create_batch()
+                    batch.append(key=keys[k], value=value, timestamp=None)
+                i += 1
+            for p, batch in batches.items():
+                sent.append(await producer.send_batch(batch, topic, partition=p))
+        await asyncio.gather(*sent)
+        return i
+    finally:
+        await producer.stop()
+
+
+def _paced_process(*args: Any) -> None:
+    asyncio.run(paced_produce(*args))
+
+
 async def latency_run(
     bootstrap: str,
     topic: str,
@@ -208,7 +262,8 @@ async def latency_run(
     listen: str = "",
     fetch_max_wait_ms: int = 5,
 ) -> list[float]:
-    """Produce at ``rate`` with ts = produce time, spikes in random streams; returns the
+    """Produce at ``rate`` with ts = produce time, spikes in random streams (in a separate
+    process, so that producing and timing do not share an event loop); returns the
     produce -> arrival latencies (s) of every message received on ``listen`` (default: the
     alerts topic; the readings topic itself gives the broker's floor)."""
     consumer = AIOKafkaConsumer(
@@ -221,41 +276,32 @@ async def latency_run(
     await consumer.start()
     await asyncio.sleep(1.0)
     latencies: list[float] = []
-    done = asyncio.Event()
     started = time.time()
-
-    async def collect() -> None:
-        while not done.is_set():
-            batch = await consumer.getmany(timeout_ms=200)
+    ctx = multiprocessing.get_context("spawn")
+    producer = ctx.Process(
+        target=_paced_process, args=(bootstrap, topic, streams, rate, seconds, not listen)
+    )
+    producer.start()
+    try:
+        stop_at = None
+        while stop_at is None or time.monotonic() < stop_at:
+            batch = await consumer.getmany(timeout_ms=100)
             now = time.time()
             for recs in batch.values():
                 for r in recs:
                     ts = float(json.loads(r.value)["ts"])
                     if ts >= started:  # not an alert of the backlog (synthetic ts)
                         latencies.append(now - ts)
-
-    collector = asyncio.ensure_future(collect())
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
-    await producer.start()
-    rng = random.Random(2)
-    t0 = time.perf_counter()
-    i = 0
-    while time.perf_counter() - t0 < seconds:
-        k = i % streams
-        s = f"bench-{k:05d}"
-        v = value_at(k, 10_000 + i // streams, rng)
-        if rng.random() < 0.002:
-            v += 40.0
-        await producer.send(topic, reading(s, time.time(), v), key=s.encode())
-        i += 1
-        ahead = i / rate - (time.perf_counter() - t0)
-        if ahead > 0.002:
-            await asyncio.sleep(ahead)
-    await producer.stop()
-    await asyncio.sleep(3.0)
-    done.set()
-    await collector
-    await consumer.stop()
+            if stop_at is None and not producer.is_alive():
+                stop_at = time.monotonic() + 3.0
+    finally:
+        producer.join(timeout=10)
+        if producer.is_alive():
+            producer.kill()
+            producer.join()
+        await consumer.stop()
+    if producer.exitcode != 0:
+        raise RuntimeError(f"the paced producer failed (exit code {producer.exitcode})")
     return latencies
 
 
