@@ -6,8 +6,10 @@ Measured in one run, on the same broker and the same pre-produced readings:
 2. a trivial faust agent (``async for`` over a stream, per-event path);
 3. ``tcnad worker`` (a subprocess, default model): decode, score, alerts, Redis save and
    offset commit, sustained readings/s from its Prometheus counter;
-4. latency produce -> alert at half the sustained rate: readings carry their produce time
-   as ``ts``, anomalies are injected, and every alert's arrival time minus its ``ts``.
+4. latency produce -> alert at half the sustained rate: readings, produced by a separate
+   process, carry the moment they were due as ``ts``, anomalies are injected, and every
+   alert's arrival time minus its ``ts``;
+5. the floor: the same production timed to a plain consumer of the readings (no worker).
 
 Run:  python tests/benchmarks/bench_pipeline.py [--streams 1000] [--per-stream 200]
 """
