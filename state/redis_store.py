@@ -12,6 +12,7 @@ reply (a restarted Redis), resending only the commands that got it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,6 +32,7 @@ from state.types import LoadResult, SaveResult, StreamUpdate
 log = logging.getLogger(__name__)
 
 Command = tuple[str | bytes | int, ...]
+ENCODE_CHUNK = 128  # updates encoded between two yields to the event loop
 
 
 def resp_size(command: Command) -> int:
@@ -112,7 +114,9 @@ class RedisCacheStore:
         """Apply the updates, each atomically and only if the stored step is its
         ``since_step`` (one pipelined round trip). Raises ``StoreUnavailable``."""
         commands: list[Command] = []
-        for u in updates:
+        for i, u in enumerate(updates):
+            if i and i % ENCODE_CHUNK == 0:
+                await asyncio.sleep(0)  # a large save lets other work run in between
             body, rows = self.codec.encode_update(u)  # validates before anything is sent
             since = u.delta.since_step
             commands.append(("EVALSHA", self._sha, 2, *self.keys(u.stream), since, body, rows))

@@ -3,6 +3,7 @@ volume, connection settings (password, TLS) and errors."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -13,7 +14,9 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from state import RedisCacheStore, StoreUnavailable
+from state.redis_store import ENCODE_CHUNK
 from state.testing import reference_layout, synthetic_update
+from state.types import StreamUpdate
 from tests.integration.redis_proc import RedisProc, free_port
 from tests.unit.state.contract import assert_state
 
@@ -155,3 +158,26 @@ async def test_rediss_tls_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         with pytest.raises(StoreUnavailable):
             await plain.load(["s"])
         await plain.close()
+
+
+async def test_a_large_save_lets_other_tasks_run_while_it_encodes(server: RedisProc):
+    """Encoding a save of many streams is CPU work on the event loop: it yields between
+    chunks, so a worker's next batch is not held up for the whole encoding."""
+    store = RedisCacheStore(server.url, LAYOUT)
+    n = 3 * ENCODE_CHUNK
+    updates = [synthetic_update(LAYOUT, f"s{i}", 0, 2) for i in range(n)]
+    ran: list[bool] = [False]
+    seen: list[bool] = []
+    encode = store.codec.encode_update
+
+    def spy(update: StreamUpdate) -> tuple[bytes, bytes]:
+        seen.append(ran[0])
+        return encode(update)
+
+    store.codec.encode_update = spy  # type: ignore[method-assign]
+    asyncio.get_running_loop().call_soon(lambda: ran.__setitem__(0, True))
+    assert len((await store.save(updates)).saved) == n
+    assert seen[:ENCODE_CHUNK] == [False] * ENCODE_CHUNK  # one chunk in one piece
+    assert seen[-1] is True  # ... but the other callback ran before the last chunk
+    assert_state((await store.load(["s0"])).records["s0"], LAYOUT, "s0", 2)
+    await store.close()
