@@ -4,9 +4,10 @@ Order (docs/architecture.md, "Delivery and recovery"). ``apply``: decode + valid
 dead letters) -> group by stream -> load the states of streams not hot (one store round
 trip) -> skip replays (offset <= the stream's last applied offset), dead-letter readings
 whose timestamp is not after the stream's last -> step the detector in rounds (round r = the
-r-th reading of each stream) -> alerts -> publish alerts, scores and dead letters (acks
-awaited). ``flush``, which may run while later batches are applied: save every stream
-stepped since the last save (one round trip, fenced). Streams whose save was fenced lose
+r-th reading of each stream) -> alerts -> send alerts, scores and dead letters to the
+producer. ``flush``, which may run while later batches are applied: wait for the broker's
+acks of everything sent so far, then save every stream stepped since the last save (one
+round trip, fenced). Streams whose save was fenced lose
 their hot copy and their unsaved readings are applied again on top of the stored state (the
 replay rule makes that exact). A batch's offsets may be acked only once a ``flush`` begun
 after its ``apply`` returned has returned.
@@ -20,7 +21,7 @@ import binascii
 import functools
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,14 +118,15 @@ class _Snapshot:
 class BatchPipeline:
     """Applies batches of raw records to the streams' states, exactly once per reading.
 
-    Applying and saving are separate (write-behind): ``apply`` steps a batch and publishes
-    its alerts; ``flush`` saves every stream stepped since the last save in one fenced round
-    trip. A batch may be acked once a ``flush`` that began after its ``apply`` returned has
-    returned. ``process`` is the two together. While a save is in flight, the next batches
-    are applied; a stream keeps the readings applied since its last save, so a fenced save
-    can re-apply them on top of the newer stored state. An ``asyncio.Lock`` keeps a save's
-    snapshot from falling between a batch's step and the publication of its alerts (an
-    alert is published before the state that made it is saved).
+    Applying and saving are separate (write-behind): ``apply`` steps a batch and sends its
+    alerts; ``flush`` waits for the acks of what was sent, then saves every stream stepped
+    since the last save in one fenced round trip (so the next batch need not wait for the
+    broker's acks). A batch may be acked once a ``flush`` that began after its ``apply``
+    returned has returned. ``process`` is the two together. While a save is in flight, the
+    next batches are applied; a stream keeps the readings applied since its last save, so a
+    fenced save can re-apply them on top of the newer stored state. An ``asyncio.Lock`` keeps
+    a save's snapshot from falling between a batch's step and the sending of its alerts (an
+    alert is acknowledged by the broker before the state that made it is saved).
     """
 
     def __init__(
@@ -145,6 +147,7 @@ class BatchPipeline:
         self._flush_lock = asyncio.Lock()  # one save in flight
         self._dirty: dict[str, HotEntry] = {}  # stepped since their last save snapshot
         self._saving: set[str] = set()  # in the save in flight
+        self._unacked: list[Awaitable[object]] = []  # sent messages whose acks are not awaited
         self._broken: BaseException | None = None
 
     @property
@@ -193,10 +196,11 @@ class BatchPipeline:
         return out
 
     async def flush(self) -> BatchOutcome:
-        """Save every stream stepped before this call (one fenced round trip). Fenced
-        streams are reloaded, their unsaved readings applied again and saved once more.
-        Raises ``StoreGaveUp`` (the steps stay unsaved), ``FencedTooOften`` or
-        ``UnsavedStepsLost``; then nothing applied since the last successful flush may be
+        """Wait for the broker's acks of the messages sent so far, then save every stream
+        stepped before this call (one fenced round trip). Fenced streams are reloaded,
+        their unsaved readings applied again and saved once more. Raises ``StoreGaveUp``
+        (the steps stay unsaved), ``FencedTooOften``, ``UnsavedStepsLost`` or the
+        producer's error; then nothing applied since the last successful flush may be
         acked."""
         out = BatchOutcome()
         async with self._flush_lock:
@@ -204,6 +208,8 @@ class BatchPipeline:
                 async with self._lock:
                     self._check_usable()
                     snap = self._snapshot()
+                    unacked, self._unacked = self._unacked, []
+                await self._acked(unacked, snap)
                 if not snap.streams:
                     return out
                 try:
@@ -242,6 +248,25 @@ class BatchPipeline:
                         raise
                     self._check_regressions(saved_before, out)
         raise AssertionError("unreachable")
+
+    async def _acked(self, unacked: list[Awaitable[object]], snap: _Snapshot) -> None:
+        """Wait until the broker acknowledged the alerts, scores and dead letters of every
+        batch in ``snap`` (sent when the batches were applied). If one was not, the readings
+        that made it must be read again: nothing applied so far may be saved or acked."""
+        if not unacked:
+            return
+        try:
+            await asyncio.gather(*unacked)
+        except asyncio.CancelledError:
+            async with self._lock:
+                self._unacked = unacked + self._unacked
+                self._unsnapshot(snap)
+            raise
+        except BaseException as exc:
+            async with self._lock:
+                self._unsnapshot(snap)
+            self._broken = exc
+            raise
 
     def _check_regressions(self, saved_before: dict[str, int], out: BatchOutcome) -> None:
         """After fenced streams were reloaded: a stored offset below the one this worker had
@@ -399,7 +424,7 @@ class BatchPipeline:
         if not messages:
             return
         t0 = time.perf_counter()
-        await self.publisher.publish(messages)
+        self._unacked.append(await self.publisher.send(messages))
         out.publish_s += time.perf_counter() - t0
 
     def _snapshot(self) -> _Snapshot:

@@ -6,7 +6,7 @@ sends messages to Kafka and returns once every one of them is acknowledged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,8 +27,10 @@ class OutMessage:
 
 
 class Publisher(Protocol):
-    async def publish(self, messages: Sequence[OutMessage]) -> None:
-        """Send all messages; return when the broker acknowledged every one, else raise."""
+    async def send(self, messages: Sequence[OutMessage]) -> Awaitable[object]:
+        """Hand every message to the producer, in order (raise if one cannot be sent).
+        Returns an awaitable that completes once the broker acknowledged every one, and
+        raises otherwise."""
         ...
 
 

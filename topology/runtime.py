@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 from faust.types import TP
@@ -38,15 +38,15 @@ def tune_gc(gen0_threshold: int) -> None:
 
 
 class FaustPublisher:
-    """Publishes through the faust app's producer and waits for every ack."""
+    """Publishes through the faust app's producer; the caller awaits the acks."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def publish(self, messages: Sequence[OutMessage]) -> None:
+    async def send(self, messages: Sequence[OutMessage]) -> Awaitable[object]:
         producer = self.app.producer
         futures = [await producer.send(m.topic, m.key, m.value, None, None, None) for m in messages]
-        await asyncio.gather(*futures)
+        return asyncio.gather(*futures)
 
 
 class WorkerRuntime:

@@ -6,8 +6,9 @@ and the last value), so applying a reading twice or skipping one changes the sta
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,18 +119,27 @@ def reference_state(values: Sequence[float]) -> StreamState:
 
 
 class RecordingPublisher:
-    """Keeps published messages; ``fail`` makes the next publish raise."""
+    """Keeps sent messages; ``fail`` makes the next send raise, ``fail_ack`` makes the acks
+    of the next sends fail. The log has "publish" per send and "acked" per awaited ack."""
 
     def __init__(self, log: list[str] | None = None) -> None:
         self.messages: list[OutMessage] = []
         self.log = log if log is not None else []
         self.fail: Exception | None = None
+        self.fail_ack: Exception | None = None
 
-    async def publish(self, messages: Sequence[OutMessage]) -> None:
+    async def send(self, messages: Sequence[OutMessage]) -> Awaitable[object]:
         if self.fail is not None:
             raise self.fail
         self.log.append("publish")
         self.messages.extend(messages)
+        return asyncio.ensure_future(self._ack(self.fail_ack))
+
+    async def _ack(self, error: Exception | None) -> None:
+        await asyncio.sleep(0)
+        if error is not None:
+            raise error
+        self.log.append("acked")
 
     def on(self, topic: str) -> list[dict[str, object]]:
         return [json.loads(m.value) for m in self.messages if m.topic == topic]

@@ -9,7 +9,7 @@ import pytest
 from detector.errors import DetectorError
 from state.memory import MemoryCacheStore
 from topology.hotcache import HotCache
-from topology.pipeline import BatchPipeline, FencedTooOften, PipelineConfig
+from topology.pipeline import BatchPipeline, FencedTooOften, PipelineConfig, UnsavedStepsLost
 from topology.retry import StoreGaveUp
 
 from .fakes import LAYOUT, FakeDetector, RecordingPublisher, raw, reading, reference_state
@@ -105,7 +105,7 @@ async def test_a_batch_of_only_bad_records_publishes_dead_letters() -> None:
     assert store.stats.round_trips == 0
 
 
-async def test_alerts_have_deterministic_ids_and_are_published_before_the_save() -> None:
+async def test_alerts_have_deterministic_ids_and_are_acked_before_the_save() -> None:
     log: list[str] = []
     store = MemoryCacheStore(LAYOUT)
     real_save = store.save
@@ -124,7 +124,7 @@ async def test_alerts_have_deterministic_ids_and_are_published_before_the_save()
     assert out.alerts == 1 and len(alerts) == 1
     assert alerts[0]["id"] == "s:2:6" and alerts[0]["value"] == [500.0]
     assert alerts[0]["model_id"] == "fake01" and alerts[0]["lower"] == [-5.0]
-    assert log == ["publish", "save"]
+    assert log == ["publish", "acked", "save"]
 
 
 async def test_fenced_save_reloads_and_applies_the_batch_on_the_newer_state() -> None:
@@ -238,6 +238,40 @@ async def test_publish_failure_raises_and_saves_nothing() -> None:
     assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(5)] + [900.0]))
 
 
+async def test_apply_does_not_wait_for_acks_but_the_next_flush_does() -> None:
+    log: list[str] = []
+    pipe, _, pub = make()
+    pub.log = log
+    batch = [*series("a", 5), reading("a", 2000.0, 900.0, 5)]  # the last one alerts
+    out = await pipe.apply(pipe.prepare(batch))
+    assert out.alerts == 1 and log == ["publish"]  # sent, ack not awaited yet
+    await pipe.flush()
+    assert log == ["publish", "acked"]
+
+
+async def test_a_batch_of_only_dead_letters_is_flushed_after_their_acks() -> None:
+    log: list[str] = []
+    pipe, store, pub = make()
+    pub.log = log
+    await pipe.apply(pipe.prepare([raw(b"{}", 0)]))
+    await pipe.flush()  # no stream to save, but the dead letter's ack is awaited
+    assert log == ["publish", "acked"] and store.stats.round_trips == 0
+
+
+async def test_a_failed_ack_saves_nothing_and_stops_later_flushes() -> None:
+    pipe, store, pub = make()
+    await pipe.process(series("a", 3))
+    pub.fail_ack = RuntimeError("broker lost the alerts")
+    later = [*series("a", 8, start=3), reading("a", 2000.0, 900.0, 8)]  # alerts
+    await pipe.apply(pipe.prepare(later))  # sent; its ack fails later
+    with pytest.raises(RuntimeError, match="broker lost"):
+        await pipe.flush()
+    assert (await stored_state(store, "a")).state.step == 3  # the later steps: not saved
+    pub.fail_ack = None
+    with pytest.raises(UnsavedStepsLost):
+        await pipe.flush()  # readings whose alerts may be lost: read them again
+
+
 async def test_a_new_assignment_keeps_only_streams_of_owned_partitions() -> None:
     pipe, _, _ = make()
     await pipe.process(series("a", 2, partition=0) + series("b", 2, partition=1))
@@ -339,7 +373,6 @@ async def test_a_failed_save_keeps_its_steps_for_the_next_flush() -> None:
 
 
 async def test_a_failed_batch_that_lost_unsaved_steps_of_earlier_batches_stops_flushes() -> None:
-    from topology.pipeline import UnsavedStepsLost
 
     pipe, store, pub = make()
     await pipe.apply(pipe.prepare(series("s", 3)))  # not saved yet
@@ -354,8 +387,6 @@ async def test_a_failed_batch_that_lost_unsaved_steps_of_earlier_batches_stops_f
 
 async def test_a_stream_dropped_while_its_fenced_save_was_in_flight_stops_flushes() -> None:
     import asyncio
-
-    from topology.pipeline import UnsavedStepsLost
 
     store = MemoryCacheStore(LAYOUT)
     a, _, pub = make(store)
