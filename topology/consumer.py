@@ -195,7 +195,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         batch: dict[TP, list[Any]] = {tp: list(recs) for tp, recs in records.items()}
         size = sum(len(r) for r in batch.values())
         limit = self.app.conf.broker_max_poll_records or 10_000
-        deadline = time.monotonic() + self.tuning.get("batch_max_wait_ms", 20) / 1000.0
+        deadline = time.monotonic() + self.tuning.get("batch_max_wait_ms", 5) / 1000.0
         while size < limit and self.flow_active:
             left = deadline - time.monotonic()
             if self._idle.is_set() and left <= 0:

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # Micro-batching and the consumer.
     batch_max_size: int = Field(20_000, ge=1, description="readings per fetch at most")
     batch_max_wait_ms: int = Field(
-        20, ge=0, description="how long a batch keeps collecting records after the first"
+        5, ge=0, description="how long a batch keeps collecting records after the first"
     )
     fetch_max_wait_ms: int = Field(
         50, ge=1, description="how long the broker may hold an empty fetch (long poll)"

@@ -39,7 +39,7 @@ def test_the_app_uses_the_batch_consumer_with_raw_values_and_short_timeouts() ->
     assert c.tuning == {
         "fetch_max_wait_ms": 50,
         "fetch_max_bytes": 16 * 1024 * 1024,
-        "batch_max_wait_ms": 20,
+        "batch_max_wait_ms": 5,
         "save_interval_ms": 500,
         "max_unsaved_records": 100_000,
     }
