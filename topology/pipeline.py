@@ -256,7 +256,9 @@ class BatchPipeline:
         if not unacked:
             return
         try:
-            await asyncio.gather(*unacked)
+            # Shielded: a cancelled flush must not cancel the producer's deliveries, which
+            # a later flush waits for again.
+            await asyncio.shield(asyncio.gather(*unacked))
         except asyncio.CancelledError:
             async with self._lock:
                 self._unacked = unacked + self._unacked

@@ -120,13 +120,15 @@ def reference_state(values: Sequence[float]) -> StreamState:
 
 class RecordingPublisher:
     """Keeps sent messages; ``fail`` makes the next send raise, ``fail_ack`` makes the acks
-    of the next sends fail. The log has "publish" per send and "acked" per awaited ack."""
+    of the next sends fail, ``hold`` (while not set) keeps acks from completing. The log has
+    "publish" per send and "acked" per completed ack."""
 
     def __init__(self, log: list[str] | None = None) -> None:
         self.messages: list[OutMessage] = []
         self.log = log if log is not None else []
         self.fail: Exception | None = None
         self.fail_ack: Exception | None = None
+        self.hold: asyncio.Event | None = None
 
     async def send(self, messages: Sequence[OutMessage]) -> Awaitable[object]:
         if self.fail is not None:
@@ -137,6 +139,8 @@ class RecordingPublisher:
 
     async def _ack(self, error: Exception | None) -> None:
         await asyncio.sleep(0)
+        if self.hold is not None:
+            await self.hold.wait()
         if error is not None:
             raise error
         self.log.append("acked")

@@ -3,6 +3,8 @@ fencing, store failures. A fake detector and the in-memory store stand in."""
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -270,6 +272,21 @@ async def test_a_failed_ack_saves_nothing_and_stops_later_flushes() -> None:
     pub.fail_ack = None
     with pytest.raises(UnsavedStepsLost):
         await pipe.flush()  # readings whose alerts may be lost: read them again
+
+
+async def test_a_cancelled_flush_leaves_the_acks_for_the_next_flush() -> None:
+    pipe, store, pub = make()
+    pub.hold = asyncio.Event()
+    await pipe.apply(pipe.prepare([*series("a", 5), reading("a", 2000.0, 900.0, 5)]))
+    flush = asyncio.ensure_future(pipe.flush())
+    await asyncio.sleep(0.01)  # waiting for the held ack
+    flush.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await flush
+    pub.hold.set()
+    await pipe.flush()  # the delivery was not cancelled with the flush
+    assert pub.log == ["publish", "acked"]
+    assert (await stored_state(store, "a")).state.step == 6
 
 
 async def test_a_new_assignment_keeps_only_streams_of_owned_partitions() -> None:
