@@ -7,10 +7,10 @@ whose timestamp is not after the stream's last -> step the detector in rounds (r
 r-th reading of each stream) -> alerts -> send alerts, scores and dead letters to the
 producer. ``flush``, which may run while later batches are applied: wait for the broker's
 acks of everything sent so far, then save every stream stepped since the last save (one
-round trip, fenced). Streams whose save was fenced lose
-their hot copy and their unsaved readings are applied again on top of the stored state (the
-replay rule makes that exact). A batch's offsets may be acked only once a ``flush`` begun
-after its ``apply`` returned has returned.
+round trip, fenced). Streams whose save was fenced lose their hot copy and their unsaved
+readings are applied again on top of the stored state (the replay rule makes that exact).
+A batch's offsets may be acked only once a ``flush`` begun after its ``apply`` returned has
+returned.
 """
 
 from __future__ import annotations

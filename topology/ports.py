@@ -1,7 +1,8 @@
 """What the batch pipeline needs from its surroundings, as protocols (fakes in unit tests).
 
 ``DetectorLike`` is the part of ``detector.engine.Detector`` the worker uses; ``Publisher``
-sends messages to Kafka and returns once every one of them is acknowledged.
+hands messages to the Kafka producer and returns what completes once every one of them is
+acknowledged.
 """
 
 from __future__ import annotations
