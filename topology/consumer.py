@@ -36,6 +36,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from topology.decode import RawRecord
+from topology.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,12 @@ class Prefetched:
     marks: tuple[int, int]
 
 
+def tuned(tuning: Mapping[str, int], name: str) -> int:
+    """A consumer setting from ``tuning``; the worker ``Settings`` default when absent."""
+    value = tuning.get(name, Settings.model_fields[name].default)
+    return int(value)
+
+
 class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """The aiokafka consumer with a short fetch wait and large fetches."""
 
@@ -86,8 +93,8 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         tuning = cast(BatchConsumer, self.consumer).tuning
         # faust hard-codes fetch_max_wait_ms=1500; the fetcher is built from these in start().
-        consumer._fetch_max_wait_ms = tuning.get("fetch_max_wait_ms", 100)
-        consumer._fetch_max_bytes = tuning.get("fetch_max_bytes", 16 * 1024 * 1024)
+        consumer._fetch_max_wait_ms = tuned(tuning, "fetch_max_wait_ms")
+        consumer._fetch_max_bytes = tuned(tuning, "fetch_max_bytes")
         return consumer
 
 
@@ -195,7 +202,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         batch: dict[TP, list[Any]] = {tp: list(recs) for tp, recs in records.items()}
         size = sum(len(r) for r in batch.values())
         limit = self.app.conf.broker_max_poll_records or 10_000
-        deadline = time.monotonic() + self.tuning.get("batch_max_wait_ms", 5) / 1000.0
+        deadline = time.monotonic() + tuned(self.tuning, "batch_max_wait_ms") / 1000.0
         while size < limit and self.flow_active:
             left = deadline - time.monotonic()
             if self._idle.is_set() and left <= 0:
@@ -237,7 +244,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._wake_saver.set()
         handler.on_lag(self._lag(batch))
         unsaved = sum(len(recs) for b in self._unsaved for recs in b.values())
-        if unsaved >= self.tuning.get("max_unsaved_records", 100_000):
+        if unsaved >= tuned(self.tuning, "max_unsaved_records"):
             await self._save_round()  # back-pressure: the store is slower than the input
 
     async def _fail(self, exc: BaseException) -> None:
@@ -250,7 +257,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
     async def _save_loop(self) -> None:
         """Flush when batches were applied since the last flush, at most every
         ``save_interval_ms`` (fewer, larger saves: each costs per stream, not per reading)."""
-        interval = self.tuning.get("save_interval_ms", 500) / 1000.0
+        interval = tuned(self.tuning, "save_interval_ms") / 1000.0
         while self._fatal is None:
             await self._wake_saver.wait()
             self._wake_saver.clear()
