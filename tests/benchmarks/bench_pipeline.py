@@ -39,11 +39,13 @@ from aiokafka.partitioner import DefaultPartitioner  # noqa: E402
 
 from topology.decode import RawRecord, decode_batch  # noqa: E402
 from topology.processes import ManagedProcess  # noqa: E402
+from topology.settings import Settings  # noqa: E402
 from topology.stack import EmbeddedStack  # noqa: E402
 from topology.topics import ensure_topics  # noqa: E402
 
 PARTITIONS = 8
-LINGER_S = float(os.environ.get("BENCH_LINGER_MS", "5")) / 1000.0
+LINGER_S = 0.005  # the paced producer sends what is due every 5 ms
+WORKER_FETCH_WAIT_MS = Settings.model_fields["fetch_max_wait_ms"].default
 
 
 def reading(stream: str, ts: float, value: float) -> bytes:
@@ -220,7 +222,8 @@ async def paced_produce(
     try:
         parts = sorted(await producer.partitions_for(topic))
         partitioner = DefaultPartitioner()
-        keys = [f"bench-{k:05d}".encode() for k in range(streams)]
+        names = [f"bench-{k:05d}" for k in range(streams)]
+        keys = [name.encode() for name in names]
         part_of = [partitioner(key, parts, parts) for key in keys]
         rng = random.Random(2)
         sent: list[asyncio.Future[Any]] = []
@@ -238,7 +241,7 @@ async def paced_produce(
                 batch = batches.get(p)
                 if batch is None:
                     batch = batches[p] = producer.create_batch()
-                value = reading(f"bench-{k:05d}", wall0 + i / rate, v)
+                value = reading(names[k], wall0 + i / rate, v)
                 if batch.append(key=keys[k], value=value, timestamp=None) is None:
                     sent.append(await producer.send_batch(batch, topic, partition=p))
                     batch = batches[p] = producer.create_batch()
@@ -271,8 +274,9 @@ async def latency_run(
     listen: str = "",
     fetch_max_wait_ms: int = 5,
 ) -> list[float]:
-    """Produce at ``rate`` with ts = produce time, spikes in random streams (in a separate
-    process, so that producing and timing do not share an event loop); returns the
+    """Produce at ``rate`` with ts = the moment each reading was due, spikes in random
+    streams (``paced_produce`` in a separate process, so that producing and timing do not
+    share an event loop); returns the
     produce -> arrival latencies (s) of every message received on ``listen`` (default: the
     alerts topic; the readings topic itself gives the broker's floor)."""
     consumer = AIOKafkaConsumer(
@@ -346,8 +350,9 @@ def parse_args() -> argparse.Namespace:
 
 def run_worker_phases(
     stack: EmbeddedStack, topic: str, total: int, args: argparse.Namespace, log_dir: Path
-) -> tuple[float, list[float], dict[str, float]]:
-    """Sustained rate over the backlog, then the latency run at half that rate."""
+) -> tuple[float, float, list[float], dict[str, float]]:
+    """Sustained rate over the backlog, then the latency run at ``--latency-rate`` (default
+    half the sustained rate). Returns both rates, the latencies and the worker's metrics."""
     port = free_port()
     proc = ManagedProcess(
         "worker",
@@ -360,15 +365,10 @@ def run_worker_phases(
     try:
         rate, took = sustained_rate(port, total, proc)
         print(f"tcnad worker sustained: {rate:,.0f} readings/s ({total} in {took:.1f}s)")
+        lat_rate = args.latency_rate or rate / 2
         before = scrape(port)
         lat = asyncio.run(
-            latency_run(
-                stack.kafka_bootstrap,
-                topic,
-                args.streams,
-                args.latency_rate or rate / 2,
-                args.latency_seconds,
-            )
+            latency_run(stack.kafka_bootstrap, topic, args.streams, lat_rate, args.latency_seconds)
         )
         after = scrape(port)
         age = "tcnad_record_age_seconds"
@@ -379,7 +379,7 @@ def run_worker_phases(
             f"timestamp) when the batch's alerts were out: {1e3 * total_age / max(n, 1):.1f}ms "
             f"over {n:.0f} batches"
         )
-        return rate, lat, after
+        return rate, lat_rate, lat, after
     finally:
         proc.stop()
 
@@ -428,10 +428,9 @@ def main() -> None:
         print(f"raw aiokafka consume+decode: {raw:,.0f} readings/s")
         trivial = trivial_faust(bootstrap, topic, args.faust_records, log_dir)
         print(f"trivial faust agent: {trivial:,.0f} readings/s")
-        rate, lat, metrics = run_worker_phases(stack, topic, total, args, log_dir)
+        rate, lat_rate, lat, metrics = run_worker_phases(stack, topic, total, args, log_dir)
         raw_after = asyncio.run(raw_consume(bootstrap, topic, total))
         print(f"raw aiokafka consume+decode, again after the worker: {raw_after:,.0f} readings/s")
-        lat_rate = args.latency_rate or rate / 2
         floor_topic = f"{topic}-floor"
         asyncio.run(ensure_topics(bootstrap, {floor_topic: PARTITIONS}))
         floor = asyncio.run(
@@ -442,12 +441,12 @@ def main() -> None:
                 lat_rate,
                 args.latency_seconds,
                 listen=floor_topic,
-                fetch_max_wait_ms=50,  # the worker's default
+                fetch_max_wait_ms=WORKER_FETCH_WAIT_MS,
             )
         )
         print(
             f"floor: produce->plain aiokafka consumer of the readings at {lat_rate:,.0f}/s "
-            f"(no worker; fetch_max_wait_ms=50): n={len(floor)} "
+            f"(no worker; fetch_max_wait_ms={WORKER_FETCH_WAIT_MS}): n={len(floor)} "
             f"p50={pct(floor, 0.5) * 1e3:.1f}ms p99={pct(floor, 0.99) * 1e3:.1f}ms"
         )
     report(rate, lat_rate, (raw + raw_after) / 2, trivial, lat, metrics)
