@@ -24,7 +24,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from detector.state import StreamState
-from state import RedisCacheStore, StateCodec
+from state import RedisCacheStore, StateCodec, redis_store
 from state.redis_store import resp_size
 from state.testing import expected_state, reference_layout, synthetic_update
 from tests.integration.redis_proc import RedisProc, redis_server_bin
@@ -132,6 +132,9 @@ async def run(n_streams: int, batches: int, appendonly: bool) -> None:
         print(f"load: round trips {store.stats.round_trips - trips0}, MGET calls {calls1 - calls0}")
 
         await compare(store, naive, streams, step, batches)
+        step += batches
+        await loop_stalls(store, streams, step, batches)
+        step += 2 * batches
         evalsha = (await client.info("commandstats"))["cmdstat_evalsha"]
         print(f"server time per save script call: {evalsha['usec_per_call']:.0f} us (all calls)")
         await store.close()
@@ -152,6 +155,49 @@ async def compare(
         naive_save.append(await timed(naive.save(states)))
         naive_load.append(await timed(naive.load(streams)))
     report(ours_save, ours_load, naive_save, naive_load, len(streams))
+
+
+async def _stall_during(job: Awaitable[object]) -> float:
+    """The longest gap (s) between ticks of a 1 ms ticker task while ``job`` runs: how long
+    other work on the event loop (a worker's next batch) had to wait at most."""
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.ensure_future(ticker())
+    await asyncio.sleep(0.005)
+    await job
+    done.set()
+    await task
+    return max(gaps)
+
+
+async def loop_stalls(store: RedisCacheStore, streams: list[str], step: int, batches: int) -> None:
+    """Longest event-loop stall during a save, with the store's yields every
+    ``ENCODE_CHUNK`` encodings and with the whole save encoded in one piece, alternating."""
+    chunked, whole = [], []
+    for _ in range(batches):
+        for out, chunk in ((chunked, redis_store.ENCODE_CHUNK), (whole, len(streams) + 1)):
+            saved, redis_store.ENCODE_CHUNK = redis_store.ENCODE_CHUNK, chunk
+            try:
+                updates = [synthetic_update(LAYOUT, s, step, step + 1) for s in streams]
+                out.append(await _stall_during(store.save(updates)))
+            finally:
+                redis_store.ENCODE_CHUNK = saved
+            step += 1
+    c, w = statistics.median(chunked), statistics.median(whole)
+    print(
+        f"longest event-loop stall during a save of {len(streams)} streams, median of "
+        f"{batches}: yielding every {redis_store.ENCODE_CHUNK} encodings {c * 1e3:.1f} ms, "
+        f"in one piece {w * 1e3:.1f} ms, ratio {w / c:.1f}x"
+    )
 
 
 def report(
