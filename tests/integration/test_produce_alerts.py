@@ -154,6 +154,8 @@ async def _topic_has_data(bootstrap: str, topic: str) -> bool:
         if topic not in await consumer.topics():
             return False
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not tps:  # the topic is listed before its partitions' metadata: ask again later
+            return False
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         return bool(await consumer.getmany(timeout_ms=500))
