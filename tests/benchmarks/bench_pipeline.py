@@ -9,7 +9,11 @@ Measured in one run, on the same broker and the same pre-produced readings:
 4. latency produce -> alert at half the sustained rate: readings, produced by a separate
    process, carry the moment they were due as ``ts``, anomalies are injected, and every
    alert's arrival time minus its ``ts``;
-5. the floor: the same production timed to a plain consumer of the readings (no worker).
+5. the floor: the same production timed to a plain consumer of the readings (no worker);
+6. the two-hop floor: the same production, a relay process (a plain aiokafka consumer with
+   the worker's fetch wait and a producer with faust's defaults) forwards every 500th
+   reading untouched to another topic, timed to a consumer of that topic like the alerts:
+   the path of an alert with nothing computed on the way.
 
 Run:  python tests/benchmarks/bench_pipeline.py [--streams 1000] [--per-stream 200]
 """
@@ -273,12 +277,14 @@ async def latency_run(
     seconds: float,
     listen: str = "",
     fetch_max_wait_ms: int = 5,
+    spikes: bool | None = None,
 ) -> list[float]:
     """Produce at ``rate`` with ts = the moment each reading was due, spikes in random
     streams (``paced_produce`` in a separate process, so that producing and timing do not
     share an event loop); returns the
     produce -> arrival latencies (s) of every message received on ``listen`` (default: the
-    alerts topic; the readings topic itself gives the broker's floor)."""
+    alerts topic; the readings topic itself gives the broker's floor). ``spikes``: inject
+    anomalies (default: when listening to the alerts)."""
     consumer = AIOKafkaConsumer(
         listen or f"{topic}-alerts",
         bootstrap_servers=bootstrap,
@@ -294,7 +300,8 @@ async def latency_run(
     gc.disable()  # no collector pause of this process between an arrival and its timing
     ctx = multiprocessing.get_context("spawn")
     producer = ctx.Process(
-        target=_paced_process, args=(bootstrap, topic, streams, rate, seconds, not listen)
+        target=_paced_process,
+        args=(bootstrap, topic, streams, rate, seconds, not listen if spikes is None else spikes),
     )
     producer.start()
     try:
@@ -319,6 +326,73 @@ async def latency_run(
     if producer.exitcode != 0:
         raise RuntimeError(f"the paced producer failed (exit code {producer.exitcode})")
     return latencies
+
+
+RELAY_EVERY = 500  # the relay forwards one reading in 500 (about the alerts' share)
+
+
+async def relay(bootstrap: str, src: str, dst: str, ready: Any, stop: Any) -> None:
+    """Forward every ``RELAY_EVERY``-th record of ``src`` (by offset) untouched to the same
+    partition of ``dst`` as soon as it is fetched, until ``stop`` is set."""
+    consumer = AIOKafkaConsumer(
+        src,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=WORKER_FETCH_WAIT_MS,
+        max_partition_fetch_bytes=Settings.model_fields["fetch_max_bytes"].default,
+        group_id=None,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        await consumer.getmany(timeout_ms=500)  # positions resolved: at the end of src
+        ready.set()
+        sent: list[asyncio.Future[Any]] = []
+        while not stop.is_set():
+            fetched = await consumer.getmany(timeout_ms=100)
+            for tp, recs in fetched.items():
+                for r in recs:
+                    if r.offset % RELAY_EVERY == 0:
+                        sent.append(
+                            await producer.send(dst, r.value, key=r.key, partition=tp.partition)
+                        )
+            for f in [f for f in sent if f.done()]:
+                f.result()
+            sent = [f for f in sent if not f.done()]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def _relay_process(*args: Any) -> None:
+    gc.disable()  # a floor: no collector pauses of the relay
+    asyncio.run(relay(*args))
+
+
+def two_hop_floor(
+    bootstrap: str, topic: str, streams: int, rate: float, seconds: float
+) -> list[float]:
+    """Latencies produce -> relay -> consumer of the relayed topic (see ``relay``)."""
+    src, dst = f"{topic}-hop1", f"{topic}-hop2"
+    asyncio.run(ensure_topics(bootstrap, {src: PARTITIONS, dst: PARTITIONS}))
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=_relay_process, args=(bootstrap, src, dst, ready, stop))
+    proc.start()
+    try:
+        if not ready.wait(60):
+            raise RuntimeError("the relay did not start")
+        return asyncio.run(
+            latency_run(bootstrap, src, streams, rate, seconds, listen=dst, spikes=False)
+        )
+    finally:
+        stop.set()
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -448,6 +522,12 @@ def main() -> None:
             f"floor: produce->plain aiokafka consumer of the readings at {lat_rate:,.0f}/s "
             f"(no worker; fetch_max_wait_ms={WORKER_FETCH_WAIT_MS}): n={len(floor)} "
             f"p50={pct(floor, 0.5) * 1e3:.1f}ms p99={pct(floor, 0.99) * 1e3:.1f}ms"
+        )
+        hops = two_hop_floor(bootstrap, topic, args.streams, lat_rate, args.latency_seconds)
+        print(
+            f"two-hop floor: produce->relay (fetch_max_wait_ms={WORKER_FETCH_WAIT_MS}, every "
+            f"{RELAY_EVERY}th reading forwarded)->consumer at {lat_rate:,.0f}/s: n={len(hops)} "
+            f"p50={pct(hops, 0.5) * 1e3:.1f}ms p99={pct(hops, 0.99) * 1e3:.1f}ms"
         )
     report(rate, lat_rate, (raw + raw_after) / 2, trivial, lat, metrics)
 
