@@ -278,11 +278,12 @@ async def latency_run(
     listen: str = "",
     fetch_max_wait_ms: int = 5,
     spikes: bool | None = None,
-) -> list[float]:
+) -> list[tuple[float, float]]:
     """Produce at ``rate`` with ts = the moment each reading was due, spikes in random
     streams (``paced_produce`` in a separate process, so that producing and timing do not
     share an event loop); returns the
-    produce -> arrival latencies (s) of every message received on ``listen`` (default: the
+    ``(due, latency)`` of every message received on ``listen``, in seconds, ``due`` counted
+    from the first message's, sorted by it (default ``listen``: the
     alerts topic; the readings topic itself gives the broker's floor). ``spikes``: inject
     anomalies (default: when listening to the alerts)."""
     consumer = AIOKafkaConsumer(
@@ -294,7 +295,7 @@ async def latency_run(
     )
     await consumer.start()
     await asyncio.sleep(1.0)
-    latencies: list[float] = []
+    latencies: list[tuple[float, float]] = []  # (due time, latency)
     started = time.time()
     gc.collect()
     gc.disable()  # no collector pause of this process between an arrival and its timing
@@ -313,7 +314,7 @@ async def latency_run(
                 for r in recs:
                     ts = float(json.loads(r.value)["ts"])
                     if ts >= started:  # not an alert of the backlog (synthetic ts)
-                        latencies.append(now - ts)
+                        latencies.append((ts, now - ts))
             if stop_at is None and not producer.is_alive():
                 stop_at = time.monotonic() + 3.0
     finally:
@@ -325,7 +326,8 @@ async def latency_run(
         gc.enable()
     if producer.exitcode != 0:
         raise RuntimeError(f"the paced producer failed (exit code {producer.exitcode})")
-    return latencies
+    first = min((due for due, _ in latencies), default=0.0)
+    return sorted((due - first, lat) for due, lat in latencies)
 
 
 RELAY_EVERY = 500  # the relay forwards one reading in 500 (about the alerts' share)
@@ -373,7 +375,7 @@ def _relay_process(*args: Any) -> None:
 
 def two_hop_floor(
     bootstrap: str, topic: str, streams: int, rate: float, seconds: float
-) -> list[float]:
+) -> list[tuple[float, float]]:
     """Latencies produce -> relay -> consumer of the relayed topic (see ``relay``)."""
     src, dst = f"{topic}-hop1", f"{topic}-hop2"
     asyncio.run(ensure_topics(bootstrap, {src: PARTITIONS, dst: PARTITIONS}))
@@ -395,9 +397,65 @@ def two_hop_floor(
             proc.join()
 
 
+def _proc_cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) of a process so far, from /proc (NaN where unknown)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return math.nan
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds all cores spent not idle so far (/proc/stat; NaN where unknown)."""
+    try:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return math.nan
+
+
+class CpuMeter:
+    """Cores used by named processes, and by the whole machine, over a phase."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self.t0 = time.monotonic()
+        self.start = {name: _proc_cpu_s(pid) for name, pid in pids.items()}
+        self.busy0 = _machine_busy_s()
+
+    def report(self) -> str:
+        dt = time.monotonic() - self.t0
+        parts = [
+            f"{name} {(_proc_cpu_s(pid) - self.start[name]) / dt:.2f}"
+            for name, pid in self.pids.items()
+        ]
+        machine = (_machine_busy_s() - self.busy0) / dt
+        return f"cores used: {', '.join(parts)}, machine {machine:.2f} of {os.cpu_count()}"
+
+
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+PHASE_PARTS = 4  # latency figures are also given per quarter of a phase (by due time)
+
+
+def describe(samples: list[tuple[float, float]], seconds: float) -> str:
+    """p50 / p99 over the whole phase, then per quarter of it: the embedded broker's cost
+    per request grows with the record batches a partition holds, so a phase's figures
+    drift upwards with its length, worker or not (compare the floors' quarters)."""
+    lat = [x for _, x in samples]
+    parts = []
+    for k in range(PHASE_PARTS):
+        lo, hi = k * seconds / PHASE_PARTS, (k + 1) * seconds / PHASE_PARTS
+        part = [x for due, x in samples if lo <= due < hi or (k == PHASE_PARTS - 1 and due >= hi)]
+        parts.append(f"{pct(part, 0.5) * 1e3:.0f}/{pct(part, 0.99) * 1e3:.0f}")
+    return (
+        f"n={len(lat)} p50={pct(lat, 0.5) * 1e3:.1f}ms p99={pct(lat, 0.99) * 1e3:.1f}ms "
+        f"(p50/p99 ms by quarter of the phase: {' '.join(parts)})"
+    )
 
 
 def parse_args() -> argparse.Namespace:
@@ -424,7 +482,7 @@ def parse_args() -> argparse.Namespace:
 
 def run_worker_phases(
     stack: EmbeddedStack, topic: str, total: int, args: argparse.Namespace, log_dir: Path
-) -> tuple[float, float, list[float], dict[str, float]]:
+) -> tuple[float, float, list[tuple[float, float]], dict[str, float]]:
     """Sustained rate over the backlog, then the latency run at ``--latency-rate`` (default
     half the sustained rate). Returns both rates, the latencies and the worker's metrics."""
     port = free_port()
@@ -441,9 +499,11 @@ def run_worker_phases(
         print(f"tcnad worker sustained: {rate:,.0f} readings/s ({total} in {took:.1f}s)")
         lat_rate = args.latency_rate or rate / 2
         before = scrape(port)
+        meter = CpuMeter({"worker": proc.pid, "broker": stack.kafka.pid, "redis": stack.redis.pid})
         lat = asyncio.run(
             latency_run(stack.kafka_bootstrap, topic, args.streams, lat_rate, args.latency_seconds)
         )
+        print(f"latency run, {meter.report()}")
         after = scrape(port)
         age = "tcnad_record_age_seconds"
         n = after.get(f"{age}_count", 0.0) - before.get(f"{age}_count", 0.0)
@@ -463,16 +523,14 @@ def report(
     lat_rate: float,
     raw: float,
     trivial: float,
-    lat: list[float],
+    lat: list[tuple[float, float]],
+    seconds: float,
     m: dict[str, float],
 ) -> None:
     def mean(name: str) -> float:
         return m.get(f"{name}_sum", 0.0) / max(1.0, m.get(f"{name}_count", 1.0))
 
-    print(
-        f"latency produce->alert at {lat_rate:,.0f} readings/s: n={len(lat)} "
-        f"p50={pct(lat, 0.5) * 1e3:.1f}ms p99={pct(lat, 0.99) * 1e3:.1f}ms"
-    )
+    print(f"latency produce->alert at {lat_rate:,.0f} readings/s: {describe(lat, seconds)}")
     print(
         f"worker: batches={m.get('tcnad_batch_size_count', 0):.0f} "
         f"mean batch={mean('tcnad_batch_size'):.0f} records, "
@@ -507,6 +565,7 @@ def main() -> None:
         print(f"raw aiokafka consume+decode, again after the worker: {raw_after:,.0f} readings/s")
         floor_topic = f"{topic}-floor"
         asyncio.run(ensure_topics(bootstrap, {floor_topic: PARTITIONS}))
+        meter = CpuMeter({"broker": stack.kafka.pid})
         floor = asyncio.run(
             latency_run(
                 bootstrap,
@@ -520,16 +579,17 @@ def main() -> None:
         )
         print(
             f"floor: produce->plain aiokafka consumer of the readings at {lat_rate:,.0f}/s "
-            f"(no worker; fetch_max_wait_ms={WORKER_FETCH_WAIT_MS}): n={len(floor)} "
-            f"p50={pct(floor, 0.5) * 1e3:.1f}ms p99={pct(floor, 0.99) * 1e3:.1f}ms"
+            f"(no worker; fetch_max_wait_ms={WORKER_FETCH_WAIT_MS}): "
+            f"{describe(floor, args.latency_seconds)}; {meter.report()}"
         )
+        meter = CpuMeter({"broker": stack.kafka.pid})
         hops = two_hop_floor(bootstrap, topic, args.streams, lat_rate, args.latency_seconds)
         print(
             f"two-hop floor: produce->relay (fetch_max_wait_ms={WORKER_FETCH_WAIT_MS}, every "
-            f"{RELAY_EVERY}th reading forwarded)->consumer at {lat_rate:,.0f}/s: n={len(hops)} "
-            f"p50={pct(hops, 0.5) * 1e3:.1f}ms p99={pct(hops, 0.99) * 1e3:.1f}ms"
+            f"{RELAY_EVERY}th reading forwarded)->consumer at {lat_rate:,.0f}/s: "
+            f"{describe(hops, args.latency_seconds)}; {meter.report()}"
         )
-    report(rate, lat_rate, (raw + raw_after) / 2, trivial, lat, metrics)
+    report(rate, lat_rate, (raw + raw_after) / 2, trivial, lat, args.latency_seconds, metrics)
 
 
 def free_port() -> int:
