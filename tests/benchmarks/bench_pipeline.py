@@ -415,14 +415,34 @@ def _machine_busy_s() -> float:
         return math.nan
 
 
-class CpuMeter:
-    """Cores used by named processes, and by the whole machine, over a phase."""
+def _main_thread_sched(pid: int | None) -> tuple[float, float, float]:
+    """A process's main thread so far: seconds on a core, seconds runnable but waiting for
+    one (``/proc/PID/task/PID/schedstat``), and voluntary context switches (sleeps: I/O,
+    locks, the GIL) from ``.../status``. NaN where unknown."""
+    try:
+        run_ns, wait_ns, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+        status = Path(f"/proc/{pid}/task/{pid}/status").read_text()
+        vol = next(
+            int(line.split()[1])
+            for line in status.splitlines()
+            if line.startswith("voluntary_ctxt_switches")
+        )
+        return int(run_ns) / 1e9, int(wait_ns) / 1e9, float(vol)
+    except (OSError, ValueError, StopIteration, TypeError):
+        return math.nan, math.nan, math.nan
 
-    def __init__(self, pids: dict[str, int | None]) -> None:
+
+class CpuMeter:
+    """Cores used by named processes, and by the whole machine, over a phase; for the
+    process named in ``thread_of``, where its main thread's time went."""
+
+    def __init__(self, pids: dict[str, int | None], thread_of: str = "") -> None:
         self.pids = pids
+        self.thread_of = thread_of
         self.t0 = time.monotonic()
         self.start = {name: _proc_cpu_s(pid) for name, pid in pids.items()}
         self.busy0 = _machine_busy_s()
+        self.sched0 = _main_thread_sched(pids.get(thread_of))
 
     def report(self) -> str:
         dt = time.monotonic() - self.t0
@@ -431,7 +451,20 @@ class CpuMeter:
             for name, pid in self.pids.items()
         ]
         machine = (_machine_busy_s() - self.busy0) / dt
-        return f"cores used: {', '.join(parts)}, machine {machine:.2f} of {os.cpu_count()}"
+        out = f"cores used: {', '.join(parts)}, machine {machine:.2f} of {os.cpu_count()}"
+        if self.thread_of:
+            run, wait, vol = (
+                b - a
+                for a, b in zip(
+                    self.sched0, _main_thread_sched(self.pids[self.thread_of]), strict=True
+                )
+            )
+            out += (
+                f"; {self.thread_of}'s main thread: on a core {run / dt:.0%}, runnable and "
+                f"waiting for one {wait / dt:.0%}, asleep {1 - (run + wait) / dt:.0%} "
+                f"(event loop idle, the GIL, locks; {vol / dt:,.0f} sleeps/s)"
+            )
+        return out
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -499,7 +532,10 @@ def run_worker_phases(
         print(f"tcnad worker sustained: {rate:,.0f} readings/s ({total} in {took:.1f}s)")
         lat_rate = args.latency_rate or rate / 2
         before = scrape(port)
-        meter = CpuMeter({"worker": proc.pid, "broker": stack.kafka.pid, "redis": stack.redis.pid})
+        meter = CpuMeter(
+            {"worker": proc.pid, "broker": stack.kafka.pid, "redis": stack.redis.pid},
+            thread_of="worker",
+        )
         lat = asyncio.run(
             latency_run(stack.kafka_bootstrap, topic, args.streams, lat_rate, args.latency_seconds)
         )
