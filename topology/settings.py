@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     )
     fetch_max_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     save_interval_ms: int = Field(
-        500,
+        1000,
         ge=0,
         description="least time between the starts of two state saves (write-behind; "
         "applied readings are acked when the save covering them returns)",

@@ -40,7 +40,7 @@ def test_the_app_uses_the_batch_consumer_with_raw_values_and_short_timeouts() ->
         "fetch_max_wait_ms": 50,
         "fetch_max_bytes": 16 * 1024 * 1024,
         "batch_max_wait_ms": 5,
-        "save_interval_ms": 500,
+        "save_interval_ms": 1000,
         "max_unsaved_records": 100_000,
     }
     assert [t for ch in c.app.topics for t in ch.topics] == ["readings"]
