@@ -212,6 +212,22 @@ def sustained_rate(port: int, total: int, proc: ManagedProcess) -> tuple[float, 
         time.sleep(0.1)
 
 
+def pending(sent: list[asyncio.Future[Any]]) -> list[asyncio.Future[Any]]:
+    """The sends not completed yet; raises if the broker refused a completed one."""
+    for f in sent:
+        if f.done():
+            f.result()
+    return [f for f in sent if not f.done()]
+
+
+def reap(proc: Any) -> None:
+    """Wait for a helper process to end; kill it if it has not within 10 s."""
+    proc.join(timeout=10)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+
+
 async def paced_produce(
     bootstrap: str, topic: str, streams: int, rate: float, seconds: float, spikes: bool
 ) -> int:
@@ -253,9 +269,7 @@ async def paced_produce(
                 i += 1
             for p, batch in batches.items():
                 sent.append(await producer.send_batch(batch, topic, partition=p))
-            for f in [f for f in sent if f.done()]:
-                f.result()  # raises if the broker refused a batch
-            sent = [f for f in sent if not f.done()]
+            sent = pending(sent)
         await asyncio.gather(*sent)
         return i
     finally:
@@ -318,10 +332,7 @@ async def latency_run(
             if stop_at is None and not producer.is_alive():
                 stop_at = time.monotonic() + 3.0
     finally:
-        producer.join(timeout=10)
-        if producer.is_alive():
-            producer.kill()
-            producer.join()
+        reap(producer)
         await consumer.stop()
         gc.enable()
     if producer.exitcode != 0:
@@ -359,9 +370,7 @@ async def relay(bootstrap: str, src: str, dst: str, ready: Any, stop: Any) -> No
                         sent.append(
                             await producer.send(dst, r.value, key=r.key, partition=tp.partition)
                         )
-            for f in [f for f in sent if f.done()]:
-                f.result()
-            sent = [f for f in sent if not f.done()]
+            sent = pending(sent)
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
@@ -391,10 +400,7 @@ def two_hop_floor(
         )
     finally:
         stop.set()
-        proc.join(timeout=10)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
+        reap(proc)
 
 
 def _proc_cpu_s(pid: int | None) -> float:

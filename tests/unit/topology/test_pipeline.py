@@ -300,8 +300,6 @@ class GatedSave:
     """Wraps a store's save: the first ``gated`` calls wait for ``release``."""
 
     def __init__(self, store: MemoryCacheStore, gated: int = 1) -> None:
-        import asyncio
-
         self.real = store.save
         self.gated = gated
         self.entered = asyncio.Event()
@@ -318,8 +316,6 @@ class GatedSave:
 
 
 async def test_a_batch_applied_while_a_save_is_in_flight_is_saved_by_the_next_flush() -> None:
-    import asyncio
-
     pipe, store, _ = make()
     gate = GatedSave(store)
     await pipe.apply(pipe.prepare(series("a", 4)))
@@ -339,8 +335,6 @@ async def test_a_batch_applied_while_a_save_is_in_flight_is_saved_by_the_next_fl
 
 
 async def test_a_fenced_save_applies_again_the_readings_of_later_batches_too() -> None:
-    import asyncio
-
     store = MemoryCacheStore(LAYOUT)
     a, _, _ = make(store)
     b, _, _ = make(store)
@@ -390,7 +384,6 @@ async def test_a_failed_save_keeps_its_steps_for_the_next_flush() -> None:
 
 
 async def test_a_failed_batch_that_lost_unsaved_steps_of_earlier_batches_stops_flushes() -> None:
-
     pipe, store, pub = make()
     await pipe.apply(pipe.prepare(series("s", 3)))  # not saved yet
     pub.fail = RuntimeError("broker down")
@@ -403,8 +396,6 @@ async def test_a_failed_batch_that_lost_unsaved_steps_of_earlier_batches_stops_f
 
 
 async def test_a_stream_dropped_while_its_fenced_save_was_in_flight_stops_flushes() -> None:
-    import asyncio
-
     store = MemoryCacheStore(LAYOUT)
     a, _, pub = make(store)
     b, _, _ = make(store)
