@@ -84,7 +84,8 @@ class Detector:
         self._norm_end = normalize.norm_size(n)
         self._pend_end = self._norm_end + n * q
         size = self._pend_end + scoring.state_size(n)
-        self.layout = StateLayout(spec.ring_shapes, size, self.model_id)
+        self._ring_shapes = spec.ring_shapes
+        self.layout = StateLayout(self._ring_shapes, size, self.model_id)
         self._levels = np.asarray(spec.quantiles, dtype=np.float64)
         self._stats = np.tile(self._fresh_stats(), (capacity, 1))
 
@@ -176,30 +177,38 @@ class Detector:
         ]
 
     def delta(self, slots: npt.ArrayLike, since_steps: npt.ArrayLike) -> list[StateDelta]:
-        """Ring rows written since ``since_steps`` (per ``detector.state.StateDelta``)."""
+        """Ring rows written since ``since_steps`` (per ``detector.state.StateDelta``).
+
+        Streams with the same number of new steps are read together: one gather per ring,
+        copied into one array of packed rows per group."""
         idx = self._check_slots(slots)
         since = np.asarray(since_steps, dtype=np.int64).reshape(-1)
         steps = self.pool.steps[idx]
         if since.shape != idx.shape or (since < 0).any() or (since > steps).any():
             raise StepInputError("since_steps must be (B,) with 0 <= since_step <= step")
-        parts: list[tuple[tuple[int, F32], ...]] = [() for _ in range(idx.size)]
-        order = np.argsort(steps - since, kind="stable")
-        n_all = (steps - since)[order]
-        for n in np.unique(n_all):
-            members = order[n_all == n]
+        packed: list[F32] = [np.zeros(0, dtype=np.float32)] * idx.size
+        n_all = steps - since
+        order = np.argsort(n_all, kind="stable")
+        bounds = np.flatnonzero(np.diff(n_all[order])) + 1
+        for members in np.split(order, bounds):
+            n = int(n_all[members[0]]) if members.size else 0
+            if n == 0:
+                continue
             s = steps[members]
-            per_conv: list[list[tuple[int, F32]]] = []
-            for j, (length, _ch) in enumerate(self.spec.ring_shapes):
-                n_j = int(min(n, length))
+            sizes = [min(n, length) * ch for length, ch in self._ring_shapes]
+            rows_all = np.empty((members.size, sum(sizes)), dtype=np.float32)
+            pos = 0
+            for j, ((length, ch), size) in enumerate(zip(self._ring_shapes, sizes, strict=True)):
+                n_j = size // ch
                 rows = (s[:, None] - n_j + np.arange(n_j)[None, :]) % length
-                got = self.pool.read_rows(j, idx[members], rows.astype(np.int64))
-                per_conv.append(list(zip(((s - n_j) % length).tolist(), got, strict=True)))
-            for b, ring_rows in zip(members.tolist(), zip(*per_conv, strict=True), strict=True):
-                parts[b] = ring_rows
-        stats = self._stats[idx]
+                got = self.pool.read_rows(j, idx[members], rows)
+                rows_all[:, pos : pos + size] = got.reshape(members.size, size)
+                pos += size
+            for b, row in zip(members.tolist(), rows_all, strict=True):
+                packed[b] = row
+        stats = self._stats[idx]  # a copy (fancy indexing)
         return [
-            StateDelta(int(since[b]), int(steps[b]), stats[b].copy(), parts[b])
-            for b in range(idx.size)
+            StateDelta(int(since[b]), int(steps[b]), stats[b], packed[b]) for b in range(idx.size)
         ]
 
     def pending(self, slots: npt.ArrayLike) -> F64:

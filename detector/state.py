@@ -8,6 +8,7 @@ exactly the causal zero padding of the full forward pass.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,13 +56,47 @@ class StreamState:
 class StateDelta:
     """What changed in a stream's state since step ``since_step`` (the last saved step).
 
-    ring_rows: per convolution ``(start_slot, rows)``: ``rows`` is ``(n_j, C_j)`` float32, the
-    inputs of times ``step - n_j, ..., step - 1`` in time order, ``n_j = min(step - since_step,
-    L_j)``, and ``start_slot = (step - n_j) % L_j``; row ``i`` goes to slot
-    ``(start_slot + i) % L_j`` (it may wrap once).
+    rows: ``(sum_j n_j * C_j,)`` float32, the changed rows of every ring, ring after ring:
+    for ring ``j``, the inputs of times ``step - n_j, ..., step - 1`` in time order, each a
+    row of ``C_j`` floats, where ``n_j = min(step - since_step, L_j)``. Row ``i`` of ring
+    ``j`` goes to slot ``(step - n_j + i) % L_j`` (the range may wrap once). One flat array,
+    so that a store writes it as it is; ``ring_rows`` gives the per-ring view.
     """
 
     since_step: int
     step: int
     stats: F64
-    ring_rows: tuple[tuple[int, F32], ...]
+    rows: F32
+
+    def ring_rows(self, ring_shapes: Sequence[tuple[int, int]]) -> tuple[tuple[int, F32], ...]:
+        """Per ring ``(start_slot, rows (n_j, C_j))``, views of ``rows``; raises ``ValueError``
+        if ``rows`` does not hold exactly the rows ``ring_shapes`` asks for."""
+        n = self.step - self.since_step
+        want = delta_size(ring_shapes, n)
+        if self.rows.shape != (want,):
+            raise ValueError(
+                f"rows has shape {self.rows.shape}, steps {self.since_step}->{self.step} of "
+                f"these rings need ({want},)"
+            )
+        out, pos = [], 0
+        for length, ch in ring_shapes:
+            n_j = min(n, length)
+            block = self.rows[pos : pos + n_j * ch].reshape(n_j, ch)
+            out.append(((self.step - n_j) % length, block))
+            pos += n_j * ch
+        return tuple(out)
+
+    @classmethod
+    def from_ring_rows(
+        cls, since_step: int, step: int, stats: F64, ring_rows: Sequence[tuple[int, F32]]
+    ) -> StateDelta:
+        """A delta from per-ring ``(start_slot, rows)`` blocks (the start slots follow from
+        the steps and are not stored)."""
+        parts = [np.asarray(rows, dtype=np.float32).reshape(-1) for _, rows in ring_rows]
+        flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        return cls(since_step, step, stats, flat)
+
+
+def delta_size(ring_shapes: Sequence[tuple[int, int]], n_steps: int) -> int:
+    """Floats in the rows of a delta of ``n_steps`` steps."""
+    return sum(min(n_steps, length) * ch for length, ch in ring_shapes)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.state import F32, F64, StateDelta, StateLayout, StreamState
+from detector.state import F32, F64, StateDelta, StateLayout, StreamState, delta_size
 from state.errors import CorruptState, IncompatibleState, InvalidUpdate
 from state.types import StreamRecord, StreamUpdate
 
@@ -76,6 +76,7 @@ class StateCodec:
             bases.append(pos)
             pos += length * row
         self.ring_base = tuple(bases)
+        self._delta_sizes: dict[int, int] = {}  # floats of a delta's rows, by steps
 
     # ---------------------------------------------------------------- encode
     def encode_body(self, step: int, offset: int, timestamp: float, stats: F64) -> bytes:
@@ -98,20 +99,21 @@ class StateCodec:
         return b"".join(parts)
 
     def encode_rows(self, delta: StateDelta) -> bytes:
-        """The changed ring rows of ``delta``, ring after ring, in time order."""
-        self._check_ring_count(len(delta.ring_rows))
-        parts = []
-        for j, (start, rows) in enumerate(delta.ring_rows):
-            length, ch = self.layout.ring_shapes[j]
-            n = min(delta.step - delta.since_step, length)
-            if rows.shape != (n, ch) or start != (delta.step - n) % length:
-                raise InvalidUpdate(
-                    f"ring {j}: got start {start} rows {rows.shape}, expected start "
-                    f"{(delta.step - n) % length} rows {(n, ch)} for steps "
-                    f"{delta.since_step}->{delta.step}"
-                )
-            parts.append(np.ascontiguousarray(rows, dtype=RING_DTYPE).tobytes())
-        return b"".join(parts)
+        """The changed ring rows of ``delta`` as stored: ring after ring, in time order."""
+        n = delta.step - delta.since_step
+        want = self._delta_sizes.get(n)
+        if want is None:
+            want = delta_size(self.layout.ring_shapes, n)
+            if len(self._delta_sizes) < 4096:
+                self._delta_sizes[n] = want
+        rows = delta.rows
+        if not isinstance(rows, np.ndarray) or rows.shape != (want,):
+            shape = getattr(rows, "shape", type(rows).__name__)
+            raise InvalidUpdate(
+                f"rows of steps {delta.since_step}->{delta.step} have shape {shape}, the "
+                f"layout needs ({want},)"
+            )
+        return rows.astype(RING_DTYPE, copy=False).tobytes()
 
     def encode_update(self, update: StreamUpdate) -> tuple[bytes, bytes]:
         """``(meta body, ring rows)`` of a validated update."""
@@ -210,4 +212,4 @@ def state_delta(state: StreamState, since_step: int) -> StateDelta:
         start = (state.step - n) % length
         idx = (start + np.arange(n)) % length
         rows.append((start, ring[idx].astype(np.float32)))
-    return StateDelta(since_step, state.step, state.stats, tuple(rows))
+    return StateDelta.from_ring_rows(since_step, state.step, state.stats, rows)

@@ -58,7 +58,7 @@ def synthetic_update(layout: StateLayout, stream: str, since: int, step: int) ->
         block = ring_rows(stream, j, np.arange(step - n, step, dtype=np.int64), ch)
         rows.append(((step - n) % length, block))
     offset, ts = position_at(step)
-    delta = StateDelta(since, step, stats_at(layout, stream, step), tuple(rows))
+    delta = StateDelta.from_ring_rows(since, step, stats_at(layout, stream, step), rows)
     return StreamUpdate(stream, delta, offset, ts)
 
 

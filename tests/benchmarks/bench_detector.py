@@ -1,6 +1,7 @@
-"""Detector benchmarks: streaming step vs naive re-run, step throughput, cache bytes.
+"""Detector benchmarks: streaming step vs naive re-run, step throughput, cache bytes, and
+the save's preparation (the changed ring rows of many streams, encoded for the store).
 
-Run: python tests/benchmarks/bench_detector.py [--threads 2] [--device cpu,cuda]
+Run: python tests/benchmarks/bench_detector.py [--threads 2] [--device cpu,cuda] [--sections abcd]
 Prints numbers; asserts nothing. Ratios are measured in the same run.
 """
 
@@ -19,6 +20,8 @@ from detector.engine import Detector
 from detector.model import TCN, Weights, fold, folded_forward
 from detector.spec import TCNSpec
 from detector.streaming import RingPool
+from state.codec import RING_DTYPE, StateCodec
+from state.types import StreamUpdate
 
 
 def _sync(device: torch.device) -> None:
@@ -95,10 +98,81 @@ def cache_bytes(spec: TCNSpec, weights: Weights) -> None:
     print(f"  bytes changed per reading: rings {sum(c * 4 for _, c in spec.ring_shapes)}")
 
 
+def _delta_per_ring(det: Detector, slots: np.ndarray, since: np.ndarray) -> list[list[object]]:
+    """Reference: the changed rows of each stream as one array per ring (the representation
+    before packed deltas): streams with equal step counts gathered together, then a
+    ``(start, rows)`` pair per stream and ring."""
+    steps = det.pool.steps[slots]
+    parts: list[list[object]] = [[] for _ in range(slots.size)]
+    n_all = steps - since
+    for n in np.unique(n_all):
+        members = np.flatnonzero(n_all == n)
+        s = steps[members]
+        per_conv = []
+        for j, (length, _ch) in enumerate(det.spec.ring_shapes):
+            n_j = int(min(n, length))
+            rows = (s[:, None] - n_j + np.arange(n_j)[None, :]) % length
+            got = det.pool.read_rows(j, slots[members], rows.astype(np.int64))
+            per_conv.append(list(zip(((s - n_j) % length).tolist(), got, strict=True)))
+        for b, ring_rows in zip(members.tolist(), zip(*per_conv, strict=True), strict=True):
+            parts[b] = list(ring_rows)
+    return parts
+
+
+def _encode_per_ring(parts: list[list[object]]) -> int:
+    """Reference encoding: one contiguous little-endian copy per ring, then joined."""
+    total = 0
+    for ring_rows in parts:
+        blob = b"".join(
+            np.ascontiguousarray(rows, dtype=RING_DTYPE).tobytes()
+            for _, rows in ring_rows  # type: ignore[misc]
+        )
+        total += len(blob)
+    return total
+
+
+def save_preparation(spec: TCNSpec, weights: Weights) -> None:
+    """What a save costs the worker's event loop before any byte goes to Redis."""
+    print("\n(d) save preparation: changed ring rows of 1,024 streams, encoded (CPU)")
+    streams = 1024
+    det = Detector(spec, weights, device="cpu", capacity=streams)
+    codec = StateCodec(det.layout)
+    slots = np.arange(streams)
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        det.step(slots, rng.normal(size=(streams, spec.n_inputs)))
+    for mean in (1, 4, 17, 40):
+        since = det.pool.steps[slots].copy()
+        k = np.maximum(rng.poisson(mean, size=streams), 1)  # new steps per stream
+        for r in range(int(k.max())):
+            m = slots[k > r]
+            det.step(m, rng.normal(size=(m.size, spec.n_inputs)))
+
+        def packed(since: np.ndarray = since) -> int:
+            return sum(len(codec.encode_rows(d)) for d in det.delta(slots, since))
+
+        def per_ring(since: np.ndarray = since) -> int:
+            return _encode_per_ring(_delta_per_ring(det, slots, since))
+
+        assert packed() == per_ring()  # the same bytes either way
+        t_new = _time(packed, torch.device("cpu"), 1.0, 5)
+        t_old = _time(per_ring, torch.device("cpu"), 1.0, 5)
+        updates = [StreamUpdate(str(i), d, 1, 1.0) for i, d in enumerate(det.delta(slots, since))]
+        t_enc = _time(
+            lambda u=updates: [codec.encode_update(x) for x in u], torch.device("cpu"), 1.0, 5
+        )
+        print(
+            f"  ~{mean:2d} steps/stream ({int(k.sum()):6,} rows of 16 rings): packed delta + "
+            f"encode {t_new * 1e3:6.1f} ms, per-ring reference {t_old * 1e3:6.1f} ms "
+            f"({t_old / t_new:.1f}x); encode_update alone {t_enc * 1e3:5.1f} ms"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu,cuda", help="comma list; cuda skipped if absent")
+    ap.add_argument("--sections", default="abcd", help="which of (a)..(d) to run")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     spec = TCNSpec()
@@ -113,9 +187,14 @@ def main() -> None:
         device = torch.device(name)
         if device.type == "cuda":
             print(f"\nGPU: {torch.cuda.get_device_name(device)}")
-        naive_vs_streaming(spec, weights, device)
-        throughput(spec, weights, device)
-    cache_bytes(spec, weights)
+        if "a" in args.sections:
+            naive_vs_streaming(spec, weights, device)
+        if "b" in args.sections:
+            throughput(spec, weights, device)
+    if "c" in args.sections:
+        cache_bytes(spec, weights)
+    if "d" in args.sections:
+        save_preparation(spec, weights)
 
 
 if __name__ == "__main__":

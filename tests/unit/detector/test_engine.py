@@ -50,7 +50,8 @@ def _states_equal(a: StreamState, b: StreamState) -> bool:
 def _apply(old: StreamState, d: StateDelta) -> StreamState:
     assert d.since_step == old.step
     rings = []
-    for ring, (start, rows) in zip(old.rings, d.ring_rows, strict=True):
+    shapes = [ring.shape for ring in old.rings]
+    for ring, (start, rows) in zip(old.rings, d.ring_rows(shapes), strict=True):
         new = ring.copy()
         for i in range(rows.shape[0]):
             new[(start + i) % ring.shape[0]] = rows[i]

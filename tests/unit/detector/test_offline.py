@@ -152,7 +152,8 @@ def test_real_detector_batched_equals_alone() -> None:
     together = score_series(Detector.from_checkpoint(None, capacity=2), [a, b], capacity=2)
     for s, r in zip([a, b], together, strict=True):
         alone = score_series(Detector.from_checkpoint(None, capacity=1), [s], capacity=1)[0]
-        np.testing.assert_allclose(r.score, alone.score, atol=1e-9)
+        # float32 kernels may round differently at other batch sizes (AVX-512 vs AVX2 paths)
+        np.testing.assert_allclose(r.score, alone.score, atol=1e-6)
         np.testing.assert_allclose(r.median, alone.median, rtol=1e-5, atol=1e-6)
         assert ((r.score >= 0) & (r.score <= 1)).all()
         # warm after 200 readings scored against a band (the first reading has none)

@@ -224,10 +224,10 @@ class CacheStoreContract:
         store = backend.make()
         good = synthetic_update(LAYOUT, "good", 0, 2)
         u = synthetic_update(LAYOUT, "bad", 0, 2)
-        rows = list(u.delta.ring_rows)
+        rows = list(u.delta.ring_rows(LAYOUT.ring_shapes))
         rows[3] = (rows[3][0], rows[3][1][:1])
-        bad = StreamUpdate("bad", type(u.delta)(0, 2, u.delta.stats, tuple(rows)), 1, 1.0)
-        with pytest.raises(InvalidUpdate, match="ring 3"):
+        bad = StreamUpdate("bad", type(u.delta).from_ring_rows(0, 2, u.delta.stats, rows), 1, 1.0)
+        with pytest.raises(InvalidUpdate, match=r"rows of steps 0->2 have shape"):
             await store.save([good, bad])
         assert (await store.load(["good", "bad"])).missing == ["good", "bad"]
 

@@ -85,7 +85,8 @@ def test_state_delta_reads_the_changed_rows(since: int, step: int) -> None:
     delta = state_delta(expected_state(LAYOUT, "s", step), since)
     want = synthetic_update(LAYOUT, "s", since, step).delta
     assert (delta.since_step, delta.step) == (since, step)
-    for (s0, rows), (s1, rows1) in zip(delta.ring_rows, want.ring_rows, strict=True):
+    got_rows, want_rows = delta.ring_rows(LAYOUT.ring_shapes), want.ring_rows(LAYOUT.ring_shapes)
+    for (s0, rows), (s1, rows1) in zip(got_rows, want_rows, strict=True):
         assert s0 == s1
         np.testing.assert_array_equal(rows, rows1)
 
@@ -107,8 +108,8 @@ def test_invalid_updates_are_refused() -> None:
     with pytest.raises(InvalidUpdate, match="stats shape"):
         CODEC.encode_body(1, 0, 0.0, np.zeros(3))
     with pytest.raises(InvalidUpdate, match="layout has 16"):
-        CODEC.encode_rings(update.delta.ring_rows[0][1:])  # type: ignore[arg-type]
-    backwards = type(update)("s", type(update.delta)(5, 3, update.delta.stats, ()), 0, 0.0)
+        CODEC.encode_rings(tuple(r for _, r in update.delta.ring_rows(LAYOUT.ring_shapes)[1:]))
+    backwards = type(update)("s", type(update.delta)(5, 3, update.delta.stats, np.zeros(0)), 0, 0.0)
     with pytest.raises(InvalidUpdate, match="out of range"):
         CODEC.encode_update(backwards)
     with pytest.raises(InvalidUpdate, match="model id"):
