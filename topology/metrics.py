@@ -56,6 +56,13 @@ class WorkerMetrics:
         self.save_latency = Histogram(
             "tcnad_state_save_seconds", "State save time", buckets=_LATENCY_BUCKETS, registry=r
         )
+        self.fetch_age = Histogram(
+            "tcnad_fetch_age_seconds",
+            "Age (from its Kafka timestamp) of a batch's oldest record when the worker "
+            "received the batch, before decoding",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.record_age = Histogram(
             "tcnad_record_age_seconds",
             "Age (from its Kafka timestamp) of a batch's oldest record once the batch's "

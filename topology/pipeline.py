@@ -54,6 +54,7 @@ class PreparedBatch:
     dead: list[DeadLetter]
     decode_s: float
     oldest_ms: int | None = None  # the earliest Kafka record timestamp of the batch
+    received: float = 0.0  # when the batch was handed over for decoding (Unix time)
 
 
 @dataclass
@@ -168,11 +169,12 @@ class BatchPipeline:
 
     def prepare(self, records: Sequence[RawRecord]) -> PreparedBatch:
         """Decode and group by stream (no state needed, so it may run ahead)."""
-        t0 = time.perf_counter()
+        received, t0 = time.time(), time.perf_counter()
         decoded, dead = decode_batch(records, self.width)
         groups = group_by_stream(decoded)
         oldest = min((r.timestamp_ms for r in records if r.timestamp_ms is not None), default=None)
-        return PreparedBatch(len(records), groups, dead, time.perf_counter() - t0, oldest)
+        took = time.perf_counter() - t0
+        return PreparedBatch(len(records), groups, dead, took, oldest, received)
 
     async def apply(self, prepared: PreparedBatch) -> BatchOutcome:
         """Score and publish a prepared batch; its states are saved by a later ``flush``.

@@ -71,7 +71,9 @@ class WorkerRuntime:
             raise
         self._record(out, time.perf_counter() - t0 + prepared.decode_s)
         if prepared.oldest_ms is not None:
-            self.metrics.record_age.observe(max(0.0, time.time() - prepared.oldest_ms / 1000))
+            oldest = prepared.oldest_ms / 1000
+            self.metrics.fetch_age.observe(max(0.0, prepared.received - oldest))
+            self.metrics.record_age.observe(max(0.0, time.time() - oldest))
 
     async def flush(self) -> None:
         """Save the states stepped so far (see ``BatchPipeline.flush``)."""

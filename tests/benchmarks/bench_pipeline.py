@@ -167,6 +167,30 @@ def scrape(port: int) -> dict[str, float]:
     return values
 
 
+def batch_ages(before: dict[str, float], after: dict[str, float]) -> str:
+    """The worker's record-age histograms between two scrapes: the age (from its Kafka
+    timestamp) of a batch's oldest record when the worker received the batch and when the
+    batch's alerts were out; mean, and the share of batches over 100 ms."""
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    parts = []
+    for what, metric in (
+        ("received", "tcnad_fetch_age_seconds"),
+        ("alerts out", "tcnad_record_age_seconds"),
+    ):
+        n = delta(f"{metric}_count")
+        mean = delta(f"{metric}_sum") / max(n, 1.0)
+        over = n - delta(f'{metric}_bucket{{le="0.1"}}')
+        parts.append(f"{what} {1e3 * mean:.1f}ms (over 100ms: {100 * over / max(n, 1.0):.0f}%)")
+    n = delta("tcnad_record_age_seconds_count")
+    return (
+        f"age of a batch's oldest record (Kafka timestamp), mean over {n:.0f} batches: "
+        + ", ".join(parts)
+    )
+
+
 def worker_env(stack: EmbeddedStack, topic: str, port: int, settings: list[str]) -> dict[str, str]:
     """The worker's environment: the stack's addresses, then ``settings`` (NAME=VALUE,
     applied last)."""
@@ -547,14 +571,7 @@ def run_worker_phases(
         )
         print(f"latency run, {meter.report()}")
         after = scrape(port)
-        age = "tcnad_record_age_seconds"
-        n = after.get(f"{age}_count", 0.0) - before.get(f"{age}_count", 0.0)
-        total_age = after.get(f"{age}_sum", 0.0) - before.get(f"{age}_sum", 0.0)
-        print(
-            "latency run, in the worker: mean age of a batch's oldest record (Kafka "
-            f"timestamp) when the batch's alerts were out: {1e3 * total_age / max(n, 1):.1f}ms "
-            f"over {n:.0f} batches"
-        )
+        print(f"latency run, in the worker: {batch_ages(before, after)}")
         return rate, lat_rate, lat, after
     finally:
         proc.stop()

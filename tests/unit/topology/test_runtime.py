@@ -1,0 +1,35 @@
+"""``WorkerRuntime``'s metrics, without a broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from topology.metrics import Health, WorkerMetrics
+from topology.pipeline import BatchOutcome, PreparedBatch
+from topology.runtime import WorkerRuntime
+
+
+class _Pipeline:
+    def __init__(self) -> None:
+        self.hot: dict[str, object] = {}
+
+    async def apply(self, prepared: PreparedBatch) -> BatchOutcome:
+        await asyncio.sleep(0.05)  # the batch's work
+        return BatchOutcome(records=prepared.records, applied=prepared.records)
+
+
+def test_a_batch_records_the_age_of_its_oldest_record_at_receipt_and_when_done() -> None:
+    metrics = WorkerMetrics()
+    runtime = WorkerRuntime(_Pipeline(), metrics, Health())  # type: ignore[arg-type]
+    now = time.time()
+    prepared = PreparedBatch(3, {}, [], 0.0, oldest_ms=int((now - 0.3) * 1000), received=now)
+    asyncio.run(runtime.apply(prepared))
+    value = metrics.registry.get_sample_value
+    fetch_age = value("tcnad_fetch_age_seconds_sum")
+    record_age = value("tcnad_record_age_seconds_sum")
+    assert value("tcnad_fetch_age_seconds_count") == 1
+    assert fetch_age is not None and 0.29 <= fetch_age <= 0.31
+    # once done, the batch's work (>= 50 ms) came on top of the age at receipt
+    assert record_age is not None and record_age >= fetch_age + 0.05
+    assert value("tcnad_readings_applied_total") == 3
