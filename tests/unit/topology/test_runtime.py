@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from pathlib import Path
 
 from topology.metrics import Health, WorkerMetrics
 from topology.pipeline import BatchOutcome, PreparedBatch
@@ -33,3 +35,14 @@ def test_a_batch_records_the_age_of_its_oldest_record_at_receipt_and_when_done()
     # once done, the batch's work (>= 50 ms) came on top of the age at receipt
     assert record_age is not None and record_age >= fetch_age + 0.05
     assert value("tcnad_readings_applied_total") == 3
+
+
+def test_the_readme_documents_every_metric() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    documented = set(re.findall(r"`(tcnad_[a-z_]+)", readme))
+    # counters are exported as NAME_total; the README names them that way
+    exported = {
+        f"{m.name}_total" if m.type == "counter" else m.name
+        for m in WorkerMetrics().registry.collect()
+    }
+    assert len(exported) == 18 and exported <= documented, sorted(exported - documented)
