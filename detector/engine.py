@@ -139,6 +139,15 @@ class Detector:
             raise StepInputError("slots must be distinct within one call")
         return arr
 
+    def reset(self, slots: npt.ArrayLike) -> None:
+        """Give pool slots the state of a stream never seen: the same as ``put`` with
+        ``new_state()`` for each, without building the states (zeroed in place)."""
+        idx = self._check_slots(slots)
+        if not idx.size:
+            return
+        self.pool.reset(idx)
+        self._stats[idx] = self._fresh_stats()
+
     def put(self, slots: npt.ArrayLike, states: list[StreamState]) -> None:
         """Write full stream states into pool slots (replacing what the slots held)."""
         idx = self._check_slots(slots)

@@ -166,6 +166,13 @@ class RingPool:
         q = params.view(bsz, self.spec.n_inputs, self.spec.n_quantiles)
         return params_to_quantiles(q, self.spec.median_index)
 
+    def reset(self, slots: I64) -> None:
+        """Zero the rings and step counts of ``slots`` in place (streams never seen)."""
+        idx = torch.from_numpy(slots).to(self.device)
+        for ring in self.rings:
+            ring.index_fill_(0, idx, 0.0)
+        self.steps[slots] = 0
+
     def read(self, slots: I64) -> list[npt.NDArray[np.float32]]:
         """Copy whole rings of ``slots`` to host: per conv ``(B, L_j, C_j)`` float32."""
         idx = torch.from_numpy(slots).to(self.device)

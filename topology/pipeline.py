@@ -369,24 +369,25 @@ class BatchPipeline:
         loaded = await retry_store(lambda: self.store.load(cold), "load", self.config)
         out.load_s += time.perf_counter() - t0
         out.loaded += len(cold)
-        det = self.detector
         slots: list[int] = []
         states: list[StreamState] = []
+        fresh: list[int] = []  # streams never seen: zeroed in place, no state built
         pinned = self._pinned(groups)
         for stream in cold:
             entry = self.hot.admit(stream, pinned)
             entry.partition = groups[stream][0].record.partition
             rec = loaded.records.get(stream)
             if rec is None:
-                states.append(det.new_state())
-            else:
-                states.append(rec.state)
-                entry.saved_step = rec.state.step
-                entry.saved_offset = rec.offset
-                entry.offset = rec.offset
-                entry.timestamp = rec.timestamp
+                fresh.append(entry.slot)
+                continue
+            states.append(rec.state)
+            entry.saved_step = rec.state.step
+            entry.saved_offset = rec.offset
+            entry.offset = rec.offset
+            entry.timestamp = rec.timestamp
             slots.append(entry.slot)
-        det.put(np.asarray(slots, dtype=np.int64), states)
+        self.detector.reset(np.asarray(fresh, dtype=np.int64))
+        self.detector.put(np.asarray(slots, dtype=np.int64), states)
 
     def _plan(
         self, groups: dict[str, list[Decoded]], dead: list[DeadLetter], out: BatchOutcome

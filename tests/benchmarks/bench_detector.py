@@ -1,7 +1,8 @@
-"""Detector benchmarks: streaming step vs naive re-run, step throughput, cache bytes, and
-the save's preparation (the changed ring rows of many streams, encoded for the store).
+"""Detector benchmarks: streaming step vs naive re-run, step throughput, cache bytes, the
+save's preparation (the changed ring rows of many streams, encoded for the store) and the
+admission of streams into the pool.
 
-Run: python tests/benchmarks/bench_detector.py [--threads 2] [--device cpu,cuda] [--sections abcd]
+Run: python tests/benchmarks/bench_detector.py [--threads 2] [--device cpu,cuda] [--sections abcde]
 Prints numbers; asserts nothing. Ratios are measured in the same run.
 """
 
@@ -168,11 +169,34 @@ def save_preparation(spec: TCNSpec, weights: Weights) -> None:
         )
 
 
+def admission(spec: TCNSpec, weights: Weights) -> None:
+    """What making 1,024 streams hot costs: new streams, and streams with a stored state."""
+    print("\n(e) admission of 1,024 streams into the pool (CPU)")
+    streams = 1024
+    det = Detector(spec, weights, device="cpu", capacity=2 * streams)
+    cpu = torch.device("cpu")
+    halves = [np.arange(streams), np.arange(streams, 2 * streams)]
+    det.step(halves[0], np.zeros((streams, spec.n_inputs)))  # some state to copy
+    stored = det.get(halves[0])
+    turn = iter(range(10**9))  # alternate halves: each call writes slots the last did not
+
+    def slots() -> np.ndarray:
+        return halves[next(turn) % 2]
+
+    t_reset = _time(lambda: det.reset(slots()), cpu, 1.0, 5)
+    t_new = _time(lambda: det.put(slots(), [det.new_state() for _ in range(streams)]), cpu, 1.0, 5)
+    t_put = _time(lambda: det.put(slots(), stored), cpu, 1.0, 5)
+    print(
+        f"  new streams: reset {t_reset * 1e3:.1f} ms, put(new_state() each) "
+        f"{t_new * 1e3:.1f} ms ({t_new / t_reset:.1f}x); stored states: put {t_put * 1e3:.1f} ms"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu,cuda", help="comma list; cuda skipped if absent")
-    ap.add_argument("--sections", default="abcd", help="which of (a)..(d) to run")
+    ap.add_argument("--sections", default="abcde", help="which of (a)..(e) to run")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     spec = TCNSpec()
@@ -195,6 +219,8 @@ def main() -> None:
         cache_bytes(spec, weights)
     if "d" in args.sections:
         save_preparation(spec, weights)
+    if "e" in args.sections:
+        admission(spec, weights)
 
 
 if __name__ == "__main__":

@@ -167,3 +167,24 @@ def test_cuda_engine_matches_cpu_engine_and_deltas_round_trip() -> None:
     new = gpu.get(slots)
     for o, n, d in zip(old, new, gpu.delta(slots, [s.step for s in old]), strict=True):
         assert _states_equal(_apply(o, d), n)
+
+
+def test_reset_is_put_of_new_states() -> None:
+    det = Detector.from_checkpoint(capacity=6)
+    other = Detector.from_checkpoint(capacity=6)
+    rng = np.random.default_rng(7)
+    slots = np.arange(6)
+    for _ in range(5):  # slots hold used states first
+        vals = rng.normal(size=(6, 1))
+        det.step(slots, vals)
+        other.step(slots, vals)
+    det.reset([1, 4])
+    other.put([1, 4], [other.new_state(), other.new_state()])
+    assert all(_states_equal(a, b) for a, b in zip(det.get(slots), other.get(slots), strict=True))
+    vals = rng.normal(size=(6, 1))
+    a, b = det.step(slots, vals), other.step(slots, vals)
+    np.testing.assert_array_equal(a.score, b.score)
+    np.testing.assert_array_equal(a.upper, b.upper)
+    det.reset([])  # nothing to do
+    with pytest.raises(StepInputError):
+        det.reset([6])

@@ -55,6 +55,9 @@ class FakeDetector:
         rings = tuple(np.zeros(s, dtype=np.float32) for s in LAYOUT.ring_shapes)
         return StreamState(0, rings, np.zeros(LAYOUT.stats_size))
 
+    def reset(self, slots: npt.NDArray[np.int64]) -> None:
+        self.put(slots, [self.new_state() for _ in slots])
+
     def put(self, slots: npt.NDArray[np.int64], states: Sequence[StreamState]) -> None:
         for slot, st in zip(slots, states, strict=True):
             self.steps[slot] = st.step
