@@ -17,7 +17,6 @@ import numpy.typing as npt
 
 from detector.errors import DetectorError
 from detector.series import Series
-from detector.state import StreamState
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -52,9 +51,7 @@ class StepOutput(Protocol):
 class Engine(Protocol):
     """The part of ``detector.engine.Detector`` that offline scoring uses."""
 
-    def new_state(self) -> StreamState: ...
-
-    def put(self, slots: I64, states: list[StreamState]) -> None: ...
+    def reset(self, slots: I64) -> None: ...
 
     def step(self, slots: I64, values: F64) -> StepOutput: ...
 
@@ -102,7 +99,7 @@ def _run_group(
         f: np.zeros((n, horizon), dtype=bool if f in ("alert", "warm") else np.float64)
         for f in FIELDS
     }
-    engine.put(np.arange(n, dtype=np.int64), [engine.new_state() for _ in range(n)])
+    engine.reset(np.arange(n, dtype=np.int64))
     n_active = (lengths[None, :] > np.arange(horizon)[:, None]).sum(axis=1)
     for t in range(horizon):
         idx = order[: n_active[t]]

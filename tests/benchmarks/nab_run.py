@@ -28,7 +28,6 @@ from detector.engine import Detector
 from detector.nab import default_root, evaluate, load_corpus
 from detector.offline import StepOutput, score_series
 from detector.series import Series
-from detector.state import StreamState
 from topology.commands.nab import format_results
 from topology.commands.score import load_engine, set_threads
 
@@ -41,11 +40,8 @@ class Capturing:
         self.pending = np.full((n_slots, horizon, n_levels), np.nan)
         self.t = np.zeros(n_slots, dtype=np.int64)
 
-    def new_state(self) -> StreamState:
-        return self.inner.new_state()
-
-    def put(self, slots: np.ndarray, states: list[StreamState]) -> None:
-        self.inner.put(slots, states)
+    def reset(self, slots: np.ndarray) -> None:
+        self.inner.reset(slots)
 
     def step(self, slots: np.ndarray, values: np.ndarray) -> StepOutput:
         pend = self.inner.pending(slots)

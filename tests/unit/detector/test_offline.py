@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 from detector.errors import DetectorError
 from detector.offline import score_series
 from detector.series import Series, SeriesFormatError, format_times, read_series
-from detector.state import StreamState
 
 
 @dataclass
@@ -35,11 +33,7 @@ class FakeEngine:
         self.seen: dict[int, list[float]] = {}
         self.calls = 0
 
-    def new_state(self) -> StreamState:
-        return StreamState(step=0, rings=(), stats=np.zeros(1))
-
-    def put(self, slots: np.ndarray, states: Sequence[StreamState]) -> None:
-        assert len(slots) == len(states)
+    def reset(self, slots: np.ndarray) -> None:
         for slot in slots.tolist():
             assert 0 <= slot < self.capacity
             self.seen[slot] = []
