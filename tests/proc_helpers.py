@@ -5,16 +5,21 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-__all__ = ["alive", "wait_gone"]
+__all__ = ["alive", "stat_fields", "wait_gone"]
+
+
+def stat_fields(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (``[0]`` is the state, as
+    field 3 of proc(5)). Raises ``OSError`` if there is no such process."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def alive(pid: int) -> bool:
     """True while ``pid`` names a process that has not exited (a zombie counts as exited)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        state = stat_fields(pid)[0]
     except (FileNotFoundError, ProcessLookupError):
         return False
-    state = stat.rsplit(")", 1)[1].split()[0]
     return state not in ("Z", "X")
 
 

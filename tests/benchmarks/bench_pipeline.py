@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 from aiokafka.partitioner import DefaultPartitioner  # noqa: E402
 
+from tests.proc_helpers import stat_fields  # noqa: E402
 from topology.decode import RawRecord, decode_batch  # noqa: E402
 from topology.processes import ManagedProcess  # noqa: E402
 from topology.settings import Settings  # noqa: E402
@@ -430,7 +431,9 @@ def two_hop_floor(
 def _proc_cpu_s(pid: int | None) -> float:
     """CPU seconds (user + system) of a process so far, from /proc (NaN where unknown)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        if pid is None:
+            return math.nan
+        fields = stat_fields(pid)
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, TypeError):
         return math.nan
