@@ -84,8 +84,7 @@ class Detector:
         self._norm_end = normalize.norm_size(n)
         self._pend_end = self._norm_end + n * q
         size = self._pend_end + scoring.state_size(n)
-        self._ring_shapes = spec.ring_shapes
-        self.layout = StateLayout(self._ring_shapes, size, self.model_id)
+        self.layout = StateLayout(spec.ring_shapes, size, self.model_id)
         self._levels = np.asarray(spec.quantiles, dtype=np.float64)
         self._stats = np.tile(self._fresh_stats(), (capacity, 1))
 
@@ -204,10 +203,11 @@ class Detector:
             if n == 0:
                 continue
             s = steps[members]
-            sizes = [min(n, length) * ch for length, ch in self._ring_shapes]
+            shapes = self.layout.ring_shapes
+            sizes = [min(n, length) * ch for length, ch in shapes]
             rows_all = np.empty((members.size, sum(sizes)), dtype=np.float32)
             pos = 0
-            for j, ((length, ch), size) in enumerate(zip(self._ring_shapes, sizes, strict=True)):
+            for j, ((length, ch), size) in enumerate(zip(shapes, sizes, strict=True)):
                 n_j = size // ch
                 rows = (s[:, None] - n_j + np.arange(n_j)[None, :]) % length
                 got = self.pool.read_rows(j, idx[members], rows)
