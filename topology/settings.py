@@ -35,10 +35,11 @@ class Settings(BaseSettings):
         1, ge=0, description="torch intra-op threads (0 = torch's default, one per core)"
     )
     gc_gen0_threshold: int = Field(
-        100_000,
+        10_000,
         ge=0,
         description="allocations between young-generation garbage collections, after the "
-        "objects alive at start are frozen out of collection (0 = Python's defaults)",
+        "objects alive at start are frozen out of collection; the middle generation is "
+        "collected every 1000 young ones (0 = Python's defaults)",
     )
 
     # Micro-batching and the consumer.

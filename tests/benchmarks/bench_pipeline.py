@@ -537,6 +537,19 @@ def parse_args() -> argparse.Namespace:
         help="readings/s of the latency and floor phases (default 0: half the sustained rate)",
     )
     ap.add_argument(
+        "--partitions",
+        type=int,
+        default=PARTITIONS,
+        help=f"partitions of every topic (default {PARTITIONS})",
+    )
+    ap.add_argument(
+        "--dump-latencies",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write every alert's (due s, latency s) of the latency phase as CSV",
+    )
+    ap.add_argument(
         "--worker-env",
         action="append",
         default=[],
@@ -606,9 +619,11 @@ def report(
 
 
 def main() -> None:
+    global PARTITIONS
     args = parse_args()
+    PARTITIONS = args.partitions
     log_dir = Path(tempfile.mkdtemp(prefix="tcnad-bench-"))
-    print(f"cpus={os.cpu_count()} logs={log_dir}")
+    print(f"cpus={os.cpu_count()} partitions={PARTITIONS} logs={log_dir}")
     with EmbeddedStack(log_dir=log_dir) as stack:
         bootstrap = stack.kafka_bootstrap
         topic = f"bench-{time.time_ns()}"
@@ -623,6 +638,10 @@ def main() -> None:
         trivial = trivial_faust(bootstrap, topic, args.faust_records, log_dir)
         print(f"trivial faust agent: {trivial:,.0f} readings/s")
         rate, lat_rate, lat, metrics = run_worker_phases(stack, topic, total, args, log_dir)
+        if args.dump_latencies is not None:
+            args.dump_latencies.write_text(
+                "due_s,latency_s\n" + "".join(f"{d:.6f},{v:.6f}\n" for d, v in lat)
+            )
         raw_after = asyncio.run(raw_consume(bootstrap, topic, total))
         print(f"raw aiokafka consume+decode, again after the worker: {raw_after:,.0f} readings/s")
         floor_topic = f"{topic}-floor"

@@ -14,7 +14,8 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from state import RedisCacheStore, StoreUnavailable
-from state.redis_store import ENCODE_CHUNK
+from state import redis_store
+from state.redis_store import ENCODE_CHUNK, resp_size
 from state.testing import reference_layout, synthetic_update
 from state.types import StreamUpdate
 from tests.integration.redis_proc import RedisProc, free_port
@@ -85,6 +86,35 @@ async def test_counted_commands_match_the_server(server: RedisProc, client: aior
     info_bytes = bytes1 - bytes0 - sent
     assert 0 < info_bytes < 100  # the server got exactly the counted bytes plus two INFOs
     assert sent / len(streams) <= PER_READING_LIMIT
+    await store.close()
+
+
+async def test_large_saves_and_loads_go_in_bounded_pieces(
+    server: RedisProc, client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+):
+    """A pipeline is written in one piece, so big ones are split by bytes: every stream is
+    still saved, loaded and fenced on its own, and a NOSCRIPT reply in any piece is handled."""
+    store = RedisCacheStore(server.url, LAYOUT)
+    streams = [f"big-{i:03d}" for i in range(10)]
+    first = [synthetic_update(LAYOUT, s, 0, 1) for s in streams]
+    await store.save(first[:1])  # loads the script
+    body, rows = store.codec.encode_update(first[0])
+    per_command = resp_size(("EVALSHA", "x" * 40, 2, *store.keys(streams[0]), 0, body, rows))
+    monkeypatch.setattr(redis_store, "PIPELINE_BYTES", 3 * per_command)
+    trips = store.stats.round_trips
+    assert (await store.save(first)).saved == streams
+    assert store.stats.round_trips - trips == 4  # 3 + 3 + 3 + 1 commands
+    await client.script_flush()
+    trips = store.stats.round_trips
+    second = [synthetic_update(LAYOUT, s, 1, 2) for s in streams]
+    second[4] = synthetic_update(LAYOUT, streams[4], 0, 2)  # stale: fenced
+    result = await store.save(second)
+    assert result.fenced == [streams[4]] and len(result.saved) == 9
+    assert store.stats.round_trips - trips == 4 + 1 + 4  # NOSCRIPT, SCRIPT LOAD, resend
+    loaded = await store.load(streams)
+    assert store.stats.round_trips - trips == 9 + 1  # MGETs are small requests
+    for s in streams:
+        assert_state(loaded.records[s], LAYOUT, s, 1 if s == streams[4] else 2)
     await store.close()
 
 
