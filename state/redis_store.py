@@ -1,4 +1,4 @@
-"""``RedisCacheStore``: per-stream detector state in Redis, one round trip per batch.
+"""``RedisCacheStore``: per-stream detector state in Redis, pipelined round trips.
 
 Keys (one Redis Cluster hash tag per stream, so both live on one slot):
 ``<ns>:{<stream>}:meta`` (codec header + step, offset, timestamp, stats) and
@@ -6,8 +6,9 @@ Keys (one Redis Cluster hash tag per stream, so both live on one slot):
 
 ``load`` pipelines one MGET (meta, rings) per stream; ``save`` pipelines one EVALSHA of the
 save script per stream, which checks the stored step against ``since_step`` and SETRANGEs
-only the changed ring rows. The script is loaded on first use and again after a NOSCRIPT
-reply (a restarted Redis), resending only the commands that got it.
+only the changed ring rows. Both go out pipelined, one round trip per ``PIPELINE_BYTES`` of
+requests. The script is loaded on first use and again after a NOSCRIPT reply (a restarted
+Redis), resending only the commands that got it.
 """
 
 from __future__ import annotations
