@@ -2,8 +2,9 @@
 
 A stream's state is a small meta record (who wrote it, step, last applied Kafka offset and
 timestamp, statistics) plus its layer ring buffers. ``load`` fetches the states of a batch
-of streams in one pipelined round trip (or a few, for many MB); ``save`` writes only the ring rows that changed since the
-last save, atomically per stream and fenced on the step the writer started from.
+of streams pipelined (one round trip per MiB of requests); ``save`` writes only the ring rows
+that changed since the last save, atomically per stream and fenced on the step the writer
+started from.
 """
 
 from state.base import StoreStats

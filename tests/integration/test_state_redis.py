@@ -13,8 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.crc import key_slot
 
-from state import RedisCacheStore, StoreUnavailable
-from state import redis_store
+from state import RedisCacheStore, StoreUnavailable, redis_store
 from state.redis_store import ENCODE_CHUNK, resp_size
 from state.testing import reference_layout, synthetic_update
 from state.types import StreamUpdate
