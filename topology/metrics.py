@@ -21,6 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 logger = logging.getLogger(__name__)
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_PAUSE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5)
 _SIZE_BUCKETS = (1, 10, 100, 500, 1000, 2500, 5000, 10_000, 20_000, 50_000)
 
 
@@ -68,6 +69,13 @@ class WorkerMetrics:
             "Age (from its Kafka timestamp) of a batch's oldest record once the batch's "
             "alerts are published",
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.gc_pause = Histogram(
+            "tcnad_gc_pause_seconds",
+            "Pauses of the worker process's garbage collector, by generation",
+            ["generation"],
+            buckets=_PAUSE_BUCKETS,
             registry=r,
         )
         self.hot_streams = Gauge("tcnad_hot_streams", "Streams hot in the pool", registry=r)

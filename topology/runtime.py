@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
@@ -40,6 +41,47 @@ def tune_gc(gen0_threshold: int) -> None:
     gc.freeze()
     gc.set_threshold(gen0_threshold, GEN1_THRESHOLD, gc.get_threshold()[2])
     logger.info("gc: froze %d objects, thresholds %s", gc.get_freeze_count(), gc.get_threshold())
+
+
+class GcPauses:
+    """Pauses of this process's garbage collector, timed by a ``gc.callbacks`` hook.
+
+    The hook only appends to a deque (no lock: a collection can start inside any
+    allocation, even one made while a metrics lock is held); the worker's runtime moves the
+    pauses into its metrics after each batch."""
+
+    def __init__(self) -> None:
+        self._start = 0.0
+        self._done: deque[tuple[int, float]] = deque(maxlen=4096)
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self._done.append((int(info["generation"]), time.perf_counter() - self._start))
+
+    def install(self) -> None:
+        if self not in gc.callbacks:
+            gc.callbacks.append(self)
+
+    def remove(self) -> None:
+        if self in gc.callbacks:
+            gc.callbacks.remove(self)
+
+    def drain(self) -> list[tuple[int, float]]:
+        """The pauses since the last call: ``(generation, seconds)``."""
+        out = []
+        while self._done:
+            out.append(self._done.popleft())
+        return out
+
+
+GC_PAUSES = GcPauses()  # installed by the worker command (``watch_gc``)
+
+
+def watch_gc() -> None:
+    """Time every collection of this process (``tcnad_gc_pause_seconds``)."""
+    GC_PAUSES.install()
 
 
 class FaustPublisher:
@@ -107,6 +149,8 @@ class WorkerRuntime:
             m.dead.labels(reason).inc(n)
         m.batch_size.observe(out.records)
         m.batch_latency.observe(seconds)
+        for generation, pause in GC_PAUSES.drain():
+            m.gc_pause.labels(str(generation)).observe(pause)
         if out.loaded:
             m.load_latency.observe(out.load_s)
         m.hot_streams.set(len(self.pipeline.hot))

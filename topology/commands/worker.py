@@ -87,10 +87,11 @@ def run(args: argparse.Namespace) -> int:
     import faust
 
     from topology.app import create_app
-    from topology.runtime import tune_gc
+    from topology.runtime import tune_gc, watch_gc
 
     app = create_app(settings)
     tune_gc(settings.gc_gen0_threshold)
+    watch_gc()
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     code = 0
     try:

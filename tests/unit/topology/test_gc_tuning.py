@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from topology.runtime import GEN1_THRESHOLD, tune_gc
+from topology.runtime import GEN1_THRESHOLD, GcPauses, tune_gc
 from topology.settings import Settings
 
 
@@ -41,3 +41,19 @@ def test_setting_default_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().gc_gen0_threshold == 10_000
     monkeypatch.setenv("TCNAD_GC_GEN0_THRESHOLD", "0")
     assert Settings().gc_gen0_threshold == 0
+
+
+def test_pauses_are_timed_per_generation_and_drained_once() -> None:
+    pauses = GcPauses()
+    pauses.install()
+    try:
+        pauses.install()  # once only
+        assert gc.callbacks.count(pauses) == 1
+        gc.collect(0)
+        gc.collect(2)
+    finally:
+        pauses.remove()
+    assert pauses not in gc.callbacks
+    got = pauses.drain()
+    assert [g for g, _ in got] == [0, 2] and all(0.0 <= s < 5.0 for _, s in got)
+    assert pauses.drain() == []

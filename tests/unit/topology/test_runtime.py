@@ -45,4 +45,4 @@ def test_the_readme_documents_every_metric() -> None:
         f"{m.name}_total" if m.type == "counter" else m.name
         for m in WorkerMetrics().registry.collect()
     }
-    assert len(exported) == 18 and exported <= documented, sorted(exported - documented)
+    assert len(exported) == 19 and exported <= documented, sorted(exported - documented)
