@@ -15,7 +15,8 @@ Measured in one run, on the same broker and the same pre-produced readings:
    reading untouched to another topic, timed to a consumer of that topic like the alerts:
    the path of an alert with nothing computed on the way.
 
-Run:  python tests/benchmarks/bench_pipeline.py [--streams 1000] [--per-stream 200]
+Run:  python tests/benchmarks/bench_pipeline.py [--streams 1000] [--per-stream 1000]
+      [--partitions 8] [--latency-rate R] [--worker-env TCNAD_NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -190,6 +191,34 @@ def batch_ages(before: dict[str, float], after: dict[str, float]) -> str:
         f"age of a batch's oldest record (Kafka timestamp), mean over {n:.0f} batches: "
         + ", ".join(parts)
     )
+
+
+def worker_fetch_wait(settings: list[str]) -> int:
+    """The worker's fetch wait (ms): a ``--worker-env`` override, else the default. The
+    floors use it too, so that they measure the path the worker's fetches take."""
+    for item in settings:
+        name, _, value = item.partition("=")
+        if name == "TCNAD_FETCH_MAX_WAIT_MS":
+            return int(value)
+    return int(WORKER_FETCH_WAIT_MS)
+
+
+def gc_pauses(before: dict[str, float], after: dict[str, float]) -> str:
+    """The worker's collector pauses between two scrapes, per generation: how many, their
+    mean and the share over 10 ms."""
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    parts = []
+    for gen in range(3):
+        label = f'generation="{gen}"'
+        n = delta(f"tcnad_gc_pause_seconds_count{{{label}}}")
+        if n:
+            mean = delta(f"tcnad_gc_pause_seconds_sum{{{label}}}") / n
+            over = n - delta(f'tcnad_gc_pause_seconds_bucket{{{label},le="0.01"}}')
+            parts.append(f"gen{gen} {n:.0f} x {1e3 * mean:.1f}ms (over 10ms: {over:.0f})")
+    return "collector pauses: " + (", ".join(parts) or "none")
 
 
 def worker_env(stack: EmbeddedStack, topic: str, port: int, settings: list[str]) -> dict[str, str]:
@@ -369,14 +398,16 @@ async def latency_run(
 RELAY_EVERY = 500  # the relay forwards one reading in 500 (about the alerts' share)
 
 
-async def relay(bootstrap: str, src: str, dst: str, ready: Any, stop: Any) -> None:
+async def relay(
+    bootstrap: str, src: str, dst: str, ready: Any, stop: Any, fetch_max_wait_ms: int
+) -> None:
     """Forward every ``RELAY_EVERY``-th record of ``src`` (by offset) untouched to the same
     partition of ``dst`` as soon as it is fetched, until ``stop`` is set."""
     consumer = AIOKafkaConsumer(
         src,
         bootstrap_servers=bootstrap,
         auto_offset_reset="latest",
-        fetch_max_wait_ms=WORKER_FETCH_WAIT_MS,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         max_partition_fetch_bytes=Settings.model_fields["fetch_max_bytes"].default,
         group_id=None,
     )
@@ -408,14 +439,16 @@ def _relay_process(*args: Any) -> None:
 
 
 def two_hop_floor(
-    bootstrap: str, topic: str, streams: int, rate: float, seconds: float
+    bootstrap: str, topic: str, streams: int, rate: float, seconds: float, fetch_max_wait_ms: int
 ) -> list[tuple[float, float]]:
     """Latencies produce -> relay -> consumer of the relayed topic (see ``relay``)."""
     src, dst = f"{topic}-hop1", f"{topic}-hop2"
     asyncio.run(ensure_topics(bootstrap, {src: PARTITIONS, dst: PARTITIONS}))
     ctx = multiprocessing.get_context("spawn")
     ready, stop = ctx.Event(), ctx.Event()
-    proc = ctx.Process(target=_relay_process, args=(bootstrap, src, dst, ready, stop))
+    proc = ctx.Process(
+        target=_relay_process, args=(bootstrap, src, dst, ready, stop, fetch_max_wait_ms)
+    )
     proc.start()
     try:
         if not ready.wait(60):
@@ -527,7 +560,7 @@ def describe(samples: list[tuple[float, float]], seconds: float) -> str:
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--streams", type=int, default=1000)
-    ap.add_argument("--per-stream", type=int, default=250)
+    ap.add_argument("--per-stream", type=int, default=1000)
     ap.add_argument("--faust-records", type=int, default=30_000)
     ap.add_argument("--latency-seconds", type=float, default=20.0)
     ap.add_argument(
@@ -588,6 +621,7 @@ def run_worker_phases(
         print(f"latency run, {meter.report()}")
         after = scrape(port)
         print(f"latency run, in the worker: {batch_ages(before, after)}")
+        print(f"latency run, in the worker: {gc_pauses(before, after)}")
         return rate, lat_rate, lat, after
     finally:
         proc.stop()
@@ -645,6 +679,7 @@ def main() -> None:
         raw_after = asyncio.run(raw_consume(bootstrap, topic, total))
         print(f"raw aiokafka consume+decode, again after the worker: {raw_after:,.0f} readings/s")
         floor_topic = f"{topic}-floor"
+        fetch_wait = worker_fetch_wait(args.worker_env)
         asyncio.run(ensure_topics(bootstrap, {floor_topic: PARTITIONS}))
         meter = CpuMeter({"broker": stack.kafka.pid})
         floor = asyncio.run(
@@ -655,18 +690,20 @@ def main() -> None:
                 lat_rate,
                 args.latency_seconds,
                 listen=floor_topic,
-                fetch_max_wait_ms=WORKER_FETCH_WAIT_MS,
+                fetch_max_wait_ms=fetch_wait,
             )
         )
         print(
             f"floor: produce->plain aiokafka consumer of the readings at {lat_rate:,.0f}/s "
-            f"(no worker; fetch_max_wait_ms={WORKER_FETCH_WAIT_MS}): "
+            f"(no worker; fetch_max_wait_ms={fetch_wait}): "
             f"{describe(floor, args.latency_seconds)}; {meter.report()}"
         )
         meter = CpuMeter({"broker": stack.kafka.pid})
-        hops = two_hop_floor(bootstrap, topic, args.streams, lat_rate, args.latency_seconds)
+        hops = two_hop_floor(
+            bootstrap, topic, args.streams, lat_rate, args.latency_seconds, fetch_wait
+        )
         print(
-            f"two-hop floor: produce->relay (fetch_max_wait_ms={WORKER_FETCH_WAIT_MS}, every "
+            f"two-hop floor: produce->relay (fetch_max_wait_ms={fetch_wait}, every "
             f"{RELAY_EVERY}th reading forwarded)->consumer at {lat_rate:,.0f}/s: "
             f"{describe(hops, args.latency_seconds)}; {meter.report()}"
         )
