@@ -8,9 +8,11 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions
 from redis.crc import key_slot
 
 from state import RedisCacheStore, StoreUnavailable, redis_store
@@ -114,6 +116,44 @@ async def test_large_saves_and_loads_go_in_bounded_pieces(
     assert store.stats.round_trips - trips == 9 + 1  # MGETs are small requests
     for s in streams:
         assert_state(loaded.records[s], LAYOUT, s, 1 if s == streams[4] else 2)
+    await store.close()
+
+
+async def test_a_save_that_fails_between_pieces_is_retried_whole(
+    server: RedisProc, client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+):
+    """The first piece is applied, the connection fails before the second: the save raises
+    for every stream, and the retry reports every stream saved (the first piece's as
+    already applied), with each state stored once."""
+    store = RedisCacheStore(server.url, LAYOUT)
+    streams = [f"cut-{i}" for i in range(4)]
+    await store.save([synthetic_update(LAYOUT, s, 0, 1) for s in streams])
+    updates = [synthetic_update(LAYOUT, s, 1, 3) for s in streams]
+    body, rows = store.codec.encode_update(updates[0])
+    per_command = resp_size(("EVALSHA", "x" * 40, 2, *store.keys(streams[0]), 1, body, rows))
+    monkeypatch.setattr(redis_store, "PIPELINE_BYTES", 2 * per_command)
+    execute, calls = RedisCacheStore._execute, []
+
+    async def cut_after_first(self: RedisCacheStore, pipe: Any) -> list[Any]:
+        calls.append(1)
+        if len(calls) == 2:
+            raise redis.exceptions.ConnectionError("connection lost")
+        return await execute(self, pipe)
+
+    monkeypatch.setattr(RedisCacheStore, "_execute", cut_after_first)
+    with pytest.raises(StoreUnavailable) as info:
+        await store.save(updates)
+    assert info.value.streams == tuple(streams)
+    monkeypatch.setattr(RedisCacheStore, "_execute", execute)
+    metas = await client.mget([store.keys(s)[0] for s in streams])
+    new = [store.codec.encode_update(u)[0] for u in updates]
+    applied = [m is not None and m.endswith(b) for m, b in zip(metas, new, strict=True)]
+    assert applied == [True, True, False, False]  # the first piece only
+    result = await store.save(updates)
+    assert result.saved == streams and not result.fenced
+    loaded = await store.load(streams)
+    for s in streams:
+        assert_state(loaded.records[s], LAYOUT, s, 3)
     await store.close()
 
 
