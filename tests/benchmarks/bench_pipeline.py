@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import math
@@ -169,13 +170,16 @@ def scrape(port: int) -> dict[str, float]:
     return values
 
 
+def metric_delta(before: dict[str, float], after: dict[str, float], name: str) -> float:
+    """How much a scraped sample grew between two scrapes (0 where absent)."""
+    return after.get(name, 0.0) - before.get(name, 0.0)
+
+
 def batch_ages(before: dict[str, float], after: dict[str, float]) -> str:
     """The worker's record-age histograms between two scrapes: the age (from its Kafka
     timestamp) of a batch's oldest record when the worker received the batch and when the
     batch's alerts were out; mean, and the share of batches over 100 ms."""
-
-    def delta(name: str) -> float:
-        return after.get(name, 0.0) - before.get(name, 0.0)
+    delta = functools.partial(metric_delta, before, after)
 
     parts = []
     for what, metric in (
@@ -206,9 +210,7 @@ def worker_fetch_wait(settings: list[str]) -> int:
 def gc_pauses(before: dict[str, float], after: dict[str, float]) -> str:
     """The worker's collector pauses between two scrapes, per generation: how many, their
     mean and the share over 10 ms."""
-
-    def delta(name: str) -> float:
-        return after.get(name, 0.0) - before.get(name, 0.0)
+    delta = functools.partial(metric_delta, before, after)
 
     parts = []
     for gen in range(3):

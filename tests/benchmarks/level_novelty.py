@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,7 +32,7 @@ from detector.nab import LabelledSeries, evaluate, load_corpus
 from detector.offline import score_series
 from detector.series import Series
 from detector.synthetic import generate_corpus, inject_anomalies
-from tests.benchmarks.nab_run import Capturing
+from tests.benchmarks.nab_run import Capturing, replay_scores
 from topology.commands.score import load_engine, set_threads
 
 
@@ -85,26 +84,15 @@ def synthetic(seed: int, n_series: int, length: int) -> Captured:
 def replay(c: Captured) -> tuple[np.ndarray, np.ndarray]:
     """Scores before echo suppression and the warm mask, ``(files, horizon)`` each."""
     policy = scoring.AlertPolicy(echo_horizon=0.0)
-    n, horizon = c.values.shape
-    state = scoring.new_state(1, n)
-    raw, warm = np.zeros((n, horizon)), np.zeros((n, horizon), dtype=bool)
-    order = np.argsort(-c.lengths, kind="stable")
-    for t in range(horizon):
-        idx = order[: int((c.lengths > t).sum())]
-        out, state[idx] = scoring.score_batch(
-            policy, c.levels, c.pending[idx, t][:, None, :], c.values[idx, t][:, None], state[idx]
-        )
-        raw[idx, t], warm[idx, t] = out.score, out.warm
-    return raw, warm
+    got = replay_scores(policy, c.levels, c.pending, c.values, c.lengths)
+    return got["score"], got["warm"]
 
 
-def echo(raw: np.ndarray, horizon: float) -> np.ndarray:
-    """``score_batch``'s echo suppression over whole series."""
-    out, peak, decay = np.zeros_like(raw), np.zeros(raw.shape[0]), math.exp(-1.0 / horizon)
+def echo(raw: np.ndarray, policy: scoring.AlertPolicy) -> np.ndarray:
+    """``score_batch``'s echo suppression (``scoring._echo``) over whole series."""
+    out, peak = np.zeros_like(raw), np.zeros(raw.shape[0])
     for t in range(raw.shape[1]):
-        decayed = peak * decay
-        out[:, t] = np.where(raw[:, t] > decayed, raw[:, t], 0.0)
-        peak = np.maximum(decayed, raw[:, t])
+        out[:, t], peak = scoring._echo(policy, raw[:, t], peak)
     return out
 
 
@@ -150,11 +138,11 @@ def run(name: str, c: Captured, windows: Sequence[int]) -> None:
     policy = scoring.AlertPolicy()
     raw, warm = replay(c)
     print(f"{name} (standard / reward low FP / reward low FN):")
-    print(line("shipped score", c, echo(raw, policy.echo_horizon)))
+    print(line("shipped score", c, echo(raw, policy)))
     for kind in ("sma", "ema"):
         for k in windows:
             level = novel(moving_average(c, k, kind), warm, c.lengths, policy.range_tolerance)
-            score = echo(np.maximum(raw, level * policy.novelty_score), policy.echo_horizon)
+            score = echo(np.maximum(raw, level * policy.novelty_score), policy)
             print(line(f"+ level novelty {kind} {k}", c, score))
 
 

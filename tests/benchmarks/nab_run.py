@@ -81,26 +81,38 @@ def _policy(overrides: list[str]) -> scoring.AlertPolicy:
     return dataclasses.replace(base, **kw)
 
 
+def replay_scores(
+    policy: scoring.AlertPolicy,
+    levels: np.ndarray,
+    pending: np.ndarray,
+    values: np.ndarray,
+    lengths: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """``score_batch`` over captured forecasts, every series at once, as ``Detector.step``
+    runs it. pending ``(files, horizon, Q)``, values ``(files, horizon)`` zero-padded past
+    ``lengths``. Returns ``score``, ``outside``, ``warm`` and ``alert``, ``(files, horizon)``."""
+    n, horizon = values.shape
+    state = scoring.new_state(1, n)
+    out = {"score": np.zeros((n, horizon))}
+    out.update({k: np.zeros((n, horizon), dtype=bool) for k in ("outside", "warm", "alert")})
+    order = np.argsort(-lengths, kind="stable")
+    for t in range(horizon):
+        idx = order[: int((lengths > t).sum())]
+        res, state[idx] = scoring.score_batch(
+            policy, levels, pending[idx, t][:, None, :], values[idx, t][:, None], state[idx]
+        )
+        for k, arr in out.items():
+            arr[idx, t] = getattr(res, k)
+    return out
+
+
 def replay(args: argparse.Namespace) -> None:
     data = np.load(args.cache)
     names, lengths, levels = data["names"].tolist(), data["lengths"], data["levels"]
-    pending, values = data["pending"], data["values"]
     policy = _policy(args.set)
-    n, horizon = values.shape
-    state = scoring.new_state(1, n)
-    score = np.zeros((n, horizon))
-    outside = np.zeros((n, horizon), dtype=bool)
-    warm = np.zeros((n, horizon), dtype=bool)
-    alert = np.zeros((n, horizon), dtype=bool)
-    order = np.argsort(-lengths, kind="stable")
     start = time.perf_counter()
-    for t in range(horizon):
-        idx = order[: int((lengths > t).sum())]
-        out, state[idx] = scoring.score_batch(
-            policy, levels, pending[idx, t][:, None, :], values[idx, t][:, None], state[idx]
-        )
-        score[idx, t], outside[idx, t], warm[idx, t] = out.score, out.outside, out.warm
-        alert[idx, t] = out.alert
+    got = replay_scores(policy, levels, data["pending"], data["values"], lengths)
+    score, outside, warm, alert = got["score"], got["outside"], got["warm"], got["alert"]
     elapsed = time.perf_counter() - start
     corpus = load_corpus(args.data or default_root())
     by_name = {k: score[i, : lengths[i]] for i, k in enumerate(names)}
