@@ -198,12 +198,12 @@ class Detector:
         n_all = steps - since
         order = np.argsort(n_all, kind="stable")
         bounds = np.flatnonzero(np.diff(n_all[order])) + 1
+        shapes = self.layout.ring_shapes
         for members in np.split(order, bounds):
             n = int(n_all[members[0]]) if members.size else 0
             if n == 0:
                 continue
             s = steps[members]
-            shapes = self.layout.ring_shapes
             sizes = [min(n, length) * ch for length, ch in shapes]
             rows_all = np.empty((members.size, sum(sizes)), dtype=np.float32)
             pos = 0
