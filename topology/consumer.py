@@ -10,7 +10,8 @@ done one batch ahead while the previous batch waits on Redis and Kafka) and ``ap
 so far) at most every ``save_interval_ms`` while later batches are applied; when a flush
 returns, the batches applied before it began go into faust's own ack table (``_acked`` /
 ``_acked_index``), so faust's commit timer, commit on stop and rebalance logic keep working,
-and no offset is committed before the state it produced is saved. Once
+and no offset is committed before the state it produced is saved. Until then a batch is
+kept as its offsets (one ``Span`` per partition), not as its fetched records. Once
 ``max_unsaved_records`` records wait for a save, the consumer saves before going on.
 
 Rebalance: ``on_partitions_revoked`` invalidates the batch prepared ahead, waits for the
@@ -69,11 +70,27 @@ class BatchHandler(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """The offsets a batch took from one partition: first and last, and how many records."""
+
+    first: int
+    last: int
+    count: int
+
+
+def spans(batch: Mapping[TP, Sequence[Any]]) -> dict[TP, Span]:
+    """Per partition, the offsets of a fetched batch (records in offset order). Only these
+    are kept until the batch is acked: the records themselves can go once prepared."""
+    return {tp: Span(r[0].offset, r[-1].offset, len(r)) for tp, r in batch.items() if r}
+
+
 @dataclass(frozen=True)
 class Prefetched:
-    """A fetched batch, its prepared form, and the (generation, revocations) it saw."""
+    """A fetched batch's offsets, its prepared form, and the (generation, revocations) it
+    saw."""
 
-    batch: dict[TP, list[Any]]
+    batch: dict[TP, Span]
     prepared: Any
     marks: tuple[int, int]
 
@@ -111,7 +128,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._idle.set()
         self._fatal: BaseException | None = None
         self._revocations = 0
-        self._unsaved: list[dict[TP, list[Any]]] = []  # applied, not yet saved: not acked
+        self._unsaved: list[dict[TP, Span]] = []  # applied, not yet saved: not acked
         self._wake_saver = asyncio.Event()
         self._saver: asyncio.Task[None] | None = None
 
@@ -178,7 +195,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
             for recs in batch.values()
             for r in recs
         ]
-        return Prefetched(batch, handler.prepare(raw), marks)
+        return Prefetched(spans(batch), handler.prepare(raw), marks)
 
     def _still_current(self, item: Prefetched) -> bool:
         return self.flow_active and item.marks == (
@@ -229,7 +246,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         except Exception as exc:  # the next rebalance resets positions anyway
             logger.warning("seek to committed offsets failed: %r", exc)
 
-    async def _handle(self, batch: dict[TP, list[Any]], prepared: Any) -> None:
+    async def _handle(self, batch: dict[TP, Span], prepared: Any) -> None:
         handler = self._require_handler()
         self._idle.clear()
         try:
@@ -243,7 +260,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
             self._idle.set()
         self._wake_saver.set()
         handler.on_lag(self._lag(batch))
-        unsaved = sum(len(recs) for b in self._unsaved for recs in b.values())
+        unsaved = sum(span.count for b in self._unsaved for span in b.values())
         if unsaved >= tuned(self.tuning, "max_unsaved_records"):
             await self._save_round()  # back-pressure: the store is slower than the input
 
@@ -284,7 +301,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         if self._fatal is not None:
             return False  # a batch failed meanwhile: the worker stops, nothing more is acked
         for batch in batches:
-            self.ack_batch(batch)
+            self.ack_spans(batch)
         return True
 
     async def _final_flush(self) -> None:
@@ -297,17 +314,16 @@ class BatchConsumer(faust_aiokafka.Consumer):
         except (asyncio.TimeoutError, asyncio.CancelledError):
             logger.warning("stopping: the last save did not finish; it will be replayed")
 
-    def _lag(self, batch: Mapping[TP, Sequence[Any]]) -> int:
+    def _lag(self, batch: Mapping[TP, Span]) -> int:
         lag = 0
-        for tp, recs in batch.items():
-            if recs:
-                try:
-                    lag += max(0, self.highwater(tp) - recs[-1].offset - 1)
-                except Exception:  # highwater unknown before the first fetch response
-                    continue
+        for tp, span in batch.items():
+            try:
+                lag += max(0, self.highwater(tp) - span.last - 1)
+            except Exception:  # highwater unknown before the first fetch response
+                continue
         return lag
 
-    async def _run_to_end(self, work: Awaitable[None], batch: dict[TP, list[Any]]) -> None:
+    async def _run_to_end(self, work: Awaitable[None], batch: dict[TP, Span]) -> None:
         """Await the handler; if we are cancelled (the worker stops), let the batch finish
         (bounded), so the final flush and commit include it."""
         task = asyncio.ensure_future(work)
@@ -326,12 +342,14 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._unsaved.append(batch)
 
     def ack_batch(self, batch: Mapping[TP, Sequence[Any]]) -> None:
+        """Mark every offset of a batch of records acked (``ack_spans``)."""
+        self.ack_spans(spans(batch))
+
+    def ack_spans(self, batch: Mapping[TP, Span]) -> None:
         """Mark every offset of the batch acked in faust's table (with holes in between
         filled, e.g. compacted or transaction-marker offsets)."""
-        for tp, recs in batch.items():
-            if not recs:
-                continue
-            first, last = recs[0].offset, recs[-1].offset
+        for tp, span in batch.items():
+            first, last = span.first, span.last
             committed = self._committed_offset[tp]
             read = self._read_offset[tp]
             start = first

@@ -12,7 +12,7 @@ from faust.types import TP
 
 from state.memory import MemoryCacheStore
 from topology.app import create_app
-from topology.consumer import BatchConsumer
+from topology.consumer import BatchConsumer, Span, spans
 from topology.settings import Settings
 
 from .fakes import LAYOUT, FakeDetector
@@ -84,6 +84,42 @@ def test_a_batch_prepared_before_a_revocation_or_generation_change_is_not_applie
     )
 
 
+async def test_a_prefetched_batch_keeps_offsets_not_records() -> None:
+    """The fetched records go once prepared: until its ack a batch holds one span per
+    partition, which acks exactly what the records would have."""
+    import gc
+    import weakref
+
+    from aiokafka.structs import ConsumerRecord
+
+    def record(partition: int, offset: int) -> ConsumerRecord[bytes, bytes]:
+        return ConsumerRecord("readings", partition, offset, 0, 0, b"k", b"v", None, 1, 1, [])
+
+    c = consumer()
+    tp, other = TP("readings", 0), TP("readings", 1)
+    fetched = [{tp: [record(0, o) for o in (3, 4, 7)], other: [record(1, 0)]}]
+    probe = weakref.ref(fetched[0][tp][0])
+
+    async def next_batch() -> dict[TP, list[ConsumerRecord[bytes, bytes]]]:
+        return fetched.pop()
+
+    class Prepare:
+        def prepare(self, records: list[object]) -> str:
+            assert len(records) == 4
+            return "prepared"
+
+    c._next_batch = next_batch  # type: ignore[method-assign]
+    c.batch_handler = Prepare()  # type: ignore[assignment]
+    item = await c._prefetch()
+    assert item is not None and item.prepared == "prepared"
+    assert item.batch == {tp: Span(3, 7, 3), other: Span(0, 0, 1)}
+    gc.collect()
+    assert probe() is None  # nothing of the consumer's holds the records any more
+    c.ack_spans(item.batch)
+    assert sorted(c._acked[tp]) == [3, 4, 5, 6, 7] and c._acked[other] == [0]
+    assert c._new_offset(tp) == 8 and c._new_offset(other) == 1
+
+
 class GatedHandler:
     """A batch handler whose ``flush`` waits for ``release``."""
 
@@ -107,7 +143,7 @@ async def saving(partition: int, n: int):  # type: ignore[no-untyped-def]
     handler = GatedHandler()
     c.batch_handler = handler  # type: ignore[assignment]
     tp = TP("readings", partition)
-    c._unsaved.append({tp: [Rec(o) for o in range(0, n)]})
+    c._unsaved.append(spans({tp: [Rec(o) for o in range(0, n)]}))
     task = asyncio.ensure_future(c._save_round())
     await asyncio.sleep(0)
     return c, handler, tp, task
@@ -115,7 +151,7 @@ async def saving(partition: int, n: int):  # type: ignore[no-untyped-def]
 
 async def test_applied_batches_are_acked_only_after_a_flush_that_began_after_them() -> None:
     c, handler, tp, first = await saving(0, 5)
-    c._unsaved.append({tp: [Rec(o) for o in range(5, 8)]})  # applied during that flush
+    c._unsaved.append(spans({tp: [Rec(o) for o in range(5, 8)]}))  # applied during that flush
     assert c._new_offset(tp) is None  # nothing acked while the save is in flight
     handler.release.set()
     assert await first
@@ -139,7 +175,7 @@ async def test_a_failed_flush_acks_nothing_and_stops_the_worker() -> None:
     c.batch_handler = Failing()  # type: ignore[assignment]
     c.app.crash = crash  # type: ignore[method-assign]
     tp = TP("readings", 1)
-    c._unsaved.append({tp: [Rec(0), Rec(1)]})
+    c._unsaved.append(spans({tp: [Rec(0), Rec(1)]}))
     assert not await c._save_round()
     assert c._new_offset(tp) is None and isinstance(c.fatal, RuntimeError)
     assert len(crashed) == 1
