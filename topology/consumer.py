@@ -36,7 +36,7 @@ import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from topology.decode import RawRecord
+from topology.decode import RawRecord, raw_records
 from topology.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -190,12 +190,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         if not batch:
             return None
         handler = self._require_handler()
-        raw = [
-            RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
-            for recs in batch.values()
-            for r in recs
-        ]
-        return Prefetched(spans(batch), handler.prepare(raw), marks)
+        return Prefetched(spans(batch), handler.prepare(raw_records(batch.values())), marks)
 
     def _still_current(self, item: Prefetched) -> bool:
         return self.flow_active and item.marks == (

@@ -30,9 +30,8 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel
@@ -59,6 +58,7 @@ __all__ = [
     "dead_letter",
     "decode_batch",
     "decode_record",
+    "raw_records",
 ]
 
 logger = logging.getLogger(__name__)
@@ -77,9 +77,11 @@ REASONS = (
 MAX_DETAIL = 300  # characters of a dead letter's detail
 
 
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    """One Kafka record as fetched: bytes untouched. timestamp_ms is the broker/producer time."""
+class RawRecord(NamedTuple):
+    """One Kafka record as fetched: bytes untouched. timestamp_ms is the broker/producer time.
+
+    Immutable; a named tuple because one is built per reading and a tuple is the cheapest
+    immutable record to build (a frozen dataclass sets each field through a slower path)."""
 
     topic: str
     partition: int
@@ -89,12 +91,21 @@ class RawRecord:
     timestamp_ms: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """A valid reading and the record it came from."""
+class Decoded(NamedTuple):
+    """A valid reading and the record it came from (immutable, one per reading)."""
 
     record: RawRecord
     reading: Reading
+
+
+def raw_records(fetched: Iterable[Iterable[Any]]) -> list[RawRecord]:
+    """RawRecords of fetched aiokafka ``ConsumerRecord`` s (lists of them, e.g. per
+    partition), in order; the bytes are shared, not copied."""
+    return [
+        RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
+        for recs in fetched
+        for r in recs
+    ]
 
 
 def _b64(data: Any) -> str | None:
