@@ -17,6 +17,7 @@ SUITES = {
     "state": "bench_state",  # Redis store: bytes per reading, round trips, vs naive
     "pipeline": "bench_pipeline",  # whole worker loop: readings/s and latency
     "decode": "decode_throughput",  # wire decoding
+    "prepare": "prepare_instructions",  # instructions per fetched record (callgrind)
     "produce": "produce_throughput",  # producer
     "synthetic": "eval_detector_synthetic",  # detection on the synthetic corpus
 }
