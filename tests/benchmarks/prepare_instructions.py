@@ -10,6 +10,7 @@ the figure to compare code changes by. Python runs about 50x slower under valgri
 Run from the repository root (needs ``valgrind``; Debian: ``apt-get install valgrind``)::
 
     python tests/benchmarks/prepare_instructions.py [--records 20000] [--streams 1000]
+        [--stage all|raw|decode|parse]
 
 It runs the path twice under callgrind, over no records and over ``--records``, and prints
 the difference per record (start-up and imports cancel out). Asserts nothing.
@@ -29,11 +30,16 @@ ROOT = Path(__file__).resolve().parents[2]
 BATCH = 1000
 
 
-def _prepare(n_records: int, n_streams: int, run: int) -> None:
-    """Build ``n_records`` fetched records, tune the collector, prepare the first ``run``."""
+STAGES = ("all", "raw", "decode", "parse")
+
+
+def _prepare(n_records: int, n_streams: int, run: int, stage: str) -> None:
+    """Build ``n_records`` fetched records, tune the collector, run ``stage`` over the first
+    ``run``: ``all`` the whole preparation, ``raw`` only ``raw_records``, ``decode`` only
+    ``decode_batch`` (of raw records built beforehand), ``parse`` only the JSON parse."""
     from aiokafka.structs import ConsumerRecord
 
-    from topology.decode import decode_batch, raw_records
+    from topology.decode import _from_json, decode_batch, raw_records
     from topology.rounds import group_by_stream
     from topology.runtime import tune_gc
     from topology.schemas import encode_reading
@@ -45,12 +51,21 @@ def _prepare(n_records: int, n_streams: int, run: int) -> None:
         return ConsumerRecord("readings", 0, i, 0, 0, stream.encode(), value, None, 0, 0, [])
 
     fetched = [[record(i) for i in range(lo, lo + BATCH)] for lo in range(0, n_records, BATCH)]
+    raws = [raw_records([batch]) for batch in fetched] if stage in ("decode", "parse") else []
     tune_gc(Settings.model_fields["gc_gen0_threshold"].default)
-    for batch in fetched[: run // BATCH]:
-        group_by_stream(decode_batch(raw_records([batch]), 1)[0])
+    for k in range(run // BATCH):
+        if stage == "all":
+            group_by_stream(decode_batch(raw_records([fetched[k]]), 1)[0])
+        elif stage == "raw":
+            raw_records([fetched[k]])
+        elif stage == "decode":
+            decode_batch(raws[k], 1)
+        else:
+            for r in raws[k]:
+                _from_json(r.value)
 
 
-def _count(n_records: int, n_streams: int, run: int, out: Path) -> int:
+def _count(n_records: int, n_streams: int, run: int, stage: str, out: Path) -> int:
     cmd = [
         "valgrind",
         "--tool=callgrind",
@@ -63,6 +78,8 @@ def _count(n_records: int, n_streams: int, run: int, out: Path) -> int:
         str(n_records),
         "--streams",
         str(n_streams),
+        "--stage",
+        stage,
     ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     found = re.search(r"Collected : (\d+)", done.stderr)
@@ -75,20 +92,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=20_000, help="a multiple of 1000")
     ap.add_argument("--streams", type=int, default=1000)
+    ap.add_argument("--stage", choices=STAGES, default="all", help="part of the path (all)")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
         sys.path.insert(0, str(ROOT))
-        _prepare(args.records, args.streams, args.child)
+        _prepare(args.records, args.streams, args.child, args.stage)
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind not found (Debian: apt-get install valgrind)")
     with tempfile.TemporaryDirectory() as tmp:
-        base = _count(args.records, args.streams, 0, Path(tmp) / "base.out")
-        full = _count(args.records, args.streams, args.records, Path(tmp) / "full.out")
+        base = _count(args.records, args.streams, 0, args.stage, Path(tmp) / "base.out")
+        full = _count(args.records, args.streams, args.records, args.stage, Path(tmp) / "f.out")
     per = (full - base) / args.records
     print(
-        f"prepare path: {per:,.0f} instructions per record "
+        f"prepare path, stage {args.stage}: {per:,.0f} instructions per record "
         f"({args.records} records of {args.streams} streams in batches of {BATCH}; "
         f"{full:,} - {base:,} instructions)"
     )
