@@ -16,11 +16,12 @@ from topology.decode import RawRecord
 from topology.metrics import Health, WorkerMetrics
 from topology.pipeline import BatchOutcome, BatchPipeline, PreparedBatch
 from topology.ports import OutMessage
+from topology.settings import GC_GEN1_THRESHOLD
 
 logger = logging.getLogger(__name__)
 
 
-GEN1_THRESHOLD = 1000  # young collections between two passes over the middle generation
+GEN1_THRESHOLD = GC_GEN1_THRESHOLD  # young collections between middle-generation passes
 
 
 def tune_gc(gen0_threshold: int) -> None:

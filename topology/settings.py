@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["crit", "error", "warn", "info", "debug"]
+GC_GEN1_THRESHOLD = 1000  # young collections between two passes over the middle generation
 
 
 class Settings(BaseSettings):
@@ -39,7 +40,7 @@ class Settings(BaseSettings):
         ge=0,
         description="allocations between young-generation garbage collections, after the "
         "objects alive at start are frozen out of collection; the middle generation is "
-        "collected every 1000 young ones (0 = Python's defaults)",
+        f"collected every {GC_GEN1_THRESHOLD} young ones (0 = Python's defaults)",
     )
 
     # Micro-batching and the consumer.
