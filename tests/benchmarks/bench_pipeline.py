@@ -50,7 +50,7 @@ from topology.settings import Settings  # noqa: E402
 from topology.stack import EmbeddedStack  # noqa: E402
 from topology.topics import ensure_topics  # noqa: E402
 
-PARTITIONS = 8
+DEFAULT_PARTITIONS = 8
 LINGER_S = 0.005  # the paced producer sends what is due every 5 ms
 WORKER_FETCH_WAIT_MS = Settings.model_fields["fetch_max_wait_ms"].default
 
@@ -86,7 +86,9 @@ async def produce_backlog(bootstrap: str, topic: str, streams: int, per_stream: 
     return streams * per_stream
 
 
-async def raw_consume(bootstrap: str, topic: str, total: int, decode: bool = True) -> float:
+async def raw_consume(
+    bootstrap: str, topic: str, total: int, partitions: int, decode: bool = True
+) -> float:
     """Readings/s of aiokafka getmany (+ decode_batch) over the whole backlog."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -98,7 +100,7 @@ async def raw_consume(bootstrap: str, topic: str, total: int, decode: bool = Tru
     )
     await consumer.start()
     try:
-        consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
+        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
         n = 0
         t0 = time.perf_counter()
         while n < total:
@@ -223,7 +225,9 @@ def gc_pauses(before: dict[str, float], after: dict[str, float]) -> str:
     return "collector pauses: " + (", ".join(parts) or "none")
 
 
-def worker_env(stack: EmbeddedStack, topic: str, port: int, settings: list[str]) -> dict[str, str]:
+def worker_env(
+    stack: EmbeddedStack, topic: str, partitions: int, port: int, settings: list[str]
+) -> dict[str, str]:
     """The worker's environment: the stack's addresses, then ``settings`` (NAME=VALUE,
     applied last)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TCNAD_")}
@@ -239,7 +243,7 @@ def worker_env(stack: EmbeddedStack, topic: str, port: int, settings: list[str])
         TCNAD_DLQ_TOPIC=f"{topic}-dlq",
         TCNAD_GROUP_ID=f"{topic}-group",
         TCNAD_NAMESPACE=topic,
-        TCNAD_PARTITIONS=str(PARTITIONS),
+        TCNAD_PARTITIONS=str(partitions),
         TCNAD_METRICS_PORT=str(port),
         TCNAD_SESSION_TIMEOUT_S="6",
         PYTHONUNBUFFERED="1",
@@ -264,6 +268,11 @@ def sustained_rate(port: int, total: int, proc: ManagedProcess) -> tuple[float, 
             first = (now, n)
         if n >= total and first is not None:
             dt = now - first[0]
+            if dt <= 0.0:
+                raise RuntimeError(
+                    f"all {total} readings were saved at once, so there is no sustained window "
+                    "to measure: give the worker more readings (--streams, --per-stream)"
+                )
             return (n - first[1]) / dt, dt
         time.sleep(0.1)
 
@@ -441,11 +450,17 @@ def _relay_process(*args: Any) -> None:
 
 
 def two_hop_floor(
-    bootstrap: str, topic: str, streams: int, rate: float, seconds: float, fetch_max_wait_ms: int
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    streams: int,
+    rate: float,
+    seconds: float,
+    fetch_max_wait_ms: int,
 ) -> list[tuple[float, float]]:
     """Latencies produce -> relay -> consumer of the relayed topic (see ``relay``)."""
     src, dst = f"{topic}-hop1", f"{topic}-hop2"
-    asyncio.run(ensure_topics(bootstrap, {src: PARTITIONS, dst: PARTITIONS}))
+    asyncio.run(ensure_topics(bootstrap, {src: partitions, dst: partitions}))
     ctx = multiprocessing.get_context("spawn")
     ready, stop = ctx.Event(), ctx.Event()
     proc = ctx.Process(
@@ -574,8 +589,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument(
         "--partitions",
         type=int,
-        default=PARTITIONS,
-        help=f"partitions of every topic (default {PARTITIONS})",
+        default=DEFAULT_PARTITIONS,
+        help=f"partitions of every topic (default {DEFAULT_PARTITIONS})",
     )
     ap.add_argument(
         "--dump-latencies",
@@ -604,7 +619,7 @@ def run_worker_phases(
         "worker",
         [sys.executable, "-m", "topology.cli", "worker", "-l", "warn"],
         log_dir / "worker.log",
-        worker_env(stack, topic, port, args.worker_env),
+        worker_env(stack, topic, args.partitions, port, args.worker_env),
         REPO,
     )
     proc.start()
@@ -655,21 +670,20 @@ def report(
 
 
 def main() -> None:
-    global PARTITIONS
     args = parse_args()
-    PARTITIONS = args.partitions
+    partitions = args.partitions
     log_dir = Path(tempfile.mkdtemp(prefix="tcnad-bench-"))
-    print(f"cpus={os.cpu_count()} partitions={PARTITIONS} logs={log_dir}")
+    print(f"cpus={os.cpu_count()} partitions={partitions} logs={log_dir}")
     with EmbeddedStack(log_dir=log_dir) as stack:
         bootstrap = stack.kafka_bootstrap
         topic = f"bench-{time.time_ns()}"
-        asyncio.run(ensure_topics(bootstrap, {topic: PARTITIONS}))
+        asyncio.run(ensure_topics(bootstrap, {topic: partitions}))
         t0 = time.perf_counter()
         total = asyncio.run(produce_backlog(bootstrap, topic, args.streams, args.per_stream))
         print(f"produced {total} readings in {time.perf_counter() - t0:.1f}s")
-        consume = asyncio.run(raw_consume(bootstrap, topic, total, decode=False))
+        consume = asyncio.run(raw_consume(bootstrap, topic, total, partitions, decode=False))
         print(f"raw aiokafka consume only: {consume:,.0f} readings/s")
-        raw = asyncio.run(raw_consume(bootstrap, topic, total))
+        raw = asyncio.run(raw_consume(bootstrap, topic, total, partitions))
         print(f"raw aiokafka consume+decode: {raw:,.0f} readings/s")
         trivial = trivial_faust(bootstrap, topic, args.faust_records, log_dir)
         print(f"trivial faust agent: {trivial:,.0f} readings/s")
@@ -678,11 +692,11 @@ def main() -> None:
             args.dump_latencies.write_text(
                 "due_s,latency_s\n" + "".join(f"{d:.6f},{v:.6f}\n" for d, v in lat)
             )
-        raw_after = asyncio.run(raw_consume(bootstrap, topic, total))
+        raw_after = asyncio.run(raw_consume(bootstrap, topic, total, partitions))
         print(f"raw aiokafka consume+decode, again after the worker: {raw_after:,.0f} readings/s")
         floor_topic = f"{topic}-floor"
         fetch_wait = worker_fetch_wait(args.worker_env)
-        asyncio.run(ensure_topics(bootstrap, {floor_topic: PARTITIONS}))
+        asyncio.run(ensure_topics(bootstrap, {floor_topic: partitions}))
         meter = CpuMeter({"broker": stack.kafka.pid})
         floor = asyncio.run(
             latency_run(
@@ -702,7 +716,7 @@ def main() -> None:
         )
         meter = CpuMeter({"broker": stack.kafka.pid})
         hops = two_hop_floor(
-            bootstrap, topic, args.streams, lat_rate, args.latency_seconds, fetch_wait
+            bootstrap, topic, partitions, args.streams, lat_rate, args.latency_seconds, fetch_wait
         )
         print(
             f"two-hop floor: produce->relay (fetch_max_wait_ms={fetch_wait}, every "
