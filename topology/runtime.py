@@ -21,9 +21,6 @@ from topology.settings import GC_GEN1_THRESHOLD
 logger = logging.getLogger(__name__)
 
 
-GEN1_THRESHOLD = GC_GEN1_THRESHOLD  # young collections between middle-generation passes
-
-
 def tune_gc(gen0_threshold: int) -> None:
     """Make the garbage collector cheap and its pauses short (``gen0_threshold`` 0: leave it).
 
@@ -32,7 +29,7 @@ def tune_gc(gen0_threshold: int) -> None:
     collection traverses survives it: a pause costs about ``gen0_threshold`` objects'
     worth of traversal, whatever is collected. Freezing what is alive at start takes the
     model, torch and faust out of every collection; ``gen0_threshold`` sets the size of a
-    young pass (a few ms at 10,000 on 2 cores), and ``GEN1_THRESHOLD`` young passes go by
+    young pass (a few ms at 10,000 on 2 cores), and ``GC_GEN1_THRESHOLD`` young passes go by
     before the middle generation, which holds every reading awaiting its save, is
     traversed again. Reference counting still frees almost everything at once; only
     cyclic garbage waits for a collection."""
@@ -40,7 +37,7 @@ def tune_gc(gen0_threshold: int) -> None:
         return
     gc.collect()
     gc.freeze()
-    gc.set_threshold(gen0_threshold, GEN1_THRESHOLD, gc.get_threshold()[2])
+    gc.set_threshold(gen0_threshold, GC_GEN1_THRESHOLD, gc.get_threshold()[2])
     logger.info("gc: froze %d objects, thresholds %s", gc.get_freeze_count(), gc.get_threshold())
 
 

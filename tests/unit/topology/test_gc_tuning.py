@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from topology.runtime import GEN1_THRESHOLD, GcPauses, tune_gc
-from topology.settings import Settings
+from topology.runtime import GcPauses, tune_gc
+from topology.settings import GC_GEN1_THRESHOLD, Settings
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_threshold_and_freeze(restore_gc: None) -> None:
     gc.set_threshold(700, 7, 9)
     alive = [[i] for i in range(5000)]  # lists: tracked by the collector
     tune_gc(50_000)
-    assert gc.get_threshold() == (50_000, GEN1_THRESHOLD, 9)
+    assert gc.get_threshold() == (50_000, GC_GEN1_THRESHOLD, 9)
     assert gc.get_freeze_count() >= len(alive)
     assert gc.isenabled()
 
