@@ -336,10 +336,6 @@ class BatchConsumer(faust_aiokafka.Consumer):
             raise
         self._unsaved.append(batch)
 
-    def ack_batch(self, batch: Mapping[TP, Sequence[Any]]) -> None:
-        """Mark every offset of a batch of records acked (``ack_spans``)."""
-        self.ack_spans(spans(batch))
-
     def ack_spans(self, batch: Mapping[TP, Span]) -> None:
         """Mark every offset of the batch acked in faust's table (with holes in between
         filled, e.g. compacted or transaction-marker offsets)."""

@@ -49,10 +49,10 @@ def test_the_app_uses_the_batch_consumer_with_raw_values_and_short_timeouts() ->
 def test_a_handled_batch_becomes_committable_up_to_its_last_offset() -> None:
     c = consumer()
     tp = TP("readings", 0)
-    c.ack_batch({tp: [Rec(o) for o in range(0, 5)]})
+    c.ack_spans(spans({tp: [Rec(o) for o in range(0, 5)]}))
     assert c._new_offset(tp) == 5
     c._committed_offset[tp] = 5
-    c.ack_batch({tp: [Rec(5), Rec(6), Rec(9)]})  # 7, 8: holes (e.g. compacted) are filled
+    c.ack_spans(spans({tp: [Rec(5), Rec(6), Rec(9)]}))  # 7, 8: holes (e.g. compacted) are filled
     assert c._new_offset(tp) == 10
     assert c._n_acked == 10
 
@@ -61,7 +61,7 @@ def test_acks_below_the_committed_offset_are_ignored() -> None:
     c = consumer()
     tp = TP("readings", 3)
     c._committed_offset[tp] = 100
-    c.ack_batch({tp: [Rec(98), Rec(99), Rec(100), Rec(101)]})
+    c.ack_spans(spans({tp: [Rec(98), Rec(99), Rec(100), Rec(101)]}))
     assert sorted(c._acked[tp]) == [100, 101]
     assert c._new_offset(tp) == 102
 
