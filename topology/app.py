@@ -164,5 +164,5 @@ def load_detector(settings: Settings) -> DetectorLike:
     policy = AlertPolicy(**settings.alert_policy_overrides())  # type: ignore[arg-type]
     device = None if settings.device == "auto" else settings.device
     det = Detector.from_checkpoint(settings.model or None, policy=policy, device=device)
-    logger.info("model=%s device=%s capacity=%d", det.model_id, device or "auto", det.capacity)
+    logger.info("model=%s device=%s capacity=%d", det.model_id, det.device, det.capacity)
     return det

@@ -56,7 +56,8 @@ def worker_env(
             "TCNAD_PARTITIONS": str(PARTITIONS),
             "TCNAD_METRICS_PORT": "0",
             "TCNAD_SESSION_TIMEOUT_S": "4",
-            "TCNAD_DEVICE": "cpu",
+            # The workers' device: CPU unless TCNAD_TEST_WORKER_DEVICE names another (cuda).
+            "TCNAD_DEVICE": os.environ.get("TCNAD_TEST_WORKER_DEVICE", "cpu"),
             "OMP_NUM_THREADS": "1",
             "PYTHONUNBUFFERED": "1",
         }
