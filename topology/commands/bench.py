@@ -19,6 +19,7 @@ SUITES = {
     "decode": "decode_throughput",  # wire decoding
     "prepare": "prepare_instructions",  # instructions per fetched record (callgrind)
     "produce": "produce_throughput",  # producer
+    "step-thread": "step_thread",  # the detector step on a thread beside a busy loop
     "synthetic": "eval_detector_synthetic",  # detection on the synthetic corpus
 }
 
