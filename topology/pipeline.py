@@ -38,6 +38,10 @@ from topology.schemas import DeadLetter
 logger = logging.getLogger(__name__)
 
 NOT_AFTER_LAST = "not_after_last"
+# Streams whose deltas a save reads out of the pool in one piece (under the lock): a save
+# of 1,000 streams 40 steps after the last one read them in 24-125 ms at once, time in
+# which no batch could be applied; 128 streams take ~2 ms.
+SNAPSHOT_CHUNK = 128
 
 
 class FencedTooOften(RuntimeError):
@@ -207,9 +211,9 @@ class BatchPipeline:
         out = BatchOutcome()
         async with self._flush_lock:
             for attempt in range(self.config.fenced_retries + 1):
+                snap = await self._take_snapshot()
                 async with self._lock:
-                    self._check_usable()
-                    snap = self._snapshot()
+                    # After the last chunk: the messages of every step the snapshot holds.
                     unacked, self._unacked = self._unacked, []
                 await self._acked(unacked, snap)
                 if not snap.streams:
@@ -432,12 +436,38 @@ class BatchPipeline:
         self._unacked.append(await self.publisher.send(messages))
         out.publish_s += time.perf_counter() - t0
 
-    def _snapshot(self) -> _Snapshot:
-        """Take every dirty stream for a save (the lock is held): deltas since the last
-        saved step, with the offset and timestamp of the last reading applied."""
-        dirty, self._dirty = self._dirty, {}
-        streams = list(dirty)
-        entries = list(dirty.values())
+    async def _take_snapshot(self) -> _Snapshot:
+        """Take every stream dirty now for a save, ``SNAPSHOT_CHUNK`` streams at a time.
+
+        Each chunk is taken under the lock (a stream's delta, offset and readings together)
+        and the event loop is free between chunks. A batch applied in between steps streams
+        not taken yet (they are taken with those steps) or makes taken ones dirty again (for
+        the next save), as a batch applied while a save is in flight does."""
+        async with self._lock:
+            self._check_usable()
+            todo = list(self._dirty)
+            snap = self._snapshot(todo[:SNAPSHOT_CHUNK])
+        try:
+            for lo in range(SNAPSHOT_CHUNK, len(todo), SNAPSHOT_CHUNK):
+                await asyncio.sleep(0)
+                async with self._lock:
+                    self._check_usable()
+                    part = self._snapshot(todo[lo : lo + SNAPSHOT_CHUNK])
+                snap.streams += part.streams
+                snap.entries += part.entries
+                snap.updates += part.updates
+                snap.readings += part.readings
+        except BaseException:
+            # No await here: a second cancellation cannot lose the streams taken so far.
+            self._unsnapshot(snap)
+            raise
+        return snap
+
+    def _snapshot(self, streams: list[str]) -> _Snapshot:
+        """Take ``streams`` that are still dirty for a save (the lock is held): deltas since
+        the last saved step, with the offset and timestamp of the last reading applied."""
+        streams = [s for s in streams if s in self._dirty]  # a revocation may drop some
+        entries = [self._dirty.pop(s) for s in streams]
         if not streams:
             return _Snapshot([], [], [], [])
         slots = np.asarray([e.slot for e in entries], dtype=np.int64)
@@ -451,7 +481,7 @@ class BatchPipeline:
         for e in entries:
             readings.append(e.unsaved)
             e.unsaved = []
-        self._saving = set(streams)
+        self._saving.update(streams)
         return _Snapshot(streams, entries, updates, readings)
 
     def _unsnapshot(self, snap: _Snapshot) -> None:

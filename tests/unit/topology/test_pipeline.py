@@ -10,6 +10,7 @@ import pytest
 
 from detector.errors import DetectorError
 from state.memory import MemoryCacheStore
+from topology import pipeline as pipeline_module
 from topology.hotcache import HotCache
 from topology.pipeline import BatchPipeline, FencedTooOften, PipelineConfig, UnsavedStepsLost
 from topology.retry import StoreGaveUp
@@ -332,6 +333,68 @@ async def test_a_batch_applied_while_a_save_is_in_flight_is_saved_by_the_next_fl
     rec = await stored_state(store, "a")
     assert rec.offset == 6 and pipe.dirty == 0
     assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(7)]))
+
+
+def _chunked(monkeypatch: pytest.MonkeyPatch, pipe: BatchPipeline) -> list[int]:
+    """Snapshots of 2 streams at a time; returns the sizes of the delta reads made."""
+    monkeypatch.setattr(pipeline_module, "SNAPSHOT_CHUNK", 2)
+    reads: list[int] = []
+    real = pipe.detector.delta
+
+    def delta(slots, since):  # type: ignore[no-untyped-def]
+        reads.append(len(slots))
+        return real(slots, since)
+
+    pipe.detector.delta = delta  # type: ignore[method-assign]
+    return reads
+
+
+async def test_a_batch_applied_between_snapshot_chunks_is_saved_once_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipe, store, _ = make()
+    reads = _chunked(monkeypatch, pipe)
+    names = ["a", "b", "c", "d", "e"]
+    await pipe.apply(pipe.prepare([r for i, s in enumerate(names) for r in series(s, 3 + i)]))
+    flushing = asyncio.ensure_future(pipe.flush())
+    while not reads:
+        await asyncio.sleep(0)
+    assert reads == [2]  # "a" and "b" taken; the loop is free before the next chunk
+    later = await pipe.apply(pipe.prepare(series("a", 6, start=3) + series("e", 10, start=7)))
+    assert later.applied == 6
+    await flushing
+    assert reads == [2, 2, 1]
+    assert pipe.dirty == 1  # "a" again: its new steps came after it was taken
+    assert (await stored_state(store, "a")).offset == 2
+    assert (await stored_state(store, "e")).offset == 9  # taken with the later steps
+    await pipe.flush()
+    assert pipe.dirty == 0
+    lengths = {"a": 6, "b": 4, "c": 5, "d": 6, "e": 10}
+    for name, n in lengths.items():
+        rec = await stored_state(store, name)
+        assert rec.offset == n - 1, name
+        assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(n)]))
+
+
+async def test_a_flush_cancelled_between_snapshot_chunks_leaves_every_stream_dirty(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipe, store, _ = make()
+    reads = _chunked(monkeypatch, pipe)
+    await pipe.apply(pipe.prepare([r for s in "abcde" for r in series(s, 4)]))
+    flushing = asyncio.ensure_future(pipe.flush())
+    while not reads:
+        await asyncio.sleep(0)
+    flushing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await flushing
+    assert reads == [2] and pipe.dirty == 5
+    assert store.stats.round_trips == 1  # the load: no save was sent
+    out = await pipe.flush()
+    assert out.saved == 20 and pipe.dirty == 0
+    for s in "abcde":
+        rec = await stored_state(store, s)
+        assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(4)]))
 
 
 async def test_a_fenced_save_applies_again_the_readings_of_later_batches_too() -> None:
