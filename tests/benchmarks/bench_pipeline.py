@@ -611,9 +611,9 @@ def parse_args() -> argparse.Namespace:
 
 def run_worker_phases(
     stack: EmbeddedStack, topic: str, total: int, args: argparse.Namespace, log_dir: Path
-) -> tuple[float, float, list[tuple[float, float]], dict[str, float]]:
+) -> tuple[float, float, list[tuple[float, float]]]:
     """Sustained rate over the backlog, then the latency run at ``--latency-rate`` (default
-    half the sustained rate). Returns both rates, the latencies and the worker's metrics."""
+    half the sustained rate), reported at once. Returns both rates and the latencies."""
     port = free_port()
     proc = ManagedProcess(
         "worker",
@@ -639,20 +639,18 @@ def run_worker_phases(
         after = scrape(port)
         print(f"latency run, in the worker: {batch_ages(before, after)}")
         print(f"latency run, in the worker: {gc_pauses(before, after)}")
-        return rate, lat_rate, lat, after
+        report_worker(lat_rate, lat, args.latency_seconds, after)  # now: a cut run keeps it
+        return rate, lat_rate, lat
     finally:
         proc.stop()
 
 
-def report(
-    rate: float,
-    lat_rate: float,
-    raw: float,
-    trivial: float,
-    lat: list[tuple[float, float]],
-    seconds: float,
-    m: dict[str, float],
+def report_worker(
+    lat_rate: float, lat: list[tuple[float, float]], seconds: float, m: dict[str, float]
 ) -> None:
+    """The alert latency of the latency phase and the worker's batch and save means (from
+    its metrics after that phase: the sustained and the latency runs together)."""
+
     def mean(name: str) -> float:
         return m.get(f"{name}_sum", 0.0) / max(1.0, m.get(f"{name}_count", 1.0))
 
@@ -662,10 +660,6 @@ def report(
         f"mean batch={mean('tcnad_batch_size'):.0f} records, "
         f"mean batch time={1e3 * mean('tcnad_batch_seconds'):.1f}ms, "
         f"state save mean={1e3 * mean('tcnad_state_save_seconds'):.1f}ms"
-    )
-    print(
-        f"ratio worker/raw consume+decode (mean of both)={rate / raw:.2f} "
-        f"worker/trivial-faust={rate / trivial:.1f}"
     )
 
 
@@ -687,7 +681,7 @@ def main() -> None:
         print(f"raw aiokafka consume+decode: {raw:,.0f} readings/s")
         trivial = trivial_faust(bootstrap, topic, args.faust_records, log_dir)
         print(f"trivial faust agent: {trivial:,.0f} readings/s")
-        rate, lat_rate, lat, metrics = run_worker_phases(stack, topic, total, args, log_dir)
+        rate, lat_rate, lat = run_worker_phases(stack, topic, total, args, log_dir)
         if args.dump_latencies is not None:
             args.dump_latencies.write_text(
                 "due_s,latency_s\n" + "".join(f"{d:.6f},{v:.6f}\n" for d, v in lat)
@@ -723,7 +717,10 @@ def main() -> None:
             f"{RELAY_EVERY}th reading forwarded)->consumer at {lat_rate:,.0f}/s: "
             f"{describe(hops, args.latency_seconds)}; {meter.report()}"
         )
-    report(rate, lat_rate, (raw + raw_after) / 2, trivial, lat, args.latency_seconds, metrics)
+    print(
+        f"ratio worker/raw consume+decode (mean of both)={rate / ((raw + raw_after) / 2):.2f} "
+        f"worker/trivial-faust={rate / trivial:.1f}"
+    )
 
 
 def free_port() -> int:
