@@ -19,7 +19,7 @@ from topology.hotcache import HotCache
 from topology.metrics import Health, MetricsServer, WorkerMetrics
 from topology.pipeline import BatchPipeline, PipelineConfig
 from topology.ports import DetectorLike
-from topology.runtime import FaustPublisher, WorkerRuntime
+from topology.runtime import FaustPublisher, WorkerRuntime, watch_loop_lag
 from topology.settings import Settings
 from topology.topics import ensure_topics
 
@@ -69,6 +69,7 @@ class WorkerApp(faust.App):
         consumer = self.consumer
         assert isinstance(consumer, BatchConsumer)
         consumer.batch_handler = self.runtime
+        self.add_future(watch_loop_lag(self.metrics))  # cancelled when the app stops
         if s.metrics_enabled and self.metrics_server is None:
             self.metrics_server = MetricsServer(
                 self.metrics, self.health, "0.0.0.0", s.metrics_port

@@ -78,6 +78,13 @@ class WorkerMetrics:
             buckets=_PAUSE_BUCKETS,
             registry=r,
         )
+        self.loop_lag = Histogram(
+            "tcnad_event_loop_lag_seconds",
+            "How late a periodic 50 ms timer of the worker's event loop fires: time the loop "
+            "was busy with other work when the timer was due",
+            buckets=_PAUSE_BUCKETS,
+            registry=r,
+        )
         self.hot_streams = Gauge("tcnad_hot_streams", "Streams hot in the pool", registry=r)
         self.lag = Gauge("tcnad_consumer_lag", "Approximate records behind the log end", registry=r)
         self.last_batch = Gauge(

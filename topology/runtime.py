@@ -41,6 +41,20 @@ def tune_gc(gen0_threshold: int) -> None:
     logger.info("gc: froze %d objects, thresholds %s", gc.get_freeze_count(), gc.get_threshold())
 
 
+LOOP_LAG_PROBE_S = 0.05
+
+
+async def watch_loop_lag(metrics: WorkerMetrics, probe_s: float = LOOP_LAG_PROBE_S) -> None:
+    """Until cancelled: sleep ``probe_s`` and record how late the loop woke up
+    (``tcnad_event_loop_lag_seconds``). A reading whose fetch or batch falls due while the
+    loop is busy waits about as long."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + probe_s
+        await asyncio.sleep(probe_s)
+        metrics.loop_lag.observe(max(0.0, loop.time() - due))
+
+
 class GcPauses:
     """Pauses of this process's garbage collector, timed by a ``gc.callbacks`` hook.
 

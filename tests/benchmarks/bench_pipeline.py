@@ -225,6 +225,21 @@ def gc_pauses(before: dict[str, float], after: dict[str, float]) -> str:
     return "collector pauses: " + (", ".join(parts) or "none")
 
 
+def loop_lag(before: dict[str, float], after: dict[str, float]) -> str:
+    """How late the worker's 50 ms event-loop timer fired between two scrapes."""
+    delta = functools.partial(metric_delta, before, after)
+    n = delta("tcnad_event_loop_lag_seconds_count")
+    if not n:
+        return "event loop lag: no probes"
+    mean = delta("tcnad_event_loop_lag_seconds_sum") / n
+    over = {
+        ms: n - delta(f'tcnad_event_loop_lag_seconds_bucket{{le="{ms / 1000:g}"}}')
+        for ms in (10, 25, 50)
+    }
+    shares = ", ".join(f"over {ms}ms {100 * k / n:.0f}%" for ms, k in over.items())
+    return f"event loop lag: {n:.0f} probes, mean {1e3 * mean:.1f}ms, {shares}"
+
+
 def worker_env(
     stack: EmbeddedStack, topic: str, partitions: int, port: int, settings: list[str]
 ) -> dict[str, str]:
@@ -639,6 +654,7 @@ def run_worker_phases(
         after = scrape(port)
         print(f"latency run, in the worker: {batch_ages(before, after)}")
         print(f"latency run, in the worker: {gc_pauses(before, after)}")
+        print(f"latency run, in the worker: {loop_lag(before, after)}")
         report_worker(lat_rate, lat, args.latency_seconds, after)  # now: a cut run keeps it
         return rate, lat_rate, lat
     finally:
