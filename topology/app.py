@@ -36,6 +36,7 @@ class WorkerApp(faust.App):
                 "fetch_max_wait_ms": settings.fetch_max_wait_ms,
                 "fetch_max_bytes": settings.fetch_max_bytes,
                 "batch_max_wait_ms": settings.batch_max_wait_ms,
+                "batch_min_size": settings.batch_min_size,
                 "save_interval_ms": settings.save_interval_ms,
                 "max_unsaved_records": settings.max_unsaved_records,
             }

@@ -4,7 +4,9 @@ Stock faust delivers each record through ``Conductor.on_message`` -> ``Event`` -
 with a per-event ack (~230 us of event-loop work per record). ``BatchConsumer`` replaces
 ``Consumer._drain_messages``: a batch is one fetch (``_wait_next_records``) plus whatever
 arrives while the previous batch is still being applied and for ``batch_max_wait_ms``
-after, up to ``broker_max_poll_records`` records. The handler ``prepare`` s it (decoding,
+after, up to a cap: ``batch_min_size`` records while the worker keeps up, doubled by each
+batch that fills it and halved by each that does not, within ``broker_max_poll_records``
+(``next_cap``). The handler ``prepare`` s it (decoding,
 done one batch ahead while the previous batch waits on Redis and Kafka) and ``apply`` s it
 (score, publish alerts). A saver task runs the handler's ``flush`` (save the states stepped
 so far) at most every ``save_interval_ms`` while later batches are applied; when a flush
@@ -95,6 +97,15 @@ class Prefetched:
     marks: tuple[int, int]
 
 
+def next_cap(cap: int, size: int, low: int, high: int) -> int:
+    """The next batch's record cap after a batch of ``size`` under ``cap``: doubled if the
+    batch filled it (records are arriving faster than small batches take them), else
+    halved; within ``[low, high]``. A backlog is read in batches that grow to ``high``
+    (fewer per-batch costs); a worker that keeps up takes small ones, so a reading waits
+    for less work ahead of it."""
+    return min(high, cap * 2) if size >= cap else max(low, cap // 2)
+
+
 def tuned(tuning: Mapping[str, int], name: str) -> int:
     """A consumer setting from ``tuning``; the worker ``Settings`` default when absent."""
     value = tuning.get(name, Settings.model_fields[name].default)
@@ -114,6 +125,17 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_bytes = tuned(tuning, "fetch_max_bytes")
         return consumer
 
+    async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        """faust's ``getmany``, with the batch's room left as the fetch's record limit."""
+        consumer = self._ensure_consumer()
+        return await self.call_thread(
+            self._fetch_records,
+            consumer,
+            active_partitions,
+            timeout=timeout,
+            max_records=cast(BatchConsumer, self.consumer).fetch_room,
+        )
+
 
 class BatchConsumer(faust_aiokafka.Consumer):
     """A faust consumer whose records go to ``batch_handler`` a whole fetch at a time."""
@@ -131,6 +153,14 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._unsaved: list[dict[TP, Span]] = []  # applied, not yet saved: not acked
         self._wake_saver = asyncio.Event()
         self._saver: asyncio.Task[None] | None = None
+        self._cap = self._min_cap()  # the next batch's record cap (next_cap)
+        self.fetch_room = self._cap  # records the next fetch may return
+
+    def _min_cap(self) -> int:
+        return min(tuned(self.tuning, "batch_min_size"), self._max_cap())
+
+    def _max_cap(self) -> int:
+        return int(self.app.conf.broker_max_poll_records or 10_000)
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -208,12 +238,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
         still being applied and for ``batch_max_wait_ms`` (up to ``broker_max_poll_records``):
         one batch, all from one group generation."""
         generation = self.app.consumer_generation_id
+        limit = self.fetch_room = self._cap
         records, active = await self._wait_next_records(1.0)
         if not records:
             return None
         batch: dict[TP, list[Any]] = {tp: list(recs) for tp, recs in records.items()}
         size = sum(len(r) for r in batch.values())
-        limit = self.app.conf.broker_max_poll_records or 10_000
         deadline = time.monotonic() + tuned(self.tuning, "batch_max_wait_ms") / 1000.0
         while size < limit and self.flow_active:
             left = deadline - time.monotonic()
@@ -222,10 +252,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
             # While the previous batch is still being applied, keep collecting: the batch
             # grows with the load (fewer per-batch costs) without delaying anything.
             wait = min(left, 0.01) if not self._idle.is_set() else left
+            self.fetch_room = limit - size
             more, active = await self._wait_next_records(max(wait, 0.001))
             for tp, recs in (more or {}).items():
                 batch.setdefault(tp, []).extend(recs)
                 size += len(recs)
+        self._cap = next_cap(limit, size, self._min_cap(), self._max_cap())
         if not self.flow_active or generation != self.app.consumer_generation_id:
             # Fetched across a rebalance: drop, and read again from the committed offsets.
             logger.debug("dropping a fetch made across a rebalance")

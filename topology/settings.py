@@ -6,9 +6,9 @@ with the weights (the checkpoint's ``TCNSpec``), not here.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["crit", "error", "warn", "info", "debug"]
@@ -44,7 +44,15 @@ class Settings(BaseSettings):
     )
 
     # Micro-batching and the consumer.
-    batch_max_size: int = Field(20_000, ge=1, description="readings per fetch at most")
+    batch_max_size: int = Field(20_000, ge=1, description="records per batch at most")
+    batch_min_size: int = Field(
+        1000,
+        ge=1,
+        description="cap on a batch's records while the worker keeps up; each batch that "
+        "fills its cap doubles it (up to batch_max_size) and each that does not halves it "
+        "(down to this), so a backlog is read in large batches and a worker that keeps up "
+        "answers in small ones",
+    )
     batch_max_wait_ms: int = Field(
         5, ge=0, description="how long a batch keeps collecting records after the first"
     )
@@ -105,6 +113,15 @@ class Settings(BaseSettings):
     web_enabled: bool = Field(False, description="faust's own web server")
     web_port: int = Field(6066, ge=1, le=65535)
     log_level: LogLevel = "info"
+
+    @model_validator(mode="after")
+    def _batch_sizes(self) -> Self:
+        if self.batch_min_size > self.batch_max_size:
+            raise ValueError(
+                f"batch_min_size ({self.batch_min_size}) must not exceed batch_max_size "
+                f"({self.batch_max_size})"
+            )
+        return self
 
     def alert_policy_overrides(self) -> dict[str, float | int]:
         """The alert-policy knobs set explicitly, keyed by their ``AlertPolicy`` names."""

@@ -26,6 +26,11 @@ _FLAGS: dict[str, tuple[str, type, str]] = {
     "--model": ("model", str, "model checkpoint ('' = the shipped default)"),
     "--device": ("device", str, "auto | cpu | cuda[:N]"),
     "--batch-max-size": ("batch_max_size", int, "records per batch at most"),
+    "--batch-min-size": (
+        "batch_min_size",
+        int,
+        "batch cap while the worker keeps up (doubles per full batch, up to the max)",
+    ),
     "--batch-max-wait-ms": ("batch_max_wait_ms", int, "wait for a fuller batch, ms"),
     "--save-interval-ms": (
         "save_interval_ms",

@@ -7,12 +7,13 @@ These pin the faust-streaming internals the worker relies on (``_acked``, ``_ack
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from faust.types import TP
 
 from state.memory import MemoryCacheStore
 from topology.app import create_app
-from topology.consumer import BatchConsumer, Span, spans
+from topology.consumer import BatchConsumer, Span, next_cap, spans
 from topology.settings import Settings
 
 from .fakes import LAYOUT, FakeDetector
@@ -40,10 +41,49 @@ def test_the_app_uses_the_batch_consumer_with_raw_values_and_short_timeouts() ->
         "fetch_max_wait_ms": 50,
         "fetch_max_bytes": 16 * 1024 * 1024,
         "batch_max_wait_ms": 5,
+        "batch_min_size": 1000,
         "save_interval_ms": 1000,
         "max_unsaved_records": 100_000,
     }
     assert [t for ch in c.app.topics for t in ch.topics] == ["readings"]
+
+
+def test_the_batch_cap_doubles_when_filled_and_halves_when_not() -> None:
+    assert next_cap(1000, 1000, 1000, 20_000) == 2000
+    assert next_cap(16_000, 16_000, 1000, 20_000) == 20_000
+    assert next_cap(20_000, 20_000, 1000, 20_000) == 20_000
+    assert next_cap(8000, 300, 1000, 20_000) == 4000
+    assert next_cap(1000, 999, 1000, 20_000) == 1000
+
+
+async def test_a_backlog_is_read_in_growing_batches_and_a_trickle_in_small_ones() -> None:
+    c = consumer()
+    tp = TP("readings", 0)
+    waiting = [51_000]  # records the broker holds
+    asked: list[int] = []
+
+    async def fetch(timeout: float) -> tuple[dict[TP, list[Any]], set[TP]]:
+        asked.append(c.fetch_room)
+        n = min(c.fetch_room, waiting[0])
+        waiting[0] -= n
+        return ({tp: [Rec(i) for i in range(n)]} if n else {}), {tp}
+
+    c._wait_next_records = fetch  # type: ignore[method-assign]
+    sizes = []
+    for _ in range(6):
+        batch = await c._next_batch()
+        assert batch is not None
+        sizes.append(len(batch[tp]))
+    assert sizes == [1000, 2000, 4000, 8000, 16_000, 20_000]
+    assert max(asked) == 20_000  # no fetch was allowed past the batch's cap
+    sizes = []
+    for _ in range(4):  # caught up: 300 records arrive per batch
+        waiting[0] = 300
+        batch = await c._next_batch()
+        assert batch is not None
+        sizes.append(len(batch[tp]))
+    assert sizes == [300, 300, 300, 300]
+    assert c.fetch_room <= 20_000 and c._cap == 1250  # 20,000 -> 10,000 -> ... -> 1,250
 
 
 def test_a_handled_batch_becomes_committable_up_to_its_last_offset() -> None:

@@ -42,3 +42,9 @@ def test_worker_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) 
     s = settings_from_args(args)
     assert s.redis_url == "redis://flag:2/0" and s.group_id == "from-env"
     assert not s.metrics_enabled and s.log_level == "debug"
+
+
+def test_a_batch_floor_above_the_batch_cap_is_refused() -> None:
+    with pytest.raises(ValidationError, match="batch_min_size"):
+        Settings(batch_min_size=30_000, batch_max_size=20_000)
+    assert Settings(batch_min_size=20_000, batch_max_size=20_000).batch_min_size == 20_000
