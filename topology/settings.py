@@ -116,7 +116,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _batch_sizes(self) -> Self:
-        if self.batch_min_size > self.batch_max_size:
+        # Left at its default, the floor follows a smaller batch_max_size (the consumer
+        # caps it there); set explicitly above it, it is a mistake.
+        if "batch_min_size" in self.model_fields_set and self.batch_min_size > self.batch_max_size:
             raise ValueError(
                 f"batch_min_size ({self.batch_min_size}) must not exceed batch_max_size "
                 f"({self.batch_max_size})"

@@ -86,6 +86,17 @@ async def test_a_backlog_is_read_in_growing_batches_and_a_trickle_in_small_ones(
     assert c.fetch_room <= 20_000 and c._cap == 1250  # 20,000 -> 10,000 -> ... -> 1,250
 
 
+def test_the_batch_floor_follows_a_smaller_batch_cap() -> None:
+    app = create_app(
+        Settings(metrics_enabled=False, batch_max_size=400),
+        detector=FakeDetector(),
+        store=MemoryCacheStore(LAYOUT),
+    )
+    c = app.consumer
+    assert isinstance(c, BatchConsumer)
+    assert c.fetch_room == 400 and c._cap == 400
+
+
 def test_a_handled_batch_becomes_committable_up_to_its_last_offset() -> None:
     c = consumer()
     tp = TP("readings", 0)

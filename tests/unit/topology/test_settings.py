@@ -48,3 +48,4 @@ def test_a_batch_floor_above_the_batch_cap_is_refused() -> None:
     with pytest.raises(ValidationError, match="batch_min_size"):
         Settings(batch_min_size=30_000, batch_max_size=20_000)
     assert Settings(batch_min_size=20_000, batch_max_size=20_000).batch_min_size == 20_000
+    assert Settings(batch_max_size=400).batch_max_size == 400  # the default floor follows
