@@ -90,6 +90,12 @@ class WorkerApp(faust.App):
         return consumer.fatal if isinstance(consumer, BatchConsumer) else None
 
 
+def faust_datadir(group_id: str) -> Path:
+    """faust's data directory for a worker of ``group_id`` (it holds no tables; faust wants
+    one). Tools that start workers of throwaway groups remove it afterwards."""
+    return Path(tempfile.gettempdir()) / f"tcnad-faust-{group_id}"
+
+
 def faust_options(s: Settings) -> dict[str, Any]:
     """faust settings derived from ours (timeouts short enough for a quick group join)."""
     return {
@@ -112,7 +118,7 @@ def faust_options(s: Settings) -> dict[str, Any]:
         # No tables: with standby replicas 0 faust uses aiokafka's round-robin assignor;
         # faust's own (sticky, table-aware) assignor left a joining worker idle.
         "table_standby_replicas": 0,
-        "datadir": str(Path(tempfile.gettempdir()) / f"tcnad-faust-{s.group_id}"),
+        "datadir": str(faust_datadir(s.group_id)),
     }
 
 

@@ -30,6 +30,7 @@ import math
 import multiprocessing
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -44,6 +45,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa:
 from aiokafka.partitioner import DefaultPartitioner  # noqa: E402
 
 from tests.proc_helpers import stat_fields  # noqa: E402
+from topology.app import faust_datadir  # noqa: E402
 from topology.decode import RawRecord, decode_batch  # noqa: E402
 from topology.processes import ManagedProcess  # noqa: E402
 from topology.settings import Settings  # noqa: E402
@@ -123,9 +125,10 @@ def trivial_faust(bootstrap: str, topic: str, total: int, log_dir: Path) -> floa
     script = log_dir / "trivial_faust.py"
     script.write_text(TRIVIAL_FAUST)
     out = log_dir / "trivial_faust.out"
+    datadir = Path(tempfile.mkdtemp(prefix="tcnad-trivial-faust-"))
     proc = ManagedProcess(
         "trivial-faust",
-        [sys.executable, str(script), bootstrap, topic, str(total), str(out)],
+        [sys.executable, str(script), bootstrap, topic, str(total), str(out), str(datadir)],
         log_dir / "trivial_faust.log",
         cwd=log_dir,
     )
@@ -134,17 +137,19 @@ def trivial_faust(bootstrap: str, topic: str, total: int, log_dir: Path) -> floa
         proc.wait(timeout=600)
     finally:
         proc.stop()
+        shutil.rmtree(datadir, ignore_errors=True)
     return float(out.read_text())
 
 
 TRIVIAL_FAUST = """
 import os, sys, time, faust
-bootstrap, topic, total, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+bootstrap, topic, total, out, datadir = sys.argv[1:6]
+total = int(total)
 app = faust.App(f"trivial-{time.time_ns()}", broker=f"kafka://{bootstrap}", value_serializer="raw",
                 web_enabled=False, broker_session_timeout=6, broker_heartbeat_interval=1,
                 topic_disable_leader=True, table_standby_replicas=0,
                 consumer_auto_offset_reset="earliest",
-                datadir=f"/tmp/trivial-faust-{time.time_ns()}")
+                datadir=datadir)
 t = app.topic(topic, value_serializer="raw")
 state = {"n": 0, "t0": 0.0}
 @app.agent(t)
@@ -659,6 +664,7 @@ def run_worker_phases(
         return rate, lat_rate, lat
     finally:
         proc.stop()
+        shutil.rmtree(faust_datadir(f"{topic}-group"), ignore_errors=True)
 
 
 def report_worker(

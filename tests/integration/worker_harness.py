@@ -93,6 +93,11 @@ class Workers:
         for proc in self.procs:
             if proc.pid is not None:
                 proc.stop(grace_s=15.0)
+        import shutil
+
+        from topology.app import faust_datadir
+
+        shutil.rmtree(faust_datadir(self.env["TCNAD_GROUP_ID"]), ignore_errors=True)
 
     def logs(self, lines: int = 30) -> str:
         return "\n".join(f"--- {p.name} (pid {p.pid})\n{p.log_tail(lines)}" for p in self.procs)
