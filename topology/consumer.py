@@ -235,8 +235,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     async def _next_batch(self) -> dict[TP, list[Any]] | None:
         """Wait for records, then keep collecting what arrives while the previous batch is
-        still being applied and for ``batch_max_wait_ms`` (up to ``broker_max_poll_records``):
-        one batch, all from one group generation."""
+        still being applied and for ``batch_max_wait_ms`` (up to the batch cap, which
+        ``next_cap`` then moves): one batch, all from one group generation."""
         generation = self.app.consumer_generation_id
         limit = self.fetch_room = self._cap
         records, active = await self._wait_next_records(1.0)

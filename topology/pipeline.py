@@ -119,6 +119,12 @@ class _Snapshot:
     updates: list[StreamUpdate]
     readings: list[list[Decoded]]
 
+    def extend(self, part: _Snapshot) -> None:
+        self.streams += part.streams
+        self.entries += part.entries
+        self.updates += part.updates
+        self.readings += part.readings
+
 
 class BatchPipeline:
     """Applies batches of raw records to the streams' states, exactly once per reading.
@@ -452,11 +458,7 @@ class BatchPipeline:
                 await asyncio.sleep(0)
                 async with self._lock:
                     self._check_usable()
-                    part = self._snapshot(todo[lo : lo + SNAPSHOT_CHUNK])
-                snap.streams += part.streams
-                snap.entries += part.entries
-                snap.updates += part.updates
-                snap.readings += part.readings
+                    snap.extend(self._snapshot(todo[lo : lo + SNAPSHOT_CHUNK]))
         except BaseException:
             # No await here: a second cancellation cannot lose the streams taken so far.
             self._unsnapshot(snap)
