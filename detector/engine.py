@@ -5,7 +5,7 @@ Per reading of a stream: score the observation against the band forecast one ste
 (``detector.normalize``), advance the TCN by one step (``detector.streaming``) and store the
 forecast for the next reading, in raw units, in the stream's ``stats``:
 
-``stats = [normalisation (1 + 2N) | pending quantiles (N * Q, raw) | scoring (8 + 4N)]``.
+``stats = [normalisation (1 + 2N) | pending quantiles (N * Q, raw) | scoring.state_size(N)]``.
 """
 
 from __future__ import annotations
@@ -226,11 +226,15 @@ class Detector:
         n, q = self.spec.n_inputs, self.spec.n_quantiles
         return self._stats[idx, self._norm_end : self._pend_end].reshape(-1, n, q).copy()
 
-    def step(self, slots: npt.ArrayLike, values: npt.ArrayLike) -> StepResult:
+    def step(
+        self, slots: npt.ArrayLike, values: npt.ArrayLike, times: npt.ArrayLike | None = None
+    ) -> StepResult:
         """Apply one reading to each of B distinct slots.
 
-        slots: ``(B,)`` int; values: ``(B, N)`` finite float. Returns the scores of the
-        readings against their pending bands; the slots then hold the next forecast.
+        slots: ``(B,)`` int; values: ``(B, N)`` finite float; times: ``(B,)`` the readings'
+        epoch seconds (None or NaN: unknown, and the daily-pattern score stays 0). Returns
+        the scores of the readings against their pending bands; the slots then hold the
+        next forecast.
         """
         idx = self._check_slots(slots)
         x = np.asarray(values, dtype=np.float64)
@@ -239,10 +243,13 @@ class Detector:
             raise StepInputError(f"values must have shape ({idx.size}, {n}), got {x.shape}")
         if not np.isfinite(x).all():
             raise StepInputError("values must be finite")
+        t = None if times is None else np.asarray(times, dtype=np.float64)
+        if t is not None and t.shape != (idx.size,):
+            raise StepInputError(f"times must have shape ({idx.size},), got {t.shape}")
         stats = self._stats[idx]
         pending = stats[:, self._norm_end : self._pend_end].reshape(-1, n, q)
         sc, sc_state = scoring.score_batch(
-            self.policy, self._levels, pending, x, stats[:, self._pend_end :]
+            self.policy, self._levels, pending, x, stats[:, self._pend_end :], t
         )
         z, norm = normalize.normalize_step(self.spec, stats[:, : self._norm_end], x)
         qz = self.pool.step(idx, torch.from_numpy(z.astype(np.float32)))

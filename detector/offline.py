@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.errors import DetectorError
-from detector.series import Series
+from detector.series import Series, epoch_seconds
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -53,7 +53,7 @@ class Engine(Protocol):
 
     def reset(self, slots: I64) -> None: ...
 
-    def step(self, slots: I64, values: F64) -> StepOutput: ...
+    def step(self, slots: I64, values: F64, times: F64 | None = None) -> StepOutput: ...
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,10 @@ def _run_group(
     lengths = np.array([len(s) for s in group], dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")  # longest first: the active set is a prefix
     n, horizon = len(group), int(lengths.max(initial=0))
-    padded = np.zeros((n, horizon))
+    padded, stamps = np.zeros((n, horizon)), np.full((n, horizon), np.nan)
     for k, s in enumerate(group):
         padded[k, : lengths[k]] = s.values
+        stamps[k, : lengths[k]] = epoch_seconds(s.timestamps)
     out = {
         f: np.zeros((n, horizon), dtype=bool if f in ("alert", "warm") else np.float64)
         for f in FIELDS
@@ -103,7 +104,7 @@ def _run_group(
     n_active = (lengths[None, :] > np.arange(horizon)[:, None]).sum(axis=1)
     for t in range(horizon):
         idx = order[: n_active[t]]
-        res = engine.step(idx, padded[idx, t : t + 1])
+        res = engine.step(idx, padded[idx, t : t + 1], stamps[idx, t])
         for f in FIELDS:
             col = np.asarray(getattr(res, f))
             out[f][idx, t] = col[:, 0] if col.ndim == 2 else col

@@ -1,13 +1,14 @@
 """Per-reading scoring: observation vs the pending quantile band, online calibration, alerts.
 
 Pure and batched over streams. A stream's scoring state is a slice of its ``stats`` vector
-(``8 + 4N`` floats for ``N`` values per reading)::
+(``state_size(N)`` floats for ``N`` values per reading)::
 
     [count, calm, run, log_scale_1..N, s_mean, s_var, echo, low_1..N, high_1..N,
-     last_1..N, repeats, longest]
+     last_1..N, repeats, longest | daily profile (``season_size(N)``, see daily_pattern)]
 
 - count: readings scored against a band so far;
-- calm: readings since the last incident reading: out of band (or a stuck value) and, once
+- calm: readings since the last incident reading: out of band (or a stuck value, or off
+  the daily pattern) and, once
   warm, with an anomaly score (before echo suppression) of at least ``alert_score``. An
   incident is a run of such readings less than ``cooldown`` apart; it raises one alert, at
   its first reading;
@@ -21,7 +22,9 @@ Pure and batched over streams. A stream's scoring state is a slice of its ``stat
 - echo: the decaying peak of recent scores (a reading scores only above it);
 - low, high: the range of values seen so far;
 - last, repeats, longest: the previous reading, how many readings in a row have repeated it
-  exactly, and the longest such run that has ended (a stuck value).
+  exactly, and the longest such run that has ended (a stuck value);
+- daily profile: per half hour of the day, the level and spread of the stream's readings
+  there, and how far the last two hours or so strayed from them.
 
 The anomaly score rises with how improbable a reading is *for this stream*: its surprise is
 standardised by the stream's own surprise history (an online anomaly likelihood, as in
@@ -29,6 +32,10 @@ Numenta's HTM detector), so a stream whose forecasts are always rough does not d
 others in alarms. A reading beyond the range ever seen by more than ``range_tolerance`` of
 that range scores at least ``novelty_score``, and so does a value repeated exactly for
 longer than ``repeat_factor`` times the longest run of repeats seen (a stuck sensor).
+Where readings carry times and the stream has a daily pattern, a stretch of readings that
+strays from the stream's usual values at that time of day scores too (a pattern anomaly:
+a skipped, damped, flattened or early day whose values stay inside the range and the
+band), rising with how many times the recent residual exceeds its usual size.
 A new extreme that stays inside the band raises the score but alerts nobody by itself.
 After a high score, the following readings score only where they exceed the decaying peak
 (``echo_horizon``): one incident, one peak.
@@ -49,6 +56,12 @@ F64 = npt.NDArray[np.float64]
 B8 = npt.NDArray[np.bool_]
 
 CALM_NEVER = 1e9  # "calm" of a stream that never left its band
+DAY = 86_400.0
+SEASON_BINS = 48  # time-of-day bins of the daily profile (half an hour each)
+SEASON_MIN_COUNT = 3  # readings a bin must have seen before it is compared with
+SEASON_SLOW = 0.002  # weight of a reading in the stream-wide mean, spread and residual size
+SEASON_WINDOW_DAYS = 1.0 / 12.0  # the recent residual averages about two hours
+RESIDUAL_CAP = 50.0  # a residual counts at most this many times the bin's spread
 _MEAN, _VAR, _ECHO = 0, 1, 2  # offsets inside the likelihood block (after log_scale)
 
 
@@ -75,9 +88,16 @@ class AlertPolicy:
     repeat_factor: a value repeated exactly for more than this many times the longest run of
         repeats seen so far (and at least 3 readings) is novel too (0: off).
     echo_horizon: readings over which an incident's peak score decays by e (0: off).
-    alert_score: least anomaly score (before echo suppression) of an out-of-band or stuck
-        reading that starts or continues an incident (0: every out-of-band reading does). The
-        default is the shipped model's NAB standard-profile threshold (0.567), rounded.
+    alert_score: least anomaly score (before echo suppression) of an out-of-band, stuck or
+        off-pattern reading that starts or continues an incident (0: every out-of-band reading
+        does). The default is the shipped model's NAB standard-profile threshold (0.567),
+        rounded.
+    season_half: the daily-pattern score is ``e / (e + season_half)``, with ``e`` how many
+        times the recent residual from the stream's time-of-day profile exceeds its usual
+        size, minus one (0: off).
+    season_gate: least strength of a stream's daily pattern (1 - residual from the profile /
+        deviation from the mean) for the daily-pattern score to count.
+    season_rate: weight of a reading in its time-of-day bin's level and spread.
     """
 
     warmup: int = 200
@@ -97,6 +117,9 @@ class AlertPolicy:
     echo_horizon: float = 300.0
     alert_score: float = 0.57
     repeat_factor: float = 2.0
+    season_half: float = 3.0
+    season_gate: float = 0.5
+    season_rate: float = 0.1
 
     def __post_init__(self) -> None:
         if min(self.warmup, self.cooldown, self.calibrate_after, self.novelty_after) < 0:
@@ -117,6 +140,10 @@ class AlertPolicy:
             raise SpecError("history_weight must be in (0, 1]")
         if not (0.0 <= self.novelty_score <= 1.0 and 0.0 <= self.alert_score <= 1.0):
             raise SpecError("novelty_score and alert_score must be in [0, 1]")
+        if not (self.season_half >= 0.0 and 0.0 < self.season_rate <= 1.0):
+            raise SpecError("season_half must be >= 0 and season_rate in (0, 1]")
+        if not self.season_gate < 1.0:
+            raise SpecError("season_gate must be < 1")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,7 +167,12 @@ class ScoreOutput:
 
 def state_size(n_inputs: int) -> int:
     """Length of the scoring slice of a stream's stats."""
-    return 8 + 4 * n_inputs
+    return 8 + 4 * n_inputs + season_size(n_inputs)
+
+
+def season_size(n_inputs: int) -> int:
+    """Length of the daily-pattern block at the end of the scoring slice."""
+    return 2 + SEASON_BINS + 4 * n_inputs + 2 * SEASON_BINS * n_inputs
 
 
 def new_state(n_inputs: int, batch: int = 1) -> F64:
@@ -151,6 +183,11 @@ def new_state(n_inputs: int, batch: int = 1) -> F64:
     out[:, lik + _MEAN] = 1.0  # the surprise of a calibrated forecast is Exp(1)
     out[:, lik + _VAR] = 1.0
     out[:, lik + 3 : lik + 3 + 3 * n_inputs] = np.nan  # no range or last value yet
+    season = 8 + 4 * n_inputs
+    out[:, season : season + 2] = np.nan  # no reading time or interval yet
+    scalars = season + 2 + SEASON_BINS
+    out[:, scalars : scalars + n_inputs] = 1.0  # recent residual: its usual size
+    out[:, scalars + 2 * n_inputs : scalars + 3 * n_inputs] = np.nan  # no mean yet
     return out
 
 
@@ -224,6 +261,79 @@ def repeats(policy: AlertPolicy, obs: F64, rep: F64) -> tuple[B8, F64]:
     return stuck, np.concatenate([obs, new_run[:, None], new_longest[:, None]], axis=1)
 
 
+def daily_pattern(
+    policy: AlertPolicy, obs: F64, times: F64 | None, ready: B8, season: F64
+) -> tuple[F64, F64]:
+    """How far recent readings stray from the stream's usual value at this time of day.
+
+    obs: ``(B, N)``; times: ``(B,)`` epoch seconds (None or NaN: unknown, nothing changes);
+    ready: ``(B,)`` streams past warm-up; season: ``(B, season_size(N))`` [last time,
+    interval, bin counts, recent residual_1..N, residual size_1..N, mean_1..N,
+    spread_1..N, bin levels (bin-major), bin spreads (bin-major)].
+
+    Each half-hour bin of the day keeps an exponentially weighted level and spread of the
+    readings that fell in it. A reading's residual is its distance from its bin's level in
+    units of the bin's spread; the recent residual averages about two hours of readings
+    (a twelfth of a day, at least 3 readings). The score is ``e / (e + season_half)`` with
+    ``e = recent residual - 1``, where the stream has a daily pattern: its residuals from
+    the profile are less than ``1 - season_gate`` of its deviations from its mean. Returns
+    the score ``(B,)`` (max over values) and the new block.
+    """
+    b, n = obs.shape
+    new = season.copy()
+    if times is None or policy.season_half <= 0:
+        return np.zeros(b), new
+    t = np.asarray(times, dtype=np.float64)
+    has = np.isfinite(t)
+    nb = SEASON_BINS
+    sc = 2 + nb
+    last, dt = season[:, 0], season[:, 1]
+    step = t - last
+    seen = has & np.isfinite(step) & (step > 0)
+    new[:, 1] = np.where(seen, np.where(np.isfinite(dt), dt + 0.01 * (step - dt), step), dt)
+    new[:, 0] = np.where(has, t, last)
+    per_day = DAY / np.where(np.isfinite(new[:, 1]), new[:, 1], DAY)
+    rate = 1.0 / np.maximum(3.0, per_day * SEASON_WINDOW_DAYS)
+    rows = np.arange(b)
+    j = np.clip(np.floor(np.where(has, t, 0.0) % DAY * nb / DAY), 0, nb - 1).astype(np.int64)
+    count = season[rows, 2 + j]
+    recent, size = season[:, sc : sc + n], season[:, sc + n : sc + 2 * n]
+    mean, spread = season[:, sc + 2 * n : sc + 3 * n], season[:, sc + 3 * n : sc + 4 * n]
+    levels = season[:, sc + 4 * n : sc + 4 * n + nb * n].reshape(b, nb, n)
+    spreads = season[:, sc + 4 * n + nb * n :].reshape(b, nb, n)
+    level, bin_spread = levels[rows, j], spreads[rows, j]
+    known = np.isfinite(mean)
+    tiny = 1e-9 * (np.where(known, np.abs(mean), 0.0) + spread) + 1e-12
+    dist = np.abs(obs - level)
+    compare = (has & ready & (count >= SEASON_MIN_COUNT))[:, None]
+    residual = np.minimum(dist / (bin_spread + tiny), RESIDUAL_CAP)
+    new_recent = recent + rate[:, None] * (np.where(compare, residual, 1.0) - recent)
+    strength = 1.0 - size / np.maximum(spread, 1e-12)
+    excess = new_recent - 1.0
+    on = compare & (strength > policy.season_gate) & (excess > 0)
+    each = np.where(on, excess / (np.maximum(excess, 0.0) + policy.season_half), 0.0)
+    # Updates, for readings with a time.
+    h = has[:, None]
+    first = (count == 0)[:, None]
+    dev = np.where(known, np.abs(obs - mean), 0.0)
+    upd = policy.season_rate
+    new_level = np.where(first, obs, level + upd * (obs - level))
+    new_spread = np.where(first, spread, bin_spread + upd * (dist - bin_spread))
+    new_levels, new_spreads = levels.copy(), spreads.copy()
+    new_levels[rows, j] = np.where(h, new_level, level)
+    new_spreads[rows, j] = np.where(h, new_spread, bin_spread)
+    new[rows, 2 + j] = count + has
+    new[:, sc : sc + n] = np.where(h, new_recent, recent)
+    new[:, sc + n : sc + 2 * n] = np.where(h & ~first, size + SEASON_SLOW * (dist - size), size)
+    new[:, sc + 2 * n : sc + 3 * n] = np.where(
+        h, np.where(known, mean + SEASON_SLOW * (obs - mean), obs), mean
+    )
+    new[:, sc + 3 * n : sc + 4 * n] = np.where(h, spread + SEASON_SLOW * (dev - spread), spread)
+    new[:, sc + 4 * n : sc + 4 * n + nb * n] = new_levels.reshape(b, nb * n)
+    new[:, sc + 4 * n + nb * n :] = new_spreads.reshape(b, nb * n)
+    return each.max(axis=1), new
+
+
 def _echo(policy: AlertPolicy, score: F64, echo: F64) -> tuple[F64, F64]:
     """Keep a score only above the decaying peak of recent scores. ``(B,)`` each."""
     if policy.echo_horizon <= 0:
@@ -242,15 +352,22 @@ def _band(levels: F64, pending: F64, log_scale: F64) -> tuple[B8, F64, F64]:
 
 
 def score_batch(
-    policy: AlertPolicy, levels: F64, pending: F64, obs: F64, state: F64
+    policy: AlertPolicy,
+    levels: F64,
+    pending: F64,
+    obs: F64,
+    state: F64,
+    times: F64 | None = None,
 ) -> tuple[ScoreOutput, F64]:
     """Score B observations against their pending quantiles and advance the scoring state.
 
     levels: ``(Q,)``; pending: ``(B, N, Q)`` raw quantiles forecast for this reading (NaN:
-    none yet); obs: ``(B, N)``; state: ``(B, 8 + 4N)``. Returns the scores and the new state.
+    none yet); obs: ``(B, N)``; state: ``(B, state_size(N))``; times: ``(B,)`` the readings'
+    epoch seconds (None or NaN: unknown; the daily-pattern score then stays 0). Returns the
+    scores and the new state.
     """
     n = obs.shape[1]
-    lik_at, lo_at, rep_at = 3 + n, 6 + n, 6 + 3 * n
+    lik_at, lo_at, rep_at, season_at = 3 + n, 6 + n, 6 + 3 * n, 8 + 4 * n
     count, calm = state[:, 0], state[:, 1]
     valid, cal, med = _band(levels, pending, state[:, 3:lik_at])
     lower, upper = cal[:, :, 0], cal[:, :, -1]
@@ -269,17 +386,25 @@ def score_batch(
     novel &= count >= policy.novelty_after
     stuck, rep = repeats(policy, obs, state[:, rep_at:])
     warm = valid & (count >= policy.warmup)
-    raw = np.where(warm, np.maximum(lik_score, (novel | stuck) * policy.novelty_score), 0.0)
+    pattern, season = daily_pattern(policy, obs, times, warm, state[:, season_at:])
+    raw = np.where(
+        warm,
+        np.maximum(np.maximum(lik_score, pattern), (novel | stuck) * policy.novelty_score),
+        0.0,
+    )
     score, echo = _echo(policy, raw, state[:, lik_at + _ECHO])
     # A new extreme inside the band raises the score but is no alert by itself: the band
-    # already allowed for it. A stuck value is, since a flatline never leaves the band.
-    worthy = warm & (outside | stuck) & (raw >= policy.alert_score)
+    # already allowed for it. A stuck value is, since a flatline never leaves the band, and
+    # so is a day that strays from the stream's daily pattern.
+    off_pattern = (pattern > 0.0) & (pattern >= policy.alert_score)
+    worthy = warm & (outside | stuck | off_pattern) & (raw >= policy.alert_score)
     alert = worthy & (calm >= policy.cooldown)
     new = _advance(policy, state, valid, miss, worthy | (outside & ~warm))
     new[:, lik_at : lik_at + 2] = np.where(valid[:, None], lik, state[:, lik_at : lik_at + 2])
     new[:, lik_at + _ECHO] = np.where(valid, echo, state[:, lik_at + _ECHO])
     new[:, lo_at:rep_at] = np.concatenate([low, high], axis=1)
-    new[:, rep_at:] = rep
+    new[:, rep_at:season_at] = rep
+    new[:, season_at:] = season
     nan = np.full_like(lower, np.nan)
     out = ScoreOutput(
         lower=np.where(valid[:, None], lower, nan),

@@ -20,6 +20,12 @@ F64 = npt.NDArray[np.float64]
 Times = npt.NDArray[np.datetime64]
 
 
+def epoch_seconds(times: Times) -> F64:
+    """``(n,)`` datetime64 -> float64 seconds since 1970-01-01 (UTC, as the worker's ``ts``)."""
+    us = np.asarray(times, dtype="datetime64[us]").astype(np.int64)
+    return np.asarray(us / 1e6, dtype=np.float64)
+
+
 class SeriesFormatError(DetectorError, ValueError):
     """A series file is not a ``timestamp,value`` CSV with finite values in time order."""
 

@@ -80,6 +80,12 @@ class DetectorLike(Protocol):
         self, slots: npt.NDArray[np.int64], since_steps: npt.NDArray[np.int64]
     ) -> list[StateDelta]: ...
 
-    def step(self, slots: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> Any:
-        """Step streams ``slots`` (B,) one reading each; ``values`` (B, n_inputs)."""
+    def step(
+        self,
+        slots: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        times: npt.NDArray[np.float64] | None = None,
+    ) -> Any:
+        """Step streams ``slots`` (B,) one reading each; ``values`` (B, n_inputs), ``times``
+        (B,) the readings' epoch seconds."""
         ...

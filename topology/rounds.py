@@ -59,7 +59,8 @@ def step_rounds(detector: DetectorLike, plan: StepPlan) -> RoundResults:
     for r in range(int(sorted_len[0])):
         n = int(np.count_nonzero(sorted_len > r))
         values = np.array([items[i][r].reading.values for i in range(n)], dtype=np.float64)
-        rounds.append(detector.step(slots[:n], values.reshape(n, width)))
+        times = np.fromiter((items[i][r].reading.ts for i in range(n)), np.float64, count=n)
+        rounds.append(detector.step(slots[:n], values.reshape(n, width), times))
     return RoundResults(order, rounds)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from detector import scoring
 from detector.nab import LabelledSeries, evaluate, load_corpus
 from detector.offline import score_series
-from detector.series import Series
+from detector.series import Series, epoch_seconds
 from detector.synthetic import generate_corpus, inject_anomalies
 from tests.benchmarks.nab_run import Capturing, replay_scores
 from topology.commands.score import load_engine, set_threads
@@ -43,6 +43,14 @@ class Captured:
     values: np.ndarray  # (files, horizon), zero-padded
     pending: np.ndarray  # (files, horizon, quantiles)
     levels: np.ndarray
+
+    @property
+    def times(self) -> np.ndarray:
+        """``(files, horizon)`` epoch seconds of every reading (NaN past a file's end)."""
+        out = np.full(self.values.shape, np.nan)
+        for i, item in enumerate(self.corpus):
+            out[i, : self.lengths[i]] = epoch_seconds(item.series.timestamps)
+        return out
 
 
 def from_nab_cache(path: str) -> Captured:
@@ -64,7 +72,7 @@ def synthetic(seed: int, n_series: int, length: int) -> Captured:
     rng = np.random.default_rng(seed + 1)
     t0 = np.datetime64("2020-01-01T00:00:00", "us")
     times = t0 + np.arange(length) * np.timedelta64(300, "s")
-    corpus, values = [], []
+    corpus = []
     for i, x in enumerate(generate_corpus(n_series, length, seed=seed)):
         y, anomalies = inject_anomalies(x, rng, int(rng.integers(1, 4)), margin=700)
         half = int(0.1 * length / max(len(anomalies), 1)) // 2
@@ -73,18 +81,25 @@ def synthetic(seed: int, n_series: int, length: int) -> Captured:
         )
         series = Series(name=f"synthetic/{i:03d}.csv", timestamps=times, values=y[:, 0])
         corpus.append(LabelledSeries(series.name, series, windows))
-        values.append(y[:, 0])
+    return capture(corpus)
+
+
+def capture(corpus: list[LabelledSeries]) -> Captured:
+    """The shipped model's forecasts for every reading of ``corpus``."""
+    lengths = np.array([len(c.series) for c in corpus])
+    horizon = int(lengths.max())
+    values = np.stack([np.pad(c.series.values, (0, horizon - len(c.series))) for c in corpus])
     det = load_engine("", "cpu", len(corpus))
     levels = np.asarray(det.spec.quantiles)
-    cap = Capturing(det, length, len(corpus), levels.size)
+    cap = Capturing(det, horizon, len(corpus), levels.size)
     score_series(cap, [c.series for c in corpus], capacity=len(corpus))
-    return Captured(corpus, np.full(len(corpus), length), np.stack(values), cap.pending, levels)
+    return Captured(corpus, lengths, values, cap.pending, levels)
 
 
 def replay(c: Captured) -> tuple[np.ndarray, np.ndarray]:
     """Scores before echo suppression and the warm mask, ``(files, horizon)`` each."""
     policy = scoring.AlertPolicy(echo_horizon=0.0)
-    got = replay_scores(policy, c.levels, c.pending, c.values, c.lengths)
+    got = replay_scores(policy, c.levels, c.pending, c.values, c.lengths, c.times)
     return got["score"], got["warm"]
 
 

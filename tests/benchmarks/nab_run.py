@@ -27,7 +27,7 @@ from detector import scoring
 from detector.engine import Detector
 from detector.nab import default_root, evaluate, load_corpus
 from detector.offline import StepOutput, score_series
-from detector.series import Series
+from detector.series import Series, epoch_seconds
 from topology.commands.nab import format_results
 from topology.commands.score import load_engine, set_threads
 
@@ -43,11 +43,13 @@ class Capturing:
     def reset(self, slots: np.ndarray) -> None:
         self.inner.reset(slots)
 
-    def step(self, slots: np.ndarray, values: np.ndarray) -> StepOutput:
+    def step(
+        self, slots: np.ndarray, values: np.ndarray, times: np.ndarray | None = None
+    ) -> StepOutput:
         pend = self.inner.pending(slots)
         self.pending[slots, self.t[slots]] = pend[:, 0, :]
         self.t[slots] += 1
-        return self.inner.step(slots, values)
+        return self.inner.step(slots, values, times)
 
 
 def capture(args: argparse.Namespace) -> None:
@@ -87,10 +89,12 @@ def replay_scores(
     pending: np.ndarray,
     values: np.ndarray,
     lengths: np.ndarray,
+    times: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """``score_batch`` over captured forecasts, every series at once, as ``Detector.step``
-    runs it. pending ``(files, horizon, Q)``, values ``(files, horizon)`` zero-padded past
-    ``lengths``. Returns ``score``, ``outside``, ``warm`` and ``alert``, ``(files, horizon)``."""
+    runs it. pending ``(files, horizon, Q)``, values and times (epoch seconds)
+    ``(files, horizon)`` zero-padded past ``lengths``. Returns ``score``, ``outside``,
+    ``warm`` and ``alert``, ``(files, horizon)``."""
     n, horizon = values.shape
     state = scoring.new_state(1, n)
     out = {"score": np.zeros((n, horizon))}
@@ -99,7 +103,12 @@ def replay_scores(
     for t in range(horizon):
         idx = order[: int((lengths > t).sum())]
         res, state[idx] = scoring.score_batch(
-            policy, levels, pending[idx, t][:, None, :], values[idx, t][:, None], state[idx]
+            policy,
+            levels,
+            pending[idx, t][:, None, :],
+            values[idx, t][:, None],
+            state[idx],
+            None if times is None else times[idx, t],
         )
         for k, arr in out.items():
             arr[idx, t] = getattr(res, k)
@@ -110,11 +119,15 @@ def replay(args: argparse.Namespace) -> None:
     data = np.load(args.cache)
     names, lengths, levels = data["names"].tolist(), data["lengths"], data["levels"]
     policy = _policy(args.set)
+    corpus = load_corpus(args.data or default_root())
+    stamps = {c.name: epoch_seconds(c.series.timestamps) for c in corpus}
+    times = np.full(data["values"].shape, np.nan)
+    for i, k in enumerate(names):
+        times[i, : lengths[i]] = stamps[k]
     start = time.perf_counter()
-    got = replay_scores(policy, levels, data["pending"], data["values"], lengths)
+    got = replay_scores(policy, levels, data["pending"], data["values"], lengths, times)
     score, outside, warm, alert = got["score"], got["outside"], got["warm"], got["alert"]
     elapsed = time.perf_counter() - start
-    corpus = load_corpus(args.data or default_root())
     by_name = {k: score[i, : lengths[i]] for i, k in enumerate(names)}
     print(f"policy {policy}\nreplayed in {elapsed:.1f}s")
     print(format_results(evaluate(corpus, by_name)))

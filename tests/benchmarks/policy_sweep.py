@@ -3,14 +3,14 @@
 NAB's rules allow learning from a synthetic corpus, not from NAB's labels. This script
 scores the shipped model's forecasts on synthetic corpora with injected anomalies and
 NAB-style windows (``level_novelty.synthetic``: the five built-in kinds, seeds that were
-not used for training), varying one scoring parameter at a time around the defaults, and
-prints the NAB-style scores (standard / reward low FP / reward low FN) per corpus. A value
-is worth adopting only if it beats the default on every corpus. ``--nab-cache`` adds the
-same rows on NAB, for reporting only: choose on the synthetic rows.
+not used for training; ``pattern_corpus``: daily cycles with pattern anomalies and bursty
+count streams), varying one scoring parameter at a time around the defaults, and prints the
+NAB-style scores (standard / reward low FP / reward low FN) per corpus. ``--nab-cache``
+adds the same rows on NAB, for reporting only: choose on the synthetic rows.
 
 From the repository root::
 
-    python -m tests.benchmarks.policy_sweep                  # seeds 123 and 321
+    python -m tests.benchmarks.policy_sweep       # built-in 123 and 321, pattern 7 and 8
     python -m tests.benchmarks.nab_run capture --cache /tmp/nab_forecasts.npz
     python -m tests.benchmarks.policy_sweep --nab-cache /tmp/nab_forecasts.npz
 
@@ -25,7 +25,8 @@ import time
 
 from detector import scoring
 from detector.nab import evaluate
-from tests.benchmarks.level_novelty import Captured, from_nab_cache, synthetic
+from tests.benchmarks import pattern_corpus
+from tests.benchmarks.level_novelty import Captured, capture, from_nab_cache, synthetic
 from tests.benchmarks.nab_run import replay_scores
 from topology.commands.score import set_threads
 
@@ -35,11 +36,14 @@ GRID: dict[str, tuple[float, ...]] = {
     "history_weight": (1e-4, 1e-3, 1e-2),
     "echo_horizon": (100.0, 300.0, 1000.0),
     "surprise_cap": (20.0, 40.0),
+    "season_half": (0.0, 2.0, 3.0, 5.0),
+    "season_gate": (0.2, 0.3, 0.5, 0.6, 0.7),
+    "season_rate": (0.05, 0.1, 0.2),
 }
 
 
 def scores(c: Captured, policy: scoring.AlertPolicy) -> tuple[list[float], int, int, int]:
-    got = replay_scores(policy, c.levels, c.pending, c.values, c.lengths)
+    got = replay_scores(policy, c.levels, c.pending, c.values, c.lengths, c.times)
     by_name = {s.name: got["score"][i, : c.lengths[i]] for i, s in enumerate(c.corpus)}
     results = evaluate(c.corpus, by_name)
     std = results[0]
@@ -68,6 +72,9 @@ def sweep(name: str, c: Captured, grid: dict[str, tuple[float, ...]]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="*", default=[123, 321])
+    ap.add_argument(
+        "--pattern-seeds", type=int, nargs="*", default=[7, 8], help="pattern_corpus seeds"
+    )
     ap.add_argument("--series", type=int, default=60)
     ap.add_argument("--length", type=int, default=4000)
     ap.add_argument("--nab-cache", default=None, help="forecasts from nab_run capture")
@@ -80,6 +87,9 @@ def main() -> None:
     for seed in args.seeds:
         c = synthetic(seed, args.series, args.length)
         sweep(f"synthetic corpus (seed {seed}, {args.series} x {args.length})", c, grid)
+    for seed in args.pattern_seeds:
+        c = capture(pattern_corpus.corpus(seed, args.series, args.length))
+        sweep(f"pattern corpus (seed {seed}, {args.series} x {args.length})", c, grid)
     if args.nab_cache:
         sweep("NAB (for reporting only)", from_nab_cache(args.nab_cache), grid)
 

@@ -103,15 +103,17 @@ def test_new_state_matches_layout() -> None:
     det = make()
     st0 = det.new_state()
     assert st0.step == 0 and st0.stats.shape == (det.layout.stats_size,)
-    assert det.layout.stats_size <= 24 or SPEC.n_inputs > 1
+    assert det.layout.stats_size <= 174 or SPEC.n_inputs > 1
     assert tuple(r.shape for r in st0.rings) == det.layout.ring_shapes
 
 
 def test_reference_layout_is_small() -> None:
     spec = TCNSpec()
     det = Detector(spec, random_weights(spec, 0), capacity=2, device="cpu")
-    assert det.layout.stats_size <= 24
+    # normalisation 3, pending quantiles 9, scoring 162 (150 of them the daily profile)
+    assert det.layout.stats_size <= 174
     assert det.layout.ring_bytes <= 130 * 1024
+    assert det.layout.stats_size * 8 < det.layout.ring_bytes / 50
 
 
 @pytest.mark.parametrize(
@@ -129,6 +131,14 @@ def test_reference_layout_is_small() -> None:
 def test_bad_step_arguments_raise_clear_errors(slots: list[float], values: np.ndarray) -> None:
     with pytest.raises(StepInputError):
         make().step(slots, values)
+
+
+def test_step_times_must_match_the_batch() -> None:
+    det = make()
+    with pytest.raises(StepInputError, match="times"):
+        det.step([0, 1], np.zeros((2, 2)), np.zeros(3))
+    res = det.step([0, 1], np.zeros((2, 2)), np.array([1.6e9, np.nan]))  # NaN: unknown
+    assert res.score.shape == (2,)
 
 
 def test_bad_state_is_rejected() -> None:

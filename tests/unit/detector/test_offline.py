@@ -38,7 +38,9 @@ class FakeEngine:
             assert 0 <= slot < self.capacity
             self.seen[slot] = []
 
-    def step(self, slots: np.ndarray, values: np.ndarray) -> FakeResult:
+    def step(
+        self, slots: np.ndarray, values: np.ndarray, times: np.ndarray | None = None
+    ) -> FakeResult:
         assert values.shape == (len(slots), 1)
         assert len(set(slots.tolist())) == len(slots), "a slot twice in one call"
         self.calls += 1

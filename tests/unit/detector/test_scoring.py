@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from detector.errors import SpecError
-from detector.scoring import AlertPolicy, new_state, score_batch, state_size, tail_probability
+from detector.scoring import (
+    SEASON_BINS,
+    AlertPolicy,
+    new_state,
+    score_batch,
+    season_size,
+    state_size,
+    tail_probability,
+)
 
 LEVELS = np.array([0.005, 0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975, 0.995])
 GAUSS = np.array([NormalDist().inv_cdf(p) for p in LEVELS])
@@ -116,13 +124,22 @@ def test_an_incident_scores_once_then_decays() -> None:
 
 
 def test_state_layout() -> None:
-    assert state_size(2) == 16
+    bins = SEASON_BINS
+    assert season_size(2) == 2 + bins + 8 + 4 * bins
+    assert state_size(2) == 16 + season_size(2)
     st = new_state(2, batch=3)
     # [count, calm, run, log_scale x2, s_mean, s_var, echo, low x2, high x2, last x2,
-    #  repeats, longest]
-    assert st.shape == (3, 16)
+    #  repeats, longest | last time, interval, bin counts, recent x2, size x2, mean x2,
+    #  spread x2, bin levels, bin spreads]
+    assert st.shape == (3, state_size(2))
     assert (st[:, 5:7] == 1.0).all() and (st[:, 7] == 0.0).all() and np.isnan(st[:, 8:14]).all()
-    assert (st[:, 14:] == 0.0).all()
+    assert (st[:, 14:16] == 0.0).all()
+    season = st[:, 16:]
+    assert np.isnan(season[:, :2]).all() and (season[:, 2 : 2 + bins] == 0.0).all()
+    scalars = season[:, 2 + bins : 2 + bins + 8]
+    assert (scalars[:, :2] == 1.0).all() and (scalars[:, 2:4] == 0.0).all()
+    assert np.isnan(scalars[:, 4:6]).all() and (scalars[:, 6:] == 0.0).all()
+    assert (season[:, 2 + bins + 8 :] == 0.0).all()
 
 
 def test_no_band_yet_gives_nan_band_and_no_alert() -> None:
@@ -135,6 +152,10 @@ def test_no_band_yet_gives_nan_band_and_no_alert() -> None:
 
 
 def test_invalid_policy() -> None:
+    with pytest.raises(SpecError, match="season"):
+        AlertPolicy(season_rate=0.0)
+    with pytest.raises(SpecError, match="season"):
+        AlertPolicy(season_gate=1.0)
     with pytest.raises(SpecError):
         AlertPolicy(target_miss_rate=0.0)
     with pytest.raises(SpecError):
@@ -167,3 +188,74 @@ def test_a_stuck_value_is_novel_once_and_alerts() -> None:
     assert 252 in alerts
     off, _ = _run(dataclasses.replace(policy, repeat_factor=0.0), obs, width=1.0)
     assert off[252].score[0] < 0.95  # type: ignore[attr-defined]
+
+
+def _daily(days: int, per_day: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A daily cycle with noise: values ``(T,)`` and epoch seconds ``(T,)``."""
+    t = np.arange(days * per_day)
+    times = 1_600_000_000.0 + t * (86_400.0 / per_day)
+    rng = np.random.default_rng(seed)
+    return np.sin(2 * np.pi * t / per_day) + rng.normal(0, 0.05, t.size), times
+
+
+def _run_timed(
+    policy: AlertPolicy, obs: np.ndarray, times: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and alerts of one stream against a wide fixed band (nothing leaves it)."""
+    state = new_state(1, 1)
+    pending = (GAUSS * 100.0)[None, None, :]
+    scores, alerts = [], []
+    for i, x in enumerate(obs):
+        t = None if times is None else times[i : i + 1]
+        out, state = score_batch(policy, LEVELS, pending, np.array([[x]]), state, t)
+        assert not out.outside[0]
+        scores.append(out.score[0])
+        alerts.append(out.alert[0])
+    return np.array(scores), np.array(alerts)
+
+
+def test_daily_pattern_scores_a_flat_half_day_inside_the_band() -> None:
+    per_day = 96
+    obs, times = _daily(10, per_day, seed=0)
+    start = 8 * per_day + per_day // 8
+    obs[start : start + per_day // 2] = obs[start]  # the value held for half a day
+    policy = AlertPolicy(calibrate_after=10**6)
+    scores, alerts = _run_timed(policy, obs, times)
+    before = scores[4 * per_day : start]
+    assert before.max() < 0.3  # days like the others: low scores
+    assert scores[start : start + per_day // 2].max() >= policy.alert_score
+    first = int(np.flatnonzero(alerts)[0])
+    assert start <= first < start + per_day // 4 and alerts.sum() == 1
+
+
+def test_daily_pattern_needs_times_and_a_daily_pattern() -> None:
+    per_day = 96
+    obs, times = _daily(10, per_day, seed=1)
+    start = 8 * per_day
+    obs[start : start + per_day // 2] = obs[start]
+    policy = AlertPolicy(calibrate_after=10**6, repeat_factor=0.0)  # no stuck-value rule
+    without, _ = _run_timed(policy, obs, None)  # no times: the likelihood path only
+    off, _ = _run_timed(dataclasses.replace(policy, season_half=0.0), obs, times)
+    assert np.array_equal(without, off)
+    assert without[start : start + per_day // 2].max() < 0.1
+    # white noise has no daily pattern: holding a value there is not off-pattern
+    noise = np.random.default_rng(2).normal(size=obs.size)
+    noise[start : start + per_day // 2] = noise[start]
+    scores, _ = _run_timed(policy, noise, times)
+    assert scores[start : start + per_day // 2].max() < 0.1
+
+
+def test_unknown_times_leave_the_daily_profile_alone() -> None:
+    obs, times = _daily(1, 48, seed=3)
+    policy = AlertPolicy()
+    state = new_state(1, 1)
+    pending = GAUSS[None, None, :].copy()
+    for i in range(24):
+        _, state = score_batch(
+            policy, LEVELS, pending, obs[i : i + 1, None], state, times[i : i + 1]
+        )
+    season = slice(state_size(1) - season_size(1), None)
+    _, after = score_batch(policy, LEVELS, pending, np.array([[0.5]]), state, np.array([np.nan]))
+    assert np.array_equal(after[:, season], state[:, season])
+    _, after = score_batch(policy, LEVELS, pending, np.array([[0.5]]), state, None)
+    assert np.array_equal(after[:, season], state[:, season])

@@ -50,6 +50,7 @@ class FakeDetector:
         self.rings = [np.zeros((capacity, n, c), dtype=np.float32) for n, c in LAYOUT.ring_shapes]
         self.stats = np.zeros((capacity, LAYOUT.stats_size), dtype=np.float64)
         self.step_calls: list[int] = []
+        self.step_times: list[list[float] | None] = []
 
     def new_state(self) -> StreamState:
         rings = tuple(np.zeros(s, dtype=np.float32) for s in LAYOUT.ring_shapes)
@@ -83,10 +84,16 @@ class FakeDetector:
             for st, since in zip(self.get(slots), since_steps, strict=True)
         ]
 
-    def step(self, slots: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> FakeResult:
+    def step(
+        self,
+        slots: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        times: npt.NDArray[np.float64] | None = None,
+    ) -> FakeResult:
         assert len(set(slots.tolist())) == len(slots), "a slot twice in one step"
         assert values.shape == (len(slots), 1)
         self.step_calls.append(len(slots))
+        self.step_times.append(None if times is None else times.tolist())
         v = values[:, 0]
         count = self.stats[slots, 2]
         mean = np.where(count > 0, self.stats[slots, 0] / np.maximum(count, 1), np.nan)

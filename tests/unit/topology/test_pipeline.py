@@ -57,6 +57,9 @@ async def test_every_reading_applied_once_in_order_with_one_load_and_one_save() 
     assert rec.offset == 6 and rec.timestamp == 1006.0
     assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(7)]))
     assert pipe.detector.step_calls == [2, 2, 2, 1, 1, 1, 1]  # rounds, longest stream first
+    # each reading's own time goes with it (the daily-pattern score needs it)
+    assert pipe.detector.step_times[:2] == [[1000.0, 1000.0], [1001.0, 1001.0]]
+    assert pipe.detector.step_times[-1] == [1006.0]
 
 
 async def test_hot_streams_are_not_loaded_again() -> None:
