@@ -235,7 +235,8 @@ def reference_states(series: Sequence[Series]) -> dict[str, StreamState]:
     for i in range(n):
         idx = [k for k, s in enumerate(series) if i < len(s.values)]
         vals = np.array([[series[k].values[i]] for k in idx], dtype=np.float64)
-        det.step(slots[idx], vals)
+        times = np.array([series[k].ts[i] for k in idx], dtype=np.float64)
+        det.step(slots[idx], vals, times)  # the worker steps each reading with its ts
     return {s.stream: st for s, st in zip(series, det.get(slots), strict=True)}
 
 
