@@ -299,8 +299,10 @@ def daily_pattern(
     count = season[rows, 2 + j]
     recent, size = season[:, sc : sc + n], season[:, sc + n : sc + 2 * n]
     mean, spread = season[:, sc + 2 * n : sc + 3 * n], season[:, sc + 3 * n : sc + 4 * n]
-    levels = season[:, sc + 4 * n : sc + 4 * n + nb * n].reshape(b, nb, n)
-    spreads = season[:, sc + 4 * n + nb * n :].reshape(b, nb, n)
+    # Views into the new block (splitting the last axis keeps them views): bin updates land
+    # in place.
+    levels = new[:, sc + 4 * n : sc + 4 * n + nb * n].reshape(b, nb, n)
+    spreads = new[:, sc + 4 * n + nb * n :].reshape(b, nb, n)
     level, bin_spread = levels[rows, j], spreads[rows, j]
     known = np.isfinite(mean)
     tiny = 1e-9 * (np.where(known, np.abs(mean), 0.0) + spread) + 1e-12
@@ -319,9 +321,8 @@ def daily_pattern(
     upd = policy.season_rate
     new_level = np.where(first, obs, level + upd * (obs - level))
     new_spread = np.where(first, spread, bin_spread + upd * (dist - bin_spread))
-    new_levels, new_spreads = levels.copy(), spreads.copy()
-    new_levels[rows, j] = np.where(h, new_level, level)
-    new_spreads[rows, j] = np.where(h, new_spread, bin_spread)
+    levels[rows, j] = np.where(h, new_level, level)
+    spreads[rows, j] = np.where(h, new_spread, bin_spread)
     new[rows, 2 + j] = count + has
     new[:, sc : sc + n] = np.where(h, new_recent, recent)
     new[:, sc + n : sc + 2 * n] = np.where(h & ~first, size + SEASON_SLOW * (dist - size), size)
@@ -329,8 +330,6 @@ def daily_pattern(
         h, np.where(known, mean + SEASON_SLOW * (obs - mean), obs), mean
     )
     new[:, sc + 3 * n : sc + 4 * n] = np.where(h, spread + SEASON_SLOW * (dev - spread), spread)
-    new[:, sc + 4 * n : sc + 4 * n + nb * n] = new_levels.reshape(b, nb * n)
-    new[:, sc + 4 * n + nb * n :] = new_spreads.reshape(b, nb * n)
     return each.max(axis=1), new
 
 
