@@ -30,9 +30,9 @@ import numpy as np
 from detector import scoring
 from detector.nab import LabelledSeries, evaluate, load_corpus
 from detector.offline import score_series
-from detector.series import Series, epoch_seconds
+from detector.series import Series
 from detector.synthetic import generate_corpus, inject_anomalies
-from tests.benchmarks.nab_run import Capturing, replay_scores
+from tests.benchmarks.nab_run import Capturing, padded_times, replay_scores
 from topology.commands.score import load_engine, set_threads
 
 
@@ -47,10 +47,7 @@ class Captured:
     @property
     def times(self) -> np.ndarray:
         """``(files, horizon)`` epoch seconds of every reading (NaN past a file's end)."""
-        out = np.full(self.values.shape, np.nan)
-        for i, item in enumerate(self.corpus):
-            out[i, : self.lengths[i]] = epoch_seconds(item.series.timestamps)
-        return out
+        return padded_times([c.series for c in self.corpus], self.values.shape[1])
 
 
 def from_nab_cache(path: str) -> Captured:

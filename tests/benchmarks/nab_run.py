@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,14 @@ class Capturing:
         self.pending[slots, self.t[slots]] = pend[:, 0, :]
         self.t[slots] += 1
         return self.inner.step(slots, values, times)
+
+
+def padded_times(series: Sequence[Series], horizon: int) -> np.ndarray:
+    """``(len(series), horizon)`` epoch seconds of every reading, NaN past a series' end."""
+    out = np.full((len(series), horizon), np.nan)
+    for i, s in enumerate(series):
+        out[i, : len(s)] = epoch_seconds(s.timestamps)
+    return out
 
 
 def capture(args: argparse.Namespace) -> None:
@@ -92,9 +101,9 @@ def replay_scores(
     times: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """``score_batch`` over captured forecasts, every series at once, as ``Detector.step``
-    runs it. pending ``(files, horizon, Q)``, values and times (epoch seconds)
-    ``(files, horizon)`` zero-padded past ``lengths``. Returns ``score``, ``outside``,
-    ``warm`` and ``alert``, ``(files, horizon)``."""
+    runs it. pending ``(files, horizon, Q)``, values ``(files, horizon)`` zero-padded past
+    ``lengths``, times ``(files, horizon)`` epoch seconds (``padded_times``). Returns
+    ``score``, ``outside``, ``warm`` and ``alert``, ``(files, horizon)``."""
     n, horizon = values.shape
     state = scoring.new_state(1, n)
     out = {"score": np.zeros((n, horizon))}
@@ -120,10 +129,8 @@ def replay(args: argparse.Namespace) -> None:
     names, lengths, levels = data["names"].tolist(), data["lengths"], data["levels"]
     policy = _policy(args.set)
     corpus = load_corpus(args.data or default_root())
-    stamps = {c.name: epoch_seconds(c.series.timestamps) for c in corpus}
-    times = np.full(data["values"].shape, np.nan)
-    for i, k in enumerate(names):
-        times[i, : lengths[i]] = stamps[k]
+    by_key = {c.name: c.series for c in corpus}
+    times = padded_times([by_key[k] for k in names], data["values"].shape[1])
     start = time.perf_counter()
     got = replay_scores(policy, levels, data["pending"], data["values"], lengths, times)
     score, outside, warm, alert = got["score"], got["outside"], got["warm"], got["alert"]

@@ -92,10 +92,8 @@ def count_rate(rng: Gen, t: int, period: int) -> F64:
     return out
 
 
-def _apply_periodic(
-    x: F64, kind: str, start: int, period: int, rng: Gen, length: int
-) -> tuple[F64, int]:
-    """Series (``length`` readings) with one pattern anomaly at ``start``; its end."""
+def _apply_periodic(x: F64, kind: str, start: int, period: int, rng: Gen, length: int) -> F64:
+    """Series (``length`` readings) with one pattern anomaly at ``start``."""
     y = x[:length].copy()
     if kind == "flat":
         end = start + int(period * rng.uniform(0.3, 1.0))
@@ -110,7 +108,6 @@ def _apply_periodic(
         mean = x[start - period : start].mean()
         y[start:end] = mean + (x[start:end] - mean) * rng.uniform(0.2, 0.4)
     elif kind == "phase":
-        end = start + period // 4
         shift = int(period * rng.uniform(0.25, 0.5))
         y[start:] = x[start + shift : length + shift]
     elif kind == "fast":
@@ -118,10 +115,10 @@ def _apply_periodic(
         y[start:end] = x[start : start + 2 * period : 2]
     else:
         raise ValueError(f"unknown pattern anomaly {kind!r}")
-    return y, end
+    return y
 
 
-def _apply_counts(rate: F64, kind: str, start: int, rng: Gen) -> tuple[F64, int]:
+def _apply_counts(rate: F64, kind: str, start: int, rng: Gen) -> F64:
     end = start + int(rng.integers(20, 60))
     out = rate.copy()
     if kind == "rate":
@@ -130,7 +127,7 @@ def _apply_counts(rate: F64, kind: str, start: int, rng: Gen) -> tuple[F64, int]
         out[start:end] = rate[start:end] * 0.1
     else:
         raise ValueError(f"unknown count anomaly {kind!r}")
-    return out, end
+    return out
 
 
 def _starts(rng: Gen, length: int, count: int, margin: int, gap: int) -> list[int]:
@@ -164,8 +161,7 @@ def series_with_anomalies(
         found = []
         for s in _starts(rng, length, count, margin, 3 * period):
             a = str(rng.choice(PERIODIC_ANOMALIES))
-            x_a, _ = _apply_periodic(np.r_[y, x[length:]], a, s, period, rng, length)
-            y = x_a
+            y = _apply_periodic(np.r_[y, x[length:]], a, s, period, rng, length)
             found.append((a, s))
         scale = 10 ** rng.uniform(-1, 3)
         return kind, period, rng.normal(0, 50) + scale * y, found
@@ -174,7 +170,7 @@ def series_with_anomalies(
         found = []
         for s in _starts(rng, length, count, margin, 200):
             a = str(rng.choice(COUNT_ANOMALIES))
-            rate, _ = _apply_counts(rate, a, s, rng)
+            rate = _apply_counts(rate, a, s, rng)
             found.append((a, s))
         return "counts", period, rng.poisson(np.maximum(rate, 0.0)).astype(np.float64), found
     kind = KINDS[(i // 4) % len(KINDS)]
