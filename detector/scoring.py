@@ -4,7 +4,8 @@ Pure and batched over streams. A stream's scoring state is a slice of its ``stat
 (``state_size(N)`` floats for ``N`` values per reading)::
 
     [count, calm, run, log_scale_1..N, s_mean, s_var, echo, low_1..N, high_1..N,
-     last_1..N, repeats, longest | daily profile (``season_size(N)``, see daily_pattern)]
+     last_1..N, repeats, longest | daily profile (``season_size(N)``, see daily_pattern) |
+     count_1..N]
 
 - count: readings scored against a band so far;
 - calm: readings since the last incident reading: out of band (or a stuck value, or off
@@ -25,6 +26,10 @@ Pure and batched over streams. A stream's scoring state is a slice of its ``stat
   exactly, and the longest such run that has ended (a stuck value);
 - daily profile: per half hour of the day, the level and spread of the stream's readings
   there, and how far the last two hours or so strayed from them.
+- count: per value, 1 while every reading of it has been a non-negative integer. Such a
+  value is scored on the square-root scale of counts (Anscombe's transform), where its
+  spread does not grow with its level: the band, the range and the daily profile of a
+  count live on that scale (the band is reported on the readings' own).
 
 The anomaly score rises with how improbable a reading is *for this stream*: its surprise is
 standardised by the stream's own surprise history (an online anomaly likelihood, as in
@@ -98,6 +103,9 @@ class AlertPolicy:
     season_gate: least strength of a stream's daily pattern (1 - residual from the profile /
         deviation from the mean) for the daily-pattern score to count.
     season_rate: weight of a reading in its time-of-day bin's level and spread.
+    count_scale: score a value whose readings have all been non-negative integers (a count)
+        on the variance-stabilising square-root scale (``count_scale_of``); False: always on
+        the readings' own scale.
     """
 
     warmup: int = 200
@@ -120,6 +128,7 @@ class AlertPolicy:
     season_half: float = 3.0
     season_gate: float = 0.5
     season_rate: float = 0.1
+    count_scale: bool = True
 
     def __post_init__(self) -> None:
         if min(self.warmup, self.cooldown, self.calibrate_after, self.novelty_after) < 0:
@@ -167,7 +176,7 @@ class ScoreOutput:
 
 def state_size(n_inputs: int) -> int:
     """Length of the scoring slice of a stream's stats."""
-    return 8 + 4 * n_inputs + season_size(n_inputs)
+    return 8 + 4 * n_inputs + season_size(n_inputs) + n_inputs
 
 
 def season_size(n_inputs: int) -> int:
@@ -188,6 +197,27 @@ def new_state(n_inputs: int, batch: int = 1) -> F64:
     scalars = season + 2 + SEASON_BINS
     out[:, scalars : scalars + n_inputs] = 1.0  # recent residual: its usual size
     out[:, scalars + 2 * n_inputs : scalars + 3 * n_inputs] = np.nan  # no mean yet
+    out[:, -n_inputs:] = 1.0  # a count until a reading says otherwise
+    return out
+
+
+_ANSCOMBE = 0.375
+_ANSCOMBE_ROOT = math.sqrt(_ANSCOMBE)
+
+
+def count_scale_of(x: F64) -> F64:
+    """The square-root scale of counts: ``sqrt(x + 3/8) - sqrt(3/8)`` (Anscombe's
+    variance-stabilising transform of Poisson counts, shifted to map 0 to 0), extended to
+    negative ``x`` as an odd function so that it is monotone on every real."""
+    a = np.abs(x)
+    out: F64 = np.sign(x) * (np.sqrt(a + _ANSCOMBE) - _ANSCOMBE_ROOT)
+    return out
+
+
+def from_count_scale(y: F64) -> F64:
+    """Inverse of ``count_scale_of``."""
+    a = np.abs(y) + _ANSCOMBE_ROOT
+    out: F64 = np.sign(y) * (a * a - _ANSCOMBE)
     return out
 
 
@@ -350,6 +380,42 @@ def _band(levels: F64, pending: F64, log_scale: F64) -> tuple[B8, F64, F64]:
     return valid, med + np.exp(log_scale)[:, :, None] * (pend - med), med
 
 
+def _count_scale(
+    policy: AlertPolicy, obs: F64, pending: F64, state: F64, lo_at: int, season_at: int
+) -> tuple[B8, F64, F64, F64]:
+    """Which values are counts, and the observation, the forecast quantiles and the state
+    on the scale each value is scored on.
+
+    A value is a count while every reading of it has been a non-negative integer; its
+    band, range and daily profile then live on the square-root scale, where a count's
+    spread no longer grows with its level (a burst of a busy hour and a lull of a quiet one
+    weigh alike). At its first other reading it leaves that scale for good: its range is
+    mapped back (exactly: the scale is monotone and a count's extremes are whole numbers)
+    and its stream's daily profile starts afresh. Returns
+    ``(counts (B, N), obs, pending, state)``.
+    """
+    n = obs.shape[1]
+    was = state[:, -n:] > 0.5
+    if not policy.count_scale:
+        return np.zeros_like(was), obs, pending, state
+    with np.errstate(invalid="ignore"):
+        counts: B8 = np.asarray(was & (obs >= 0.0) & (obs == np.round(obs)))
+    left = was & ~counts
+    if left.any():
+        state = state.copy()
+        rng = state[:, lo_at : lo_at + 2 * n]
+        both = np.concatenate([left, left], axis=1)
+        state[:, lo_at : lo_at + 2 * n] = np.where(both, np.round(from_count_scale(rng)), rng)
+        fresh = left.any(axis=1)
+        state[fresh, season_at : season_at + season_size(n)] = new_state(n, int(fresh.sum()))[
+            :, season_at : season_at + season_size(n)
+        ]
+    if counts.any():
+        obs = np.where(counts, count_scale_of(obs), obs)
+        pending = np.where(counts[:, :, None], count_scale_of(pending), pending)
+    return counts, obs, pending, state
+
+
 def score_batch(
     policy: AlertPolicy,
     levels: F64,
@@ -367,6 +433,9 @@ def score_batch(
     """
     n = obs.shape[1]
     lik_at, lo_at, rep_at, season_at = 3 + n, 6 + n, 6 + 3 * n, 8 + 4 * n
+    season_end = season_at + season_size(n)
+    raw_obs = obs
+    counts, obs, pending, state = _count_scale(policy, obs, pending, state, lo_at, season_at)
     count, calm = state[:, 0], state[:, 1]
     valid, cal, med = _band(levels, pending, state[:, 3:lik_at])
     lower, upper = cal[:, :, 0], cal[:, :, -1]
@@ -383,9 +452,9 @@ def score_batch(
         policy, obs, state[:, lo_at : lo_at + n], state[:, lo_at + n : rep_at]
     )
     novel &= count >= policy.novelty_after
-    stuck, rep = repeats(policy, obs, state[:, rep_at:])
+    stuck, rep = repeats(policy, raw_obs, state[:, rep_at:season_at])
     warm = valid & (count >= policy.warmup)
-    pattern, season = daily_pattern(policy, obs, times, warm, state[:, season_at:])
+    pattern, season = daily_pattern(policy, obs, times, warm, state[:, season_at:season_end])
     raw = np.where(
         warm,
         np.maximum(np.maximum(lik_score, pattern), (novel | stuck) * policy.novelty_score),
@@ -403,7 +472,11 @@ def score_batch(
     new[:, lik_at + _ECHO] = np.where(valid, echo, state[:, lik_at + _ECHO])
     new[:, lo_at:rep_at] = np.concatenate([low, high], axis=1)
     new[:, rep_at:season_at] = rep
-    new[:, season_at:] = season
+    new[:, season_at:season_end] = season
+    new[:, season_end:] = counts
+    if counts.any():  # the band on the readings' own scale
+        lower, upper = (np.where(counts, from_count_scale(x), x) for x in (lower, upper))
+        med = np.where(counts[:, :, None], from_count_scale(med), med)
     nan = np.full_like(lower, np.nan)
     out = ScoreOutput(
         lower=np.where(valid[:, None], lower, nan),

@@ -88,7 +88,7 @@ def _policy(overrides: list[str]) -> scoring.AlertPolicy:
     for item in overrides:
         key, value = item.split("=", 1)
         kind = type(getattr(base, key))
-        kw[key] = kind(value)
+        kw[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
     return dataclasses.replace(base, **kw)
 
 

@@ -39,6 +39,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "season_half": (0.0, 2.0, 3.0, 5.0),
     "season_gate": (0.2, 0.3, 0.5, 0.6, 0.7),
     "season_rate": (0.05, 0.1, 0.2),
+    "count_scale": (0.0, 1.0),
 }
 
 

@@ -110,8 +110,9 @@ def test_new_state_matches_layout() -> None:
 def test_reference_layout_is_small() -> None:
     spec = TCNSpec()
     det = Detector(spec, random_weights(spec, 0), capacity=2, device="cpu")
-    # normalisation 3, pending quantiles 9, scoring 162 (150 of them the daily profile)
-    assert det.layout.stats_size <= 174
+    # normalisation 3, pending quantiles 9, scoring 163 (150 of them the daily profile, 1
+    # the count flag)
+    assert det.layout.stats_size <= 175
     assert det.layout.ring_bytes <= 130 * 1024
     assert det.layout.stats_size * 8 < det.layout.ring_bytes / 50
 

@@ -13,6 +13,8 @@ from detector.errors import SpecError
 from detector.scoring import (
     SEASON_BINS,
     AlertPolicy,
+    count_scale_of,
+    from_count_scale,
     new_state,
     score_batch,
     season_size,
@@ -53,7 +55,12 @@ def test_tail_probability_matches_gaussian_inside_band() -> None:
 
 def test_warmup_cooldown_and_one_alert_per_incident() -> None:
     policy = AlertPolicy(
-        warmup=50, cooldown=10, calibrate_after=10**6, alert_score=0.0, repeat_factor=0.0
+        warmup=50,
+        cooldown=10,
+        calibrate_after=10**6,
+        alert_score=0.0,
+        repeat_factor=0.0,
+        count_scale=False,  # whole-number readings: keep the band on their own scale
     )
     obs = np.zeros((200, 1))
     obs[20] = 10.0  # during warm-up: no alert
@@ -126,15 +133,16 @@ def test_an_incident_scores_once_then_decays() -> None:
 def test_state_layout() -> None:
     bins = SEASON_BINS
     assert season_size(2) == 2 + bins + 8 + 4 * bins
-    assert state_size(2) == 16 + season_size(2)
+    assert state_size(2) == 16 + season_size(2) + 2
     st = new_state(2, batch=3)
     # [count, calm, run, log_scale x2, s_mean, s_var, echo, low x2, high x2, last x2,
     #  repeats, longest | last time, interval, bin counts, recent x2, size x2, mean x2,
-    #  spread x2, bin levels, bin spreads]
+    #  spread x2, bin levels, bin spreads | count x2]
     assert st.shape == (3, state_size(2))
     assert (st[:, 5:7] == 1.0).all() and (st[:, 7] == 0.0).all() and np.isnan(st[:, 8:14]).all()
     assert (st[:, 14:16] == 0.0).all()
-    season = st[:, 16:]
+    assert (st[:, -2:] == 1.0).all()
+    season = st[:, 16 : 16 + season_size(2)]
     assert np.isnan(season[:, :2]).all() and (season[:, 2 : 2 + bins] == 0.0).all()
     scalars = season[:, 2 + bins : 2 + bins + 8]
     assert (scalars[:, :2] == 1.0).all() and (scalars[:, 2:4] == 0.0).all()
@@ -259,3 +267,53 @@ def test_unknown_times_leave_the_daily_profile_alone() -> None:
     assert np.array_equal(after[:, season], state[:, season])
     _, after = score_batch(policy, LEVELS, pending, np.array([[0.5]]), state, None)
     assert np.array_equal(after[:, season], state[:, season])
+
+
+def test_count_scale_is_monotone_and_inverted() -> None:
+    x = np.array([-50.0, -1.0, 0.0, 0.5, 1.0, 2.0, 10.0, 1e6])
+    y = count_scale_of(x)
+    assert y[2] == 0.0 and (np.diff(y) > 0).all()
+    assert np.allclose(from_count_scale(y), x, rtol=1e-12, atol=1e-9)
+    # Poisson counts: the spread no longer grows with the level.
+    rng = np.random.default_rng(0)
+    spreads = [count_scale_of(rng.poisson(lam, 20_000).astype(float)).std() for lam in (20, 2000)]
+    assert spreads[0] == pytest.approx(spreads[1], rel=0.05)
+
+
+def test_count_scale_leaves_other_readings_alone() -> None:
+    """Readings that are not all non-negative integers score the same with it on or off."""
+    obs = np.random.default_rng(3).normal(5.0, 1.0, size=(400, 4))
+    obs[:, 1] = np.round(obs[:, 1])  # whole numbers...
+    obs[0, 1] = 4.5  # ...after a first fraction
+    obs[:, 2] = -np.abs(np.round(obs[:, 2]))  # negative whole numbers
+    obs[300, 3] = 40.0
+    on, _ = _run(AlertPolicy(warmup=100), obs, width=1.0)
+    off, _ = _run(AlertPolicy(warmup=100, count_scale=False), obs, width=1.0)
+    for a, b in zip(on, off, strict=True):
+        for k in ("score", "lower", "upper", "alert"):
+            assert np.array_equal(getattr(a, k), getattr(b, k)), k
+
+
+def test_counts_are_scored_on_the_square_root_scale_until_a_fraction_arrives() -> None:
+    policy = AlertPolicy(warmup=50, calibrate_after=10**6, echo_horizon=0.0)
+    rng = np.random.default_rng(5)
+    obs = rng.poisson(30.0, size=(300, 2)).astype(float)
+    obs[200, 1] = 31.5  # stream 1 stops being a count here
+    state = new_state(1, 2)
+    quantiles = np.array([NormalDist(30.0, 30**0.5).inv_cdf(p) for p in LEVELS])
+    pending = np.broadcast_to(quantiles, (2, 1, 9)).copy()
+    for t in range(300):
+        times = np.full(2, 1.6e9 + 300.0 * t)
+        out, state = score_batch(policy, LEVELS, pending, obs[t][:, None], state, times)
+        # The band comes back on the readings' own scale: at width scale 1, the forecast.
+        assert np.allclose(out.lower[:, 0], quantiles[0]) and np.allclose(
+            out.upper[:, 0], quantiles[-1]
+        )
+    assert list(state[:, -1]) == [1.0, 0.0]
+    # Its range is back on its own scale, exactly; its daily profile started afresh.
+    low, high = state[:, 7], state[:, 8]
+    assert low[1] == obs[:, 1].min() and high[1] == obs[:, 1].max()
+    assert low[0] == pytest.approx(count_scale_of(obs[:, 0].min()))
+    assert high[0] == pytest.approx(count_scale_of(obs[:, 0].max()))
+    bin_counts = state[:, 12 + 2 : 12 + 2 + SEASON_BINS].sum(axis=1)
+    assert list(bin_counts) == [300.0, 100.0]
