@@ -317,3 +317,23 @@ def test_counts_are_scored_on_the_square_root_scale_until_a_fraction_arrives() -
     assert high[0] == pytest.approx(count_scale_of(obs[:, 0].max()))
     bin_counts = state[:, 12 + 2 : 12 + 2 + SEASON_BINS].sum(axis=1)
     assert list(bin_counts) == [300.0, 100.0]
+
+
+def test_the_count_flag_is_per_value_in_a_stream_of_several() -> None:
+    """One stream, two values: a count and a measurement. Only the count's range lives on
+    the square-root scale; the band of each comes back on its own scale."""
+    policy = AlertPolicy(warmup=50, calibrate_after=10**6)
+    rng = np.random.default_rng(8)
+    obs = np.stack([rng.poisson(12.0, 200), rng.normal(12.0, 2.0, 200)], axis=1).astype(float)
+    state = new_state(2, 1)
+    quantiles = np.array([NormalDist(12.0, 12**0.5).inv_cdf(p) for p in LEVELS])
+    pending = np.broadcast_to(quantiles, (1, 2, 9)).copy()
+    for t in range(200):
+        out, state = score_batch(policy, LEVELS, pending, obs[t][None, :], state)
+        assert np.allclose(out.lower[0], quantiles[0]) and np.allclose(out.upper[0], quantiles[-1])
+    assert list(state[0, -2:]) == [1.0, 0.0]
+    lo_at = 6 + 2  # 6 + N: the range's lows, then its highs
+    low, high = state[0, lo_at : lo_at + 2], state[0, lo_at + 2 : lo_at + 4]
+    assert low[0] == pytest.approx(count_scale_of(obs[:, 0].min()))
+    assert high[0] == pytest.approx(count_scale_of(obs[:, 0].max()))
+    assert (low[1], high[1]) == (obs[:, 1].min(), obs[:, 1].max())
