@@ -64,6 +64,7 @@ class RedisProc:
         self.port = free_port()
         self.data_dir = data_dir
         self.password = password
+        self.appendfsync = appendfsync
         self.argv = [
             redis_server_bin(),
             "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(data_dir),

@@ -30,8 +30,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def aof_server(tmp_path: Path) -> Iterator[RedisProc]:
-    with RedisProc(tmp_path, appendonly=True, appendfsync="everysec") as proc:
+def aof_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RedisProc]:
+    """Append-only redis-server, ``appendfsync everysec`` unless parametrized indirectly."""
+    appendfsync = getattr(request, "param", "everysec")
+    with RedisProc(tmp_path, appendonly=True, appendfsync=appendfsync) as proc:
         yield proc
 
 
@@ -109,10 +111,10 @@ async def _save_until_failure(
     attempted: dict[str, int],
     rng: random.Random,
     progress: list[int],
-    held: dict[str, set[int]] | None = None,
+    held: dict[str, set[int]],
 ) -> None:
     """Save growing batches until the store fails; ``progress[0]`` counts acked saves and
-    ``held`` (when given) collects every step each stream was acknowledged at."""
+    ``held`` collects every step each stream was acknowledged at."""
     while True:
         grow = {s: rng.choice((1, 2, 7)) for s in acked}
         batch = [synthetic_update(LAYOUT, s, acked[s], acked[s] + grow[s]) for s in acked]
@@ -123,14 +125,13 @@ async def _save_until_failure(
             return
         assert result.saved == list(acked)
         acked.update(attempted)
-        if held is not None:
-            for s, step in acked.items():
-                held[s].add(step)
+        for s, step in acked.items():
+            held[s].add(step)
         progress[0] += 1
 
 
-@pytest.mark.parametrize("appendfsync", ["always", "everysec"])
-async def test_kill_during_batches(tmp_path: Path, appendfsync: str) -> None:
+@pytest.mark.parametrize("aof_server", ["always", "everysec"], indirect=True)
+async def test_kill_during_batches(aof_server: RedisProc) -> None:
     """SIGKILL lands while pipelines are in flight: every stream is whole and work resumes.
 
     With ``appendfsync always`` nothing acknowledged is lost: each stream is at its last
@@ -138,40 +139,39 @@ async def test_kill_during_batches(tmp_path: Path, appendfsync: str) -> None:
     that Redis postponed behind a slow fsync (up to 2 s, replies sent) can be lost too, so
     a stream may also be back at an earlier acknowledged step; it is never torn and never
     at a step it did not hold."""
-    strict = appendfsync == "always"
-    with RedisProc(tmp_path, appendonly=True, appendfsync=appendfsync) as server:
-        store = store_for(server)
-        rng = random.Random(7)
-        acked = dict.fromkeys(STREAMS[:256], 0)
-        held = {s: {0} for s in acked}  # every step a stream has been acknowledged at
-        mixed_cycles = went_back = 0
-        for _cycle in range(4):
-            attempted, progress = dict(acked), [0]
-            saver = asyncio.create_task(
-                _save_until_failure(store, acked, attempted, rng, progress, held)
-            )
-            wanted = rng.randint(1, 2)
-            while progress[0] < wanted:
-                await asyncio.sleep(0.005)
-            await asyncio.sleep(rng.uniform(0.0, 0.3))
-            server.kill()
-            await asyncio.wait_for(saver, 20)
-            server.start()
-            allowed = {s: {acked[s], attempted[s]} | (set() if strict else held[s]) for s in acked}
-            steps = await check_all(store, allowed)
-            newer = sum(steps[s] != acked[s] for s in acked)
-            mixed_cycles += 0 < newer < len(acked)
-            went_back += sum(steps[s] < acked[s] for s in acked)
-            acked = steps  # a worker reloads and continues from what is stored
-            held = {s: {step} for s, step in steps.items()}
-        batch = [synthetic_update(LAYOUT, s, acked[s], acked[s] + 1) for s in acked]
-        assert (await store.save(batch)).saved == list(acked)
-        print(
-            f"appendfsync {appendfsync}: cycles where the kill split a batch between old and "
-            f"new states: {mixed_cycles}/4; stream states back before their last "
-            f"acknowledged save: {went_back}"
+    strict = aof_server.appendfsync == "always"
+    store = store_for(aof_server)
+    rng = random.Random(7)
+    acked = dict.fromkeys(STREAMS[:256], 0)
+    held = {s: {0} for s in acked}  # every step a stream has been acknowledged at
+    mixed_cycles = went_back = 0
+    for _cycle in range(4):
+        attempted, progress = dict(acked), [0]
+        saver = asyncio.create_task(
+            _save_until_failure(store, acked, attempted, rng, progress, held)
         )
-        await store.close()
+        wanted = rng.randint(1, 2)
+        while progress[0] < wanted:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(rng.uniform(0.0, 0.3))
+        aof_server.kill()
+        await asyncio.wait_for(saver, 20)
+        aof_server.start()
+        allowed = {s: {acked[s], attempted[s]} | (set() if strict else held[s]) for s in acked}
+        steps = await check_all(store, allowed)
+        newer = sum(steps[s] != acked[s] for s in acked)
+        mixed_cycles += 0 < newer < len(acked)
+        went_back += sum(steps[s] < acked[s] for s in acked)
+        acked = steps  # a worker reloads and continues from what is stored
+        held = {s: {step} for s, step in steps.items()}
+    batch = [synthetic_update(LAYOUT, s, acked[s], acked[s] + 1) for s in acked]
+    assert (await store.save(batch)).saved == list(acked)
+    print(
+        f"appendfsync {aof_server.appendfsync}: cycles where the kill split a batch between "
+        f"old and new states: {mixed_cycles}/4; stream states back before their last "
+        f"acknowledged save: {went_back}"
+    )
+    await store.close()
 
 
 async def test_racing_writers_exactly_one_wins_each_round(aof_server: RedisProc) -> None:
