@@ -5,7 +5,7 @@ Pure and batched over streams. A stream's scoring state is a slice of its ``stat
 
     [count, calm, run, log_scale_1..N, s_mean, s_var, echo, low_1..N, high_1..N,
      last_1..N, repeats, longest | daily profile (``season_size(N)``, see daily_pattern) |
-     count_1..N]
+     count_1..N, novel]
 
 - count: readings scored against a band so far;
 - calm: readings since the last incident reading: out of band (or a stuck value, or off
@@ -29,14 +29,18 @@ Pure and batched over streams. A stream's scoring state is a slice of its ``stat
 - count: per value, 1 while every reading of it has been a non-negative integer. Such a
   value is scored on the square-root scale of counts (Anscombe's transform), where its
   spread does not grow with its level: the band, the range and the daily profile of a
-  count live on that scale (the band is reported on the readings' own).
+  count live on that scale (the band is reported on the readings' own);
+- novel: 1 if the last reading lay beyond the range seen before it (a run of such readings
+  scores once, at its first).
 
 The anomaly score rises with how improbable a reading is *for this stream*: its surprise is
 standardised by the stream's own surprise history (an online anomaly likelihood, as in
 Numenta's HTM detector), so a stream whose forecasts are always rough does not drown the
 others in alarms. A reading beyond the range ever seen by more than ``range_tolerance`` of
-that range scores at least ``novelty_score``, and so does a value repeated exactly for
-longer than ``repeat_factor`` times the longest run of repeats seen (a stuck sensor).
+that range scores at least ``novelty_score`` (once per run of such readings: a value that
+climbs to a new extreme over several readings is one excursion), and so does a value
+repeated exactly for longer than ``repeat_factor`` times the longest run of repeats seen (a
+stuck sensor).
 Where readings carry times and the stream has a daily pattern, a stretch of readings that
 strays from the stream's usual values at that time of day scores too (a pattern anomaly:
 a skipped, damped, flattened or early day whose values stay inside the range and the
@@ -90,6 +94,8 @@ class AlertPolicy:
     novelty_score: the least score of a novel reading.
     novelty_after: readings a stream must have been scored before range novelty counts (its
         range is still being learned before that).
+    novelty_once: a run of consecutive novel readings scores ``novelty_score`` only at its
+        first reading (the later ones score by their likelihood); False: every one does.
     repeat_factor: a value repeated exactly for more than this many times the longest run of
         repeats seen so far (and at least 3 readings) is novel too (0: off).
     echo_horizon: readings over which an incident's peak score decays by e (0: off).
@@ -122,6 +128,7 @@ class AlertPolicy:
     range_tolerance: float = 0.05
     novelty_score: float = 0.95
     novelty_after: int = 0
+    novelty_once: bool = True
     echo_horizon: float = 300.0
     alert_score: float = 0.57
     repeat_factor: float = 2.0
@@ -176,7 +183,7 @@ class ScoreOutput:
 
 def state_size(n_inputs: int) -> int:
     """Length of the scoring slice of a stream's stats."""
-    return 8 + 4 * n_inputs + season_size(n_inputs) + n_inputs
+    return 8 + 4 * n_inputs + season_size(n_inputs) + n_inputs + 1
 
 
 def season_size(n_inputs: int) -> int:
@@ -185,7 +192,7 @@ def season_size(n_inputs: int) -> int:
 
 
 def new_state(n_inputs: int, batch: int = 1) -> F64:
-    """Scoring state of streams never scored: ``(batch, 8 + 4N)``."""
+    """Scoring state of streams never scored: ``(batch, state_size(N))``."""
     out = np.zeros((batch, state_size(n_inputs)), dtype=np.float64)
     out[:, 1] = CALM_NEVER
     lik = 3 + n_inputs
@@ -197,7 +204,7 @@ def new_state(n_inputs: int, batch: int = 1) -> F64:
     scalars = season + 2 + SEASON_BINS
     out[:, scalars : scalars + n_inputs] = 1.0  # recent residual: its usual size
     out[:, scalars + 2 * n_inputs : scalars + 3 * n_inputs] = np.nan  # no mean yet
-    out[:, -n_inputs:] = 1.0  # a count until a reading says otherwise
+    out[:, -n_inputs - 1 : -1] = 1.0  # a count until a reading says otherwise
     return out
 
 
@@ -395,7 +402,7 @@ def _count_scale(
     ``(counts (B, N), obs, pending, state)``.
     """
     n = obs.shape[1]
-    was = state[:, -n:] > 0.5
+    was = state[:, -n - 1 : -1] > 0.5
     if not policy.count_scale:
         return np.zeros_like(was), obs, pending, state
     with np.errstate(invalid="ignore"):
@@ -448,10 +455,11 @@ def score_batch(
     severity = np.where(valid, sev.max(axis=1), 0.0)
     surprise = np.minimum(-np.log(np.maximum(tail_p, 1e-300)), policy.surprise_cap)
     lik_score, lik = likelihood_score(policy, surprise, state[:, lik_at : lik_at + 2], count)
-    novel, low, high = novelty(
+    beyond, low, high = novelty(
         policy, obs, state[:, lo_at : lo_at + n], state[:, lo_at + n : rep_at]
     )
-    novel &= count >= policy.novelty_after
+    beyond &= count >= policy.novelty_after
+    novel = beyond & ~((state[:, -1] > 0.5) & bool(policy.novelty_once))  # once per run
     stuck, rep = repeats(policy, raw_obs, state[:, rep_at:season_at])
     warm = valid & (count >= policy.warmup)
     pattern, season = daily_pattern(policy, obs, times, warm, state[:, season_at:season_end])
@@ -473,7 +481,8 @@ def score_batch(
     new[:, lo_at:rep_at] = np.concatenate([low, high], axis=1)
     new[:, rep_at:season_at] = rep
     new[:, season_at:season_end] = season
-    new[:, season_end:] = counts
+    new[:, season_end:-1] = counts
+    new[:, -1] = beyond
     if counts.any():  # the band on the readings' own scale
         lower, upper = (np.where(counts, from_count_scale(x), x) for x in (lower, upper))
         med = np.where(counts[:, :, None], from_count_scale(med), med)
@@ -493,7 +502,7 @@ def score_batch(
 
 
 def _advance(policy: AlertPolicy, state: F64, valid: B8, miss: B8, incident: B8) -> F64:
-    """Counters and calibration after one reading. state ``(B, 8 + 4N)``, miss ``(B, N)``."""
+    """Counters and calibration after one reading. state ``(B, state_size(N))``, miss ``(B, N)``."""
     n = miss.shape[1]
     count, calm, run = state[:, 0], state[:, 1], state[:, 2]
     new = state.copy()

@@ -120,6 +120,20 @@ def test_a_value_beyond_the_seen_range_is_novel() -> None:
     assert off[0] < 0.9
 
 
+def test_a_climb_beyond_the_range_is_novel_once_per_run() -> None:
+    # 10.6, 12 and 13.5 each set a new extreme: one excursion, novel at its first reading;
+    # after a reading back inside the range, the next new extreme is novel again.
+    policy = AlertPolicy(warmup=10, echo_horizon=0, range_tolerance=0.05, novelty_score=0.9)
+    history = np.tile([0.0, 10.0], 50)
+    obs = np.r_[history, 10.6, 12.0, 13.5, 5.0, 14.5][:, None]
+    once = np.array([o.score[0] for o in _run(policy, obs, width=1.0)[0][-5:]])  # type: ignore[attr-defined]
+    each_policy = dataclasses.replace(policy, novelty_once=False)
+    each = np.array([o.score[0] for o in _run(each_policy, obs, width=1.0)[0][-5:]])  # type: ignore[attr-defined]
+    assert once[0] >= 0.9 and once[1] < 0.9 and once[2] < 0.9 and once[4] >= 0.9
+    assert each[0] >= 0.9 and each[1] >= 0.9 and each[2] >= 0.9 and each[4] >= 0.9
+    assert once[3] == each[3] < 0.9
+
+
 def test_an_incident_scores_once_then_decays() -> None:
     policy = AlertPolicy(warmup=50, echo_horizon=20, range_tolerance=0)
     obs = np.random.default_rng(3).normal(size=(400, 1)) * 0.3
@@ -133,15 +147,15 @@ def test_an_incident_scores_once_then_decays() -> None:
 def test_state_layout() -> None:
     bins = SEASON_BINS
     assert season_size(2) == 2 + bins + 8 + 4 * bins
-    assert state_size(2) == 16 + season_size(2) + 2
+    assert state_size(2) == 16 + season_size(2) + 2 + 1
     st = new_state(2, batch=3)
     # [count, calm, run, log_scale x2, s_mean, s_var, echo, low x2, high x2, last x2,
     #  repeats, longest | last time, interval, bin counts, recent x2, size x2, mean x2,
-    #  spread x2, bin levels, bin spreads | count x2]
+    #  spread x2, bin levels, bin spreads | count x2, novel]
     assert st.shape == (3, state_size(2))
     assert (st[:, 5:7] == 1.0).all() and (st[:, 7] == 0.0).all() and np.isnan(st[:, 8:14]).all()
     assert (st[:, 14:16] == 0.0).all()
-    assert (st[:, -2:] == 1.0).all()
+    assert (st[:, -3:-1] == 1.0).all() and (st[:, -1] == 0.0).all()
     season = st[:, 16 : 16 + season_size(2)]
     assert np.isnan(season[:, :2]).all() and (season[:, 2 : 2 + bins] == 0.0).all()
     scalars = season[:, 2 + bins : 2 + bins + 8]
@@ -309,7 +323,7 @@ def test_counts_are_scored_on_the_square_root_scale_until_a_fraction_arrives() -
         assert np.allclose(out.lower[:, 0], quantiles[0]) and np.allclose(
             out.upper[:, 0], quantiles[-1]
         )
-    assert list(state[:, -1]) == [1.0, 0.0]
+    assert list(state[:, -2]) == [1.0, 0.0]
     # Its range is back on its own scale, exactly; its daily profile started afresh.
     low, high = state[:, 7], state[:, 8]
     assert low[1] == obs[:, 1].min() and high[1] == obs[:, 1].max()
@@ -331,7 +345,7 @@ def test_the_count_flag_is_per_value_in_a_stream_of_several() -> None:
     for t in range(200):
         out, state = score_batch(policy, LEVELS, pending, obs[t][None, :], state)
         assert np.allclose(out.lower[0], quantiles[0]) and np.allclose(out.upper[0], quantiles[-1])
-    assert list(state[0, -2:]) == [1.0, 0.0]
+    assert list(state[0, -3:-1]) == [1.0, 0.0]
     lo_at = 6 + 2  # 6 + N: the range's lows, then its highs
     low, high = state[0, lo_at : lo_at + 2], state[0, lo_at + 2 : lo_at + 4]
     assert low[0] == pytest.approx(count_scale_of(obs[:, 0].min()))
