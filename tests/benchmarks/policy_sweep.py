@@ -4,13 +4,14 @@ NAB's rules allow learning from a synthetic corpus, not from NAB's labels. This 
 scores the shipped model's forecasts on synthetic corpora with injected anomalies and
 NAB-style windows (``level_novelty.synthetic``: the five built-in kinds, seeds that were
 not used for training; ``pattern_corpus``: daily cycles with pattern anomalies and bursty
-count streams), varying one scoring parameter at a time around the defaults, and prints the
+count streams; ``burst_corpus``: self-exciting event counts with heavy-tailed bursts),
+varying one scoring parameter at a time around the defaults, and prints the
 NAB-style scores (standard / reward low FP / reward low FN) per corpus. ``--nab-cache``
 adds the same rows on NAB, for reporting only: choose on the synthetic rows.
 
 From the repository root::
 
-    python -m tests.benchmarks.policy_sweep       # built-in 123 and 321, pattern 7 and 8
+    python -m tests.benchmarks.policy_sweep       # built-in 123, 321; pattern 7, 8; burst 5, 6
     python -m tests.benchmarks.nab_run capture --cache /tmp/nab_forecasts.npz
     python -m tests.benchmarks.policy_sweep --nab-cache /tmp/nab_forecasts.npz
 
@@ -25,7 +26,7 @@ import time
 
 from detector import scoring
 from detector.nab import evaluate
-from tests.benchmarks import pattern_corpus
+from tests.benchmarks import burst_corpus, pattern_corpus
 from tests.benchmarks.level_novelty import Captured, capture, from_nab_cache, synthetic
 from tests.benchmarks.nab_run import replay_scores
 from topology.commands.score import set_threads
@@ -40,6 +41,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "season_gate": (0.2, 0.3, 0.5, 0.6, 0.7),
     "season_rate": (0.05, 0.1, 0.2),
     "count_scale": (0.0, 1.0),
+    "novelty_once": (0.0, 1.0),
 }
 
 
@@ -76,6 +78,7 @@ def main() -> None:
     ap.add_argument(
         "--pattern-seeds", type=int, nargs="*", default=[7, 8], help="pattern_corpus seeds"
     )
+    ap.add_argument("--burst-seeds", type=int, nargs="*", default=[5, 6], help="burst_corpus seeds")
     ap.add_argument("--series", type=int, default=60)
     ap.add_argument("--length", type=int, default=4000)
     ap.add_argument("--nab-cache", default=None, help="forecasts from nab_run capture")
@@ -91,6 +94,9 @@ def main() -> None:
     for seed in args.pattern_seeds:
         c = capture(pattern_corpus.corpus(seed, args.series, args.length))
         sweep(f"pattern corpus (seed {seed}, {args.series} x {args.length})", c, grid)
+    for seed in args.burst_seeds:
+        c = capture(burst_corpus.corpus(seed, args.series, args.length))
+        sweep(f"burst corpus (seed {seed}, {args.series} x {args.length})", c, grid)
     if args.nab_cache:
         sweep("NAB (for reporting only)", from_nab_cache(args.nab_cache), grid)
 
