@@ -32,6 +32,7 @@ shock does not make, the cascades running on top of them as usual:
 Used by ``policy_sweep``. From the repository root::
 
     python -m tests.benchmarks.burst_corpus --seed 5      # its make-up
+    python -m tests.benchmarks.burst_corpus --burstiness  # against other count streams
 
 Asserts nothing.
 """
@@ -150,6 +151,32 @@ def corpus(seed: int, n_series: int = 60, length: int = 4000) -> list[LabelledSe
     return out
 
 
+def burstiness(values: F64) -> tuple[float, float, float]:
+    """Peak / median, 99.9th percentile / median, variance / mean of one count stream."""
+    med = max(float(np.median(values)), 1.0)
+    peak, p999 = float(values.max()) / med, float(np.quantile(values, 0.999)) / med
+    return peak, p999, float(values.var() / max(values.mean(), 1e-9))
+
+
+def compare_burstiness(seed: int) -> None:
+    """Medians over streams of ``burstiness``: this corpus, the count streams of
+    ``pattern_corpus`` and NAB's Twitter mention counts (their readings only)."""
+    from detector.nab import load_corpus
+    from tests.benchmarks import pattern_corpus
+
+    groups = {
+        f"burst corpus, seed {seed}": [c.series.values for c in corpus(seed)],
+        "pattern corpus count streams, seed 7": [
+            c.series.values for c in pattern_corpus.corpus(7) if "-counts-" in c.name
+        ],
+        "NAB realTweets": [c.series.values for c in load_corpus() if "realTweets" in c.name],
+    }
+    print("medians over streams: peak / median, 99.9th percentile / median, variance / mean")
+    for name, streams in groups.items():
+        stats = np.median(np.array([burstiness(v) for v in streams]), axis=0)
+        print(f"  {name:40s} {stats[0]:6.1f} {stats[1]:6.1f} {stats[2]:6.1f}  ({len(streams)})")
+
+
 def main() -> None:
     import argparse
     from collections import Counter
@@ -157,7 +184,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--series", type=int, default=60)
+    ap.add_argument("--burstiness", action="store_true", help="compare with other counts")
     args = ap.parse_args()
+    if args.burstiness:
+        compare_burstiness(args.seed)
+        return
     items = corpus(args.seed, args.series)
     anomalies = Counter(a for n in items for a in n.name[:-4].split("-")[1].split("+"))
     peak = [float(n.series.values.max() / max(np.median(n.series.values), 1.0)) for n in items]
