@@ -43,13 +43,12 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.nab import LabelledSeries
-from detector.series import Series
+from tests.benchmarks import pattern_corpus
 
 F64 = npt.NDArray[np.float64]
 Gen = np.random.Generator
 
 PERIODS = (96, 144, 288)
-DAY = 86_400
 ANOMALIES = ("rate", "dropout", "shift")
 KERNEL_BINS = 288  # the memory kernel is cut off after this many bins
 
@@ -102,17 +101,6 @@ def hawkes_counts(rng: Gen, exo: F64, dropout: F64) -> F64:
     return observed.astype(np.float64)
 
 
-def _starts(rng: Gen, length: int, count: int, margin: int, gap: int) -> list[int]:
-    out: list[int] = []
-    for _ in range(count * 50):
-        if len(out) == count:
-            break
-        s = int(rng.integers(margin, length - gap))
-        if all(abs(s - o) >= gap for o in out):
-            out.append(s)
-    return sorted(out)
-
-
 def series_with_anomalies(
     rng: Gen, length: int, margin: int
 ) -> tuple[int, F64, list[tuple[str, int]]]:
@@ -122,7 +110,7 @@ def series_with_anomalies(
     news = shocks(rng, length, mu)
     level, keep = np.ones(length), np.ones(length)
     found = []
-    for s in _starts(rng, length, int(rng.integers(1, 4)), margin, 300):
+    for s in pattern_corpus.spaced_starts(rng, length, int(rng.integers(1, 4)), margin, 300):
         kind = str(rng.choice(ANOMALIES))
         end = s + int(rng.integers(20, 60))
         if kind == "rate":
@@ -138,16 +126,15 @@ def series_with_anomalies(
 def corpus(seed: int, n_series: int = 60, length: int = 4000) -> list[LabelledSeries]:
     """``n_series`` labelled series; same seed, same corpus."""
     rng = np.random.default_rng(seed)
-    t0 = np.datetime64("2020-01-04T00:00:00", "us")  # a Saturday
     margin = int(0.175 * length)
     out = []
     for i in range(n_series):
         period, y, found = series_with_anomalies(rng, length, margin)
-        times = t0 + np.arange(length) * np.timedelta64(DAY // period, "s")
-        half = int(0.1 * length / max(len(found), 1)) // 2
-        windows = tuple((max(0, s - half), min(length - 1, s + half)) for _, s in found)
-        name = f"burst/{i:03d}-{'+'.join(a for a, _ in found)}.csv"
-        out.append(LabelledSeries(name, Series(name, times, y), windows))
+        out.append(
+            pattern_corpus.labelled(
+                f"burst/{i:03d}-{'+'.join(a for a, _ in found)}.csv", y, period, found
+            )
+        )
     return out
 
 
@@ -162,7 +149,6 @@ def compare_burstiness(seed: int) -> None:
     """Medians over streams of ``burstiness``: this corpus, the count streams of
     ``pattern_corpus`` and NAB's Twitter mention counts (their readings only)."""
     from detector.nab import load_corpus
-    from tests.benchmarks import pattern_corpus
 
     groups = {
         f"burst corpus, seed {seed}": [c.series.values for c in corpus(seed)],

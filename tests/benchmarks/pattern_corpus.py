@@ -130,7 +130,7 @@ def _apply_counts(rate: F64, kind: str, start: int, rng: Gen) -> F64:
     return out
 
 
-def _starts(rng: Gen, length: int, count: int, margin: int, gap: int) -> list[int]:
+def spaced_starts(rng: Gen, length: int, count: int, margin: int, gap: int) -> list[int]:
     """Up to ``count`` sorted starts after ``margin``, at least ``gap`` apart."""
     out: list[int] = []
     for _ in range(count * 50):
@@ -159,7 +159,7 @@ def series_with_anomalies(
         x = MAKERS[kind](rng, length + 3 * period, period)
         y = x[:length].copy()
         found = []
-        for s in _starts(rng, length, count, margin, 3 * period):
+        for s in spaced_starts(rng, length, count, margin, 3 * period):
             a = str(rng.choice(PERIODIC_ANOMALIES))
             y = _apply_periodic(np.r_[y, x[length:]], a, s, period, rng, length)
             found.append((a, s))
@@ -168,7 +168,7 @@ def series_with_anomalies(
     if slot == 2:
         rate = count_rate(rng, length, period)
         found = []
-        for s in _starts(rng, length, count, margin, 200):
+        for s in spaced_starts(rng, length, count, margin, 200):
             a = str(rng.choice(COUNT_ANOMALIES))
             rate = _apply_counts(rate, a, s, rng)
             found.append((a, s))
@@ -179,20 +179,26 @@ def series_with_anomalies(
     return kind, period, y[:, 0], [(a.kind, a.start) for a in anomalies]
 
 
+def labelled(name: str, y: F64, period: int, found: list[tuple[str, int]]) -> LabelledSeries:
+    """A series of ``period`` readings a day from a Saturday, with NAB-style windows (10% of
+    its length over its anomalies, centred on each start)."""
+    length = y.size
+    t0 = np.datetime64("2020-01-04T00:00:00", "us")  # a Saturday
+    times = t0 + np.arange(length) * np.timedelta64(DAY // period, "s")
+    half = int(0.1 * length / max(len(found), 1)) // 2
+    windows = tuple((max(0, s - half), min(length - 1, s + half)) for _, s in found)
+    return LabelledSeries(name, Series(name, times, y), windows)
+
+
 def corpus(seed: int, n_series: int = 60, length: int = 4000) -> list[LabelledSeries]:
     """``n_series`` labelled series; same seed, same corpus."""
     rng = np.random.default_rng(seed)
-    t0 = np.datetime64("2020-01-04T00:00:00", "us")  # a Saturday
     margin = int(0.175 * length)
     out = []
     for i in range(n_series):
         kind, period, y, found = series_with_anomalies(i, rng, length, margin)
-        times = t0 + np.arange(length) * np.timedelta64(DAY // period, "s")
-        half = int(0.1 * length / max(len(found), 1)) // 2
-        windows = tuple((max(0, s - half), min(length - 1, s + half)) for _, s in found)
         tags = "+".join(a for a, _ in found)
-        name = f"pattern/{i:03d}-{kind}-{tags}.csv"
-        out.append(LabelledSeries(name, Series(name, times, y), windows))
+        out.append(labelled(f"pattern/{i:03d}-{kind}-{tags}.csv", y, period, found))
     return out
 
 
