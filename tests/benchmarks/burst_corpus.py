@@ -80,11 +80,11 @@ def shocks(rng: Gen, t: int, mu: F64) -> F64:
     return out
 
 
-def hawkes_counts(rng: Gen, exo: F64, dropout: F64) -> F64:
+def hawkes_counts(rng: Gen, exo: F64, kept: F64) -> F64:
     """Counts per bin of a discrete-time Hawkes process with exogenous rate ``exo``: the rate
     of bin ``t`` is ``exo[t] + n * sum_k N[t - k] g(k)``, ``g`` a power-law kernel summing
-    to 1, ``n`` the branching ratio; ``N[t]`` is Poisson. ``dropout`` scales what is
-    observed (1: everything), not the process."""
+    to 1, ``n`` the branching ratio; ``N[t]`` is Poisson. ``kept`` is the fraction of each
+    bin's events observed (1: everything; a dropout thins what is seen, not the process)."""
     n = rng.uniform(0.3, 0.85)
     theta, c = rng.uniform(0.2, 0.6), rng.uniform(0.5, 3.0)
     k = np.arange(1, KERNEL_BINS + 1, dtype=np.float64)
@@ -97,7 +97,7 @@ def hawkes_counts(rng: Gen, exo: F64, dropout: F64) -> F64:
         past = counts[lo:i][::-1]
         rate = exo[i] + float(past @ g[: past.size])
         counts[i] = rng.poisson(rate)
-    observed: F64 = rng.binomial(counts.astype(np.int64), np.clip(dropout, 0.0, 1.0))
+    observed: F64 = rng.binomial(counts.astype(np.int64), np.clip(kept, 0.0, 1.0))
     return observed.astype(np.float64)
 
 

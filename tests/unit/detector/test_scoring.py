@@ -126,9 +126,12 @@ def test_a_climb_beyond_the_range_is_novel_once_per_run() -> None:
     policy = AlertPolicy(warmup=10, echo_horizon=0, range_tolerance=0.05, novelty_score=0.9)
     history = np.tile([0.0, 10.0], 50)
     obs = np.r_[history, 10.6, 12.0, 13.5, 5.0, 14.5][:, None]
-    once = np.array([o.score[0] for o in _run(policy, obs, width=1.0)[0][-5:]])  # type: ignore[attr-defined]
-    each_policy = dataclasses.replace(policy, novelty_once=False)
-    each = np.array([o.score[0] for o in _run(each_policy, obs, width=1.0)[0][-5:]])  # type: ignore[attr-defined]
+
+    def last_five(p: AlertPolicy) -> np.ndarray:
+        return np.array([o.score[0] for o in _run(p, obs, width=1.0)[0][-5:]])  # type: ignore[attr-defined]
+
+    once = last_five(policy)
+    each = last_five(dataclasses.replace(policy, novelty_once=False))
     assert once[0] >= 0.9 and once[1] < 0.9 and once[2] < 0.9 and once[4] >= 0.9
     assert each[0] >= 0.9 and each[1] >= 0.9 and each[2] >= 0.9 and each[4] >= 0.9
     assert once[3] == each[3] < 0.9
