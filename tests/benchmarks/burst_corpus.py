@@ -61,8 +61,7 @@ def exogenous_rate(rng: Gen, t: int, period: int) -> F64:
     shape = rng.uniform(0.3, 0.8) * np.sin(2 * np.pi * idx / period + rng.uniform(0, 2 * np.pi))
     if rng.random() < 0.5:
         shape += rng.uniform(0.1, 0.3) * np.sin(4 * np.pi * idx / period + rng.uniform(0, 6.3))
-    day = (np.arange(t) // period) % 7
-    weekly = np.where(day < 2, rng.uniform(0.5, 0.9), 1.0)
+    weekly = pattern_corpus.weekly(rng, t, period, 0.5, 0.9)
     out: F64 = base * np.maximum(1.0 + shape, 0.05) * weekly
     return out
 

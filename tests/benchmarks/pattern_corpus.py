@@ -51,10 +51,10 @@ PERIODIC_ANOMALIES = ("flat", "skipped", "damped", "phase", "fast")
 COUNT_ANOMALIES = ("rate", "dropout")
 
 
-def _weekly(rng: Gen, t: int, period: int) -> F64:
-    """1 on working days, 0.4-0.8 on weekends (the series start on a Saturday)."""
+def weekly(rng: Gen, t: int, period: int, low: float = 0.4, high: float = 0.8) -> F64:
+    """1 on working days, ``low``-``high`` on weekends (the series start on a Saturday)."""
     day = (np.arange(t) // period) % 7
-    return np.where(day < 2, rng.uniform(0.4, 0.8), 1.0)
+    return np.where(day < 2, rng.uniform(low, high), 1.0)
 
 
 def smooth(rng: Gen, t: int, period: int) -> F64:
@@ -64,7 +64,7 @@ def smooth(rng: Gen, t: int, period: int) -> F64:
     for h in range(1, int(rng.integers(1, 4)) + 1):
         amp = rng.uniform(0.5, 1.0) / h
         shape += amp * np.sin(2 * np.pi * h * idx / period + rng.uniform(0, 2 * np.pi))
-    out = shape * _weekly(rng, t, period)
+    out = shape * weekly(rng, t, period)
     out += np.cumsum(rng.normal(0, 0.003, t))
     return out + rng.normal(0, rng.uniform(0.03, 0.15), t)
 
@@ -74,7 +74,7 @@ def edged(rng: Gen, t: int, period: int) -> F64:
     phase = (np.arange(t) + rng.integers(0, period)) % period / period
     duty, ramp = rng.uniform(0.3, 0.6), rng.uniform(0.02, 0.1)
     up = np.clip(phase / ramp, 0, 1) * np.clip((duty - phase) / ramp, 0, 1)
-    out = up * _weekly(rng, t, period) + np.cumsum(rng.normal(0, 0.002, t))
+    out = up * weekly(rng, t, period) + np.cumsum(rng.normal(0, 0.002, t))
     return out + rng.normal(0, rng.uniform(0.02, 0.1), t)
 
 
