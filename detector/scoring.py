@@ -72,6 +72,13 @@ SEASON_SLOW = 0.002  # weight of a reading in the stream-wide mean, spread and r
 SEASON_WINDOW_DAYS = 1.0 / 12.0  # the recent residual averages about two hours
 RESIDUAL_CAP = 50.0  # a residual counts at most this many times the bin's spread
 _MEAN, _VAR, _ECHO = 0, 1, 2  # offsets inside the likelihood block (after log_scale)
+_NOVEL = -1  # the novelty flag is the scoring state's last float
+
+
+def _count_flags(n_inputs: int) -> slice:
+    """Where the per-value count flags lie in the scoring state (just before the novelty
+    flag)."""
+    return slice(-n_inputs - 1, _NOVEL)
 
 
 @dataclass(frozen=True)
@@ -204,7 +211,7 @@ def new_state(n_inputs: int, batch: int = 1) -> F64:
     scalars = season + 2 + SEASON_BINS
     out[:, scalars : scalars + n_inputs] = 1.0  # recent residual: its usual size
     out[:, scalars + 2 * n_inputs : scalars + 3 * n_inputs] = np.nan  # no mean yet
-    out[:, -n_inputs - 1 : -1] = 1.0  # a count until a reading says otherwise
+    out[:, _count_flags(n_inputs)] = 1.0  # a count until a reading says otherwise
     return out
 
 
@@ -402,7 +409,7 @@ def _count_scale(
     ``(counts (B, N), obs, pending, state)``.
     """
     n = obs.shape[1]
-    was = state[:, -n - 1 : -1] > 0.5
+    was = state[:, _count_flags(n)] > 0.5
     if not policy.count_scale:
         return np.zeros_like(was), obs, pending, state
     with np.errstate(invalid="ignore"):
@@ -459,7 +466,7 @@ def score_batch(
         policy, obs, state[:, lo_at : lo_at + n], state[:, lo_at + n : rep_at]
     )
     beyond &= count >= policy.novelty_after
-    novel = beyond & ~((state[:, -1] > 0.5) & bool(policy.novelty_once))  # once per run
+    novel = beyond & ~((state[:, _NOVEL] > 0.5) & bool(policy.novelty_once))  # once per run
     stuck, rep = repeats(policy, raw_obs, state[:, rep_at:season_at])
     warm = valid & (count >= policy.warmup)
     pattern, season = daily_pattern(policy, obs, times, warm, state[:, season_at:season_end])
@@ -481,8 +488,8 @@ def score_batch(
     new[:, lo_at:rep_at] = np.concatenate([low, high], axis=1)
     new[:, rep_at:season_at] = rep
     new[:, season_at:season_end] = season
-    new[:, season_end:-1] = counts
-    new[:, -1] = beyond
+    new[:, _count_flags(n)] = counts
+    new[:, _NOVEL] = beyond
     if counts.any():  # the band on the readings' own scale
         lower, upper = (np.where(counts, from_count_scale(x), x) for x in (lower, upper))
         med = np.where(counts[:, :, None], from_count_scale(med), med)
