@@ -174,20 +174,59 @@ def sweep(scores: F64, window_id: I64, unit: F64, profile: Profile) -> Sweep:
     )
 
 
-def score_file(
+@dataclass(frozen=True)
+class FileOutcome:
+    """How one file scores at a fixed threshold, window by window.
+
+    windows: the windows scored (those inside the probationary period are left out, as NAB
+    leaves them); credits: per window, the weighted value of its earliest detection, or
+    ``-fn`` when it has none; peaks: per window, its highest anomaly score after the
+    probationary period; false_positives: detections outside
+    every window (after the probationary period); fp_cost: their weighted total (<= 0).
+    """
+
+    windows: tuple[tuple[int, int], ...]
+    credits: tuple[float, ...]
+    peaks: tuple[float, ...]
+    false_positives: int
+    fp_cost: float
+
+    @property
+    def raw(self) -> float:
+        """The file's raw score: window credits plus the false positives' cost."""
+        return float(sum(self.credits)) + self.fp_cost
+
+
+def file_outcome(
     scores: F64, windows: Sequence[tuple[int, int]], threshold: float, profile: Profile
-) -> float:
-    """Raw score of one file at a fixed threshold (detection: ``score >= threshold``)."""
+) -> FileOutcome:
+    """One file at a fixed threshold (detection: ``score >= threshold``)."""
     window_id, unit = row_weights(scores.shape[0], windows)
     detected = (scores >= threshold) & (window_id != PROBATION)
-    total = float((unit[detected & (window_id == OUTSIDE)] * profile.fp).sum())
-    for k in range(len(windows)):
+    outside = detected & (window_id == OUTSIDE)
+    scored, credits, peaks = [], [], []
+    for k, window in enumerate(windows):
         rows = window_id == k
         if not rows.any():
             continue
         hits = np.flatnonzero(detected & rows)
-        total += profile.tp * float(unit[hits[0]]) if hits.size else -profile.fn
-    return total
+        scored.append(window)
+        credits.append(profile.tp * float(unit[hits[0]]) if hits.size else -profile.fn)
+        peaks.append(float(scores[rows].max()))
+    return FileOutcome(
+        windows=tuple(scored),
+        credits=tuple(credits),
+        peaks=tuple(peaks),
+        false_positives=int(outside.sum()),
+        fp_cost=float((unit[outside] * profile.fp).sum()),
+    )
+
+
+def score_file(
+    scores: F64, windows: Sequence[tuple[int, int]], threshold: float, profile: Profile
+) -> float:
+    """Raw score of one file at a fixed threshold (detection: ``score >= threshold``)."""
+    return file_outcome(scores, windows, threshold, profile).raw
 
 
 def default_root() -> Path:

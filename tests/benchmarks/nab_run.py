@@ -9,8 +9,9 @@ repository root::
     python -m tests.benchmarks.nab_run capture --cache /tmp/nab_forecasts.npz [--model PATH]
     python -m tests.benchmarks.nab_run replay --cache /tmp/nab_forecasts.npz [--set k=v ...]
 
-``replay`` prints NAB's three normalised scores and the band-miss rate on the anomaly-free
-streams; ``tcnad nab`` gives the same numbers end to end (it is the reference).
+``replay`` prints NAB's three normalised scores, where the standard profile's raw score
+comes from per category (``--misses``: and which windows it misses) and the band-miss rate
+on the anomaly-free streams; ``tcnad nab`` gives the same numbers end to end (it is the reference).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from detector.engine import Detector
 from detector.nab import default_root, evaluate, load_corpus
 from detector.offline import StepOutput, score_series
 from detector.series import Series, epoch_seconds
-from topology.commands.nab import format_results
+from topology.commands.nab import category_table, format_results, missed_windows
 from topology.commands.score import load_engine, set_threads
 
 
@@ -137,7 +138,13 @@ def replay(args: argparse.Namespace) -> None:
     elapsed = time.perf_counter() - start
     by_name = {k: score[i, : lengths[i]] for i, k in enumerate(names)}
     print(f"policy {policy}\nreplayed in {elapsed:.1f}s")
-    print(format_results(evaluate(corpus, by_name)))
+    results = evaluate(corpus, by_name)
+    print(format_results(results))
+    print("standard profile, per category:")
+    print(category_table(corpus, [by_name[c.name] for c in corpus], results[0]))
+    if args.misses:
+        print("standard profile, windows missed:")
+        print(missed_windows(corpus, [by_name[c.name] for c in corpus], results[0]))
     alerts = {k: alert[i, : lengths[i]].astype(np.float64) for i, k in enumerate(names)}
     print("the alert flag as a 0/1 detector:")
     print(format_results(evaluate(corpus, alerts)))
@@ -162,6 +169,7 @@ def main() -> None:
     r = sub.add_parser("replay")
     r.add_argument("--set", nargs="*", default=[], help="AlertPolicy overrides, key=value")
     r.add_argument("--dump", type=Path, default=None, help="save the anomaly scores (npz)")
+    r.add_argument("--misses", action="store_true", help="list the windows missed")
     for q in (c, r):
         q.add_argument("--cache", type=Path, required=True)
         q.add_argument("--data", type=Path, default=None)

@@ -15,14 +15,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from detector.errors import DetectorError
-from detector.nab import LabelledSeries, ProfileResult, default_root, evaluate, load_corpus
+from detector.nab import (
+    LabelledSeries,
+    ProfileResult,
+    default_root,
+    evaluate,
+    file_outcome,
+    load_corpus,
+)
 from detector.nab import window_labels as labels_of
 from detector.offline import Scored
 from detector.series import Series
 from topology.commands.score import add_model_args, load_engine, score_all, set_threads, write_nab
 
+F64 = npt.NDArray[np.float64]
 CLEAN_CATEGORY = "artificialNoAnomaly"
 
 
@@ -33,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--out", type=Path, default=None, help="also write NAB's results layout")
     p.add_argument("--detector-name", default="tcnad")
+    p.add_argument(
+        "--misses", action="store_true", help="also list the windows missed, with their peaks"
+    )
     p.add_argument(
         "--synthetic",
         type=int,
@@ -64,18 +76,64 @@ def format_results(results: Sequence[ProfileResult]) -> str:
     return "\n".join(lines)
 
 
-def category_table(corpus: Sequence[LabelledSeries], scored: Sequence[Scored], thr: float) -> str:
-    """Per category at one threshold: windows hit, detections outside windows."""
-    rows: dict[str, list[int]] = {}
-    for item, r in zip(corpus, scored, strict=True):
+NEAR = 0.1  # a missed window "near" the threshold peaks within this much below it
+
+
+def category_table(
+    corpus: Sequence[LabelledSeries], scores: Sequence[F64], result: ProfileResult
+) -> str:
+    """Per category at one profile's threshold, where its raw score comes from: windows hit
+    and the mean credit of a hit, windows missed (and how many of them peak within ``NEAR``
+    of the threshold), detections outside windows and their cost, and the raw total (the
+    totals add up to the profile's raw score)."""
+    rows: dict[str, list[float]] = {}
+    for item, score in zip(corpus, scores, strict=True):
         cat = item.name.split("/")[0]
-        acc = rows.setdefault(cat, [0, 0, 0])
-        det = r.score >= thr
-        acc[0] += sum(bool(det[a : b + 1].any()) for a, b in item.windows)
-        acc[1] += len(item.windows)
-        acc[2] += int((det & (labels_of(len(det), item.windows) == 0)).sum())
-    lines = [f"  {'category':<22} {'hit':>8} {'detections outside':>20}"]
-    lines += [f"  {c:<22} {h:>4}/{n:<3} {fp:>20}" for c, (h, n, fp) in sorted(rows.items())]
+        acc = rows.setdefault(cat, [0.0] * 7)
+        got = file_outcome(score, item.windows, result.threshold, result.profile)
+        hit = [c for c in got.credits if c > -result.profile.fn]
+        near = [p for c, p in zip(got.credits, got.peaks, strict=True) if c == -result.profile.fn]
+        acc[0] += len(hit)
+        acc[1] += len(got.credits)
+        acc[2] += sum(hit)
+        acc[3] += sum(p >= result.threshold - NEAR for p in near)
+        acc[4] += got.false_positives
+        acc[5] += got.fp_cost
+        acc[6] += got.raw
+    lines = [
+        f"  {'category':<22} {'hit':>8} {'credit/hit':>10} {'near miss':>9} "
+        f"{'outside':>8} {'its cost':>9} {'raw':>8}"
+    ]
+    total = [0.0] * 7
+    for c, acc in sorted(rows.items()):
+        total = [a + b for a, b in zip(total, acc, strict=True)]
+        lines.append(_category_line(c, acc))
+    lines.append(_category_line("all", total))
+    return "\n".join(lines)
+
+
+def _category_line(name: str, acc: Sequence[float]) -> str:
+    hit, n, credit, near, outside, cost, raw = acc
+    per_hit = f"{credit / hit:10.3f}" if hit else f"{'-':>10}"
+    return (
+        f"  {name:<22} {int(hit):>4}/{int(n):<3} {per_hit} {int(near):>9} "
+        f"{int(outside):>8} {cost:9.2f} {raw:8.2f}"
+    )
+
+
+def missed_windows(
+    corpus: Sequence[LabelledSeries], scores: Sequence[F64], result: ProfileResult
+) -> str:
+    """Every window missed at the profile's threshold, with its peak score, highest first."""
+    missed = []
+    for item, score in zip(corpus, scores, strict=True):
+        got = file_outcome(score, item.windows, result.threshold, result.profile)
+        for (first, last), credit, peak in zip(got.windows, got.credits, got.peaks, strict=True):
+            if credit == -result.profile.fn:
+                missed.append((peak, item.name, first, last))
+    lines = [f"  {'peak':>6}  window (rows)   file"]
+    missed.sort(reverse=True)
+    lines += [f"  {p:6.3f}  {a:>6}-{b:<7}  {name}" for p, name, a, b in missed]
     return "\n".join(lines)
 
 
@@ -112,7 +170,11 @@ def _report(
     results = evaluate(corpus, {c.name: r.score for c, r in zip(corpus, scored, strict=True)})
     print(format_results(results))
     print("standard profile, per category:")
-    print(category_table(corpus, scored, results[0].threshold))
+    scores = [r.score for r in scored]
+    print(category_table(corpus, scores, results[0]))
+    if args.misses:
+        print("standard profile, windows missed:")
+        print(missed_windows(corpus, scores, results[0]))
     clean = [r for c, r in zip(corpus, scored, strict=True) if c.name.startswith(CLEAN_CATEGORY)]
     print(band_report(f"{CLEAN_CATEGORY} (NAB)", clean, target))
     if synthetic:
