@@ -34,7 +34,7 @@ from topology.commands.score import set_threads
 GRID: dict[str, tuple[float, ...]] = {
     "range_tolerance": (0.02, 0.03, 0.05, 0.10),
     "z_half": (4.0, 8.0, 16.0),
-    "history_weight": (1e-4, 1e-3, 3e-3, 1e-2),
+    "history_weight": (1e-4, 2e-4, 5e-4, 1e-3, 3e-3, 1e-2),
     "echo_horizon": (100.0, 300.0, 1000.0),
     "surprise_cap": (20.0, 25.0, 30.0, 40.0),
     "season_half": (0.0, 2.0, 3.0, 5.0),
