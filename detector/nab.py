@@ -179,13 +179,15 @@ class FileOutcome:
     """How one file scores at a fixed threshold, window by window.
 
     windows: the windows scored (those inside the probationary period are left out, as NAB
-    leaves them); credits: per window, the weighted value of its earliest detection, or
-    ``-fn`` when it has none; peaks: per window, its highest anomaly score after the
-    probationary period; false_positives: detections outside
-    every window (after the probationary period); fp_cost: their weighted total (<= 0).
+    leaves them); hits: per window, whether it has a detection; credits: per window, the
+    weighted value of its earliest detection, or ``-fn`` when it has none; peaks: per
+    window, its highest anomaly score after the probationary period; false_positives:
+    detections outside every window (after the probationary period); fp_cost: their
+    weighted total (<= 0).
     """
 
     windows: tuple[tuple[int, int], ...]
+    hits: tuple[bool, ...]
     credits: tuple[float, ...]
     peaks: tuple[float, ...]
     false_positives: int
@@ -204,17 +206,19 @@ def file_outcome(
     window_id, unit = row_weights(scores.shape[0], windows)
     detected = (scores >= threshold) & (window_id != PROBATION)
     outside = detected & (window_id == OUTSIDE)
-    scored, credits, peaks = [], [], []
+    scored, hits, credits, peaks = [], [], [], []
     for k, window in enumerate(windows):
         rows = window_id == k
         if not rows.any():
             continue
-        hits = np.flatnonzero(detected & rows)
+        found = np.flatnonzero(detected & rows)
         scored.append(window)
-        credits.append(profile.tp * float(unit[hits[0]]) if hits.size else -profile.fn)
+        hits.append(bool(found.size))
+        credits.append(profile.tp * float(unit[found[0]]) if found.size else -profile.fn)
         peaks.append(float(scores[rows].max()))
     return FileOutcome(
         windows=tuple(scored),
+        hits=tuple(hits),
         credits=tuple(credits),
         peaks=tuple(peaks),
         false_positives=int(outside.sum()),

@@ -30,7 +30,7 @@ from detector.engine import Detector
 from detector.nab import default_root, evaluate, load_corpus
 from detector.offline import StepOutput, score_series
 from detector.series import Series, epoch_seconds
-from topology.commands.nab import category_table, format_results, missed_windows
+from topology.commands.nab import category_table, format_results, missed_windows, outcomes
 from topology.commands.score import load_engine, set_threads
 
 
@@ -141,10 +141,11 @@ def replay(args: argparse.Namespace) -> None:
     results = evaluate(corpus, by_name)
     print(format_results(results))
     print("standard profile, per category:")
-    print(category_table(corpus, [by_name[c.name] for c in corpus], results[0]))
+    files = outcomes(corpus, [by_name[c.name] for c in corpus], results[0])
+    print(category_table(corpus, files, results[0].threshold))
     if args.misses:
         print("standard profile, windows missed:")
-        print(missed_windows(corpus, [by_name[c.name] for c in corpus], results[0]))
+        print(missed_windows(corpus, files))
     alerts = {k: alert[i, : lengths[i]].astype(np.float64) for i, k in enumerate(names)}
     print("the alert flag as a 0/1 detector:")
     print(format_results(evaluate(corpus, alerts)))

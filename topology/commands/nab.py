@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from detector.errors import DetectorError
 from detector.nab import (
+    FileOutcome,
     LabelledSeries,
     ProfileResult,
     default_root,
@@ -79,24 +80,31 @@ def format_results(results: Sequence[ProfileResult]) -> str:
 NEAR = 0.1  # a missed window "near" the threshold peaks within this much below it
 
 
-def category_table(
+def outcomes(
     corpus: Sequence[LabelledSeries], scores: Sequence[F64], result: ProfileResult
+) -> list[FileOutcome]:
+    """Every file's outcome at one profile's chosen threshold, in corpus order."""
+    return [
+        file_outcome(score, item.windows, result.threshold, result.profile)
+        for item, score in zip(corpus, scores, strict=True)
+    ]
+
+
+def category_table(
+    corpus: Sequence[LabelledSeries], files: Sequence[FileOutcome], threshold: float
 ) -> str:
-    """Per category at one profile's threshold, where its raw score comes from: windows hit
-    and the mean credit of a hit, windows missed (and how many of them peak within ``NEAR``
-    of the threshold), detections outside windows and their cost, and the raw total (the
-    totals add up to the profile's raw score)."""
+    """Per category, where a profile's raw score comes from (``files``: ``outcomes`` at
+    its ``threshold``): windows hit and the mean credit of a hit, windows missed that peak
+    within ``NEAR`` of the threshold, detections outside windows and their cost, and the raw
+    total (the totals add up to the profile's raw score)."""
     rows: dict[str, list[float]] = {}
-    for item, score in zip(corpus, scores, strict=True):
-        cat = item.name.split("/")[0]
-        acc = rows.setdefault(cat, [0.0] * 7)
-        got = file_outcome(score, item.windows, result.threshold, result.profile)
-        hit = [c for c in got.credits if c > -result.profile.fn]
-        near = [p for c, p in zip(got.credits, got.peaks, strict=True) if c == -result.profile.fn]
-        acc[0] += len(hit)
-        acc[1] += len(got.credits)
-        acc[2] += sum(hit)
-        acc[3] += sum(p >= result.threshold - NEAR for p in near)
+    for item, got in zip(corpus, files, strict=True):
+        acc = rows.setdefault(item.name.split("/")[0], [0.0] * 7)
+        each = list(zip(got.hits, got.credits, got.peaks, strict=True))
+        acc[0] += sum(got.hits)
+        acc[1] += len(each)
+        acc[2] += sum(c for hit, c, _ in each if hit)
+        acc[3] += sum(not hit and p >= threshold - NEAR for hit, _, p in each)
         acc[4] += got.false_positives
         acc[5] += got.fp_cost
         acc[6] += got.raw
@@ -121,18 +129,16 @@ def _category_line(name: str, acc: Sequence[float]) -> str:
     )
 
 
-def missed_windows(
-    corpus: Sequence[LabelledSeries], scores: Sequence[F64], result: ProfileResult
-) -> str:
-    """Every window missed at the profile's threshold, with its peak score, highest first."""
-    missed = []
-    for item, score in zip(corpus, scores, strict=True):
-        got = file_outcome(score, item.windows, result.threshold, result.profile)
-        for (first, last), credit, peak in zip(got.windows, got.credits, got.peaks, strict=True):
-            if credit == -result.profile.fn:
-                missed.append((peak, item.name, first, last))
-    lines = [f"  {'peak':>6}  window (rows)   file"]
+def missed_windows(corpus: Sequence[LabelledSeries], files: Sequence[FileOutcome]) -> str:
+    """Every window missed (``files``: ``outcomes``), with its peak score, highest first."""
+    missed = [
+        (peak, item.name, first, last)
+        for item, got in zip(corpus, files, strict=True)
+        for (first, last), hit, peak in zip(got.windows, got.hits, got.peaks, strict=True)
+        if not hit
+    ]
     missed.sort(reverse=True)
+    lines = [f"  {'peak':>6}  window (rows)   file"]
     lines += [f"  {p:6.3f}  {a:>6}-{b:<7}  {name}" for p, name, a, b in missed]
     return "\n".join(lines)
 
@@ -170,11 +176,11 @@ def _report(
     results = evaluate(corpus, {c.name: r.score for c, r in zip(corpus, scored, strict=True)})
     print(format_results(results))
     print("standard profile, per category:")
-    scores = [r.score for r in scored]
-    print(category_table(corpus, scores, results[0]))
+    files = outcomes(corpus, [r.score for r in scored], results[0])
+    print(category_table(corpus, files, results[0].threshold))
     if args.misses:
         print("standard profile, windows missed:")
-        print(missed_windows(corpus, scores, results[0]))
+        print(missed_windows(corpus, files))
     clean = [r for c, r in zip(corpus, scored, strict=True) if c.name.startswith(CLEAN_CATEGORY)]
     print(band_report(f"{CLEAN_CATEGORY} (NAB)", clean, target))
     if synthetic:

@@ -37,14 +37,17 @@ def _corpus() -> tuple[list[nab.LabelledSeries], list[Scored]]:
     return [i for i, _ in items], [s for _, s in items]
 
 
-def _result(threshold: float) -> nab.ProfileResult:
-    return nab.ProfileResult(STANDARD, threshold, 0.0, -2.0, 2.0, 0, 2, 0)
+def _files(threshold: float) -> list[nab.FileOutcome]:
+    corpus, scored = _corpus()
+    result = nab.ProfileResult(STANDARD, threshold, 0.0, -2.0, 2.0, 0, 2, 0)
+    return nab_cmd.outcomes(corpus, [s.score for s in scored], result)
 
 
 def test_file_outcome_hand_worked() -> None:
     corpus, scored = _corpus()
     got = nab.file_outcome(scored[0].score, corpus[0].windows, 0.9, STANDARD)
     assert got.windows == ((40, 49), (80, 89))
+    assert got.hits == (True, False)
     # Row 45 in a 10-row window ending at row 49: position -(49 - 45 + 1) / 10 = -0.5.
     assert got.credits == (nab.scaled_sigmoid(-0.5) / nab.scaled_sigmoid(-1.0), -1.0)
     assert got.peaks == (0.95, 0.85)
@@ -58,7 +61,7 @@ def test_file_outcome_hand_worked() -> None:
 
 def test_category_table_adds_up_to_the_raw_score() -> None:
     corpus, scored = _corpus()
-    table = nab_cmd.category_table(corpus, [s.score for s in scored], _result(0.9)).splitlines()
+    table = nab_cmd.category_table(corpus, _files(0.9), 0.9).splitlines()
     rows = {line.split()[0]: line.split() for line in table[1:]}
     pairs = zip(corpus, scored, strict=True)
     raw = sum(nab.score_file(s.score, c.windows, 0.9, STANDARD) for c, s in pairs)
@@ -71,10 +74,10 @@ def test_category_table_adds_up_to_the_raw_score() -> None:
 
 
 def test_missed_windows_lists_each_miss_with_its_peak() -> None:
-    corpus, scored = _corpus()
-    lines = nab_cmd.missed_windows(corpus, [s.score for s in scored], _result(0.9)).splitlines()
+    corpus, _ = _corpus()
+    lines = nab_cmd.missed_windows(corpus, _files(0.9)).splitlines()
     assert lines[1].split() == ["0.850", "80-89", "catA/a.csv"]
     assert len(lines) == 2
     # At a higher threshold the first window is missed too, listed by its peak.
-    lines = nab_cmd.missed_windows(corpus, [s.score for s in scored], _result(0.99)).splitlines()
+    lines = nab_cmd.missed_windows(corpus, _files(0.99)).splitlines()
     assert [line.split()[0] for line in lines[1:]] == ["0.950", "0.850"]
