@@ -5,7 +5,7 @@ Pure and batched over streams. A stream's scoring state is a slice of its ``stat
 
     [count, calm, run, log_scale_1..N, s_mean, s_var, echo, low_1..N, high_1..N,
      last_1..N, repeats, longest | daily profile (``season_size(N)``, see daily_pattern) |
-     count_1..N, novel]
+     recent level (``level_size(N)``, see level_novelty) | count_1..N, novel]
 
 - count: readings scored against a band so far;
 - calm: readings since the last incident reading: out of band (or a stuck value, or off
@@ -26,6 +26,8 @@ Pure and batched over streams. A stream's scoring state is a slice of its ``stat
   exactly, and the longest such run that has ended (a stuck value);
 - daily profile: per half hour of the day, the level and spread of the stream's readings
   there, and how far the last two hours or so strayed from them.
+- recent level: the last ``LEVEL_WINDOW`` readings, the range of their average seen so far,
+  and when that average last set a new extreme;
 - count: per value, 1 while every reading of it has been a non-negative integer. Such a
   value is scored on the square-root scale of counts (Anscombe's transform), where its
   spread does not grow with its level: the band, the range and the daily profile of a
@@ -45,6 +47,12 @@ Where readings carry times and the stream has a daily pattern, a stretch of read
 strays from the stream's usual values at that time of day scores too (a pattern anomaly:
 a skipped, damped, flattened or early day whose values stay inside the range and the
 band), rising with how many times the recent residual exceeds its usual size.
+The average of the last ``LEVEL_WINDOW`` readings is held to the same test: where that
+average sets a new extreme beyond its own range, and it has set none for at least
+``level_gate`` of the stream's life so far (the stream's level has been bounded: in a random
+walk or a stream that keeps moving to new regimes, new levels are routine), it scores at least
+``novelty_score`` too, once per run (a plateau at a new level whose single readings stay
+inside the range of values).
 A new extreme that stays inside the band raises the score but alerts nobody by itself.
 After a high score, the following readings score only where they exceed the decaying peak
 (``echo_horizon``): one incident, one peak.
@@ -71,6 +79,7 @@ SEASON_MIN_COUNT = 3  # readings a bin must have seen before it is compared with
 SEASON_SLOW = 0.002  # weight of a reading in the stream-wide mean, spread and residual size
 SEASON_WINDOW_DAYS = 1.0 / 12.0  # the recent residual averages about two hours
 RESIDUAL_CAP = 50.0  # a residual counts at most this many times the bin's spread
+LEVEL_WINDOW = 24  # readings averaged for the recent level (see level_novelty)
 _MEAN, _VAR, _ECHO = 0, 1, 2  # offsets inside the likelihood block (after log_scale)
 _NOVEL = -1  # the novelty flag is the scoring state's last float
 
@@ -119,6 +128,11 @@ class AlertPolicy:
     count_scale: score a value whose readings have all been non-negative integers (a count)
         on the variance-stabilising square-root scale (``count_scale_of``); False: always on
         the readings' own scale.
+    level_novelty: score a new extreme of the average of the last ``LEVEL_WINDOW`` readings
+        like a new extreme of a value (same ``range_tolerance``), where the stream is
+        bounded (see ``level_gate``); False: off.
+    level_gate: least fraction of the stream's readings so far that must have passed since
+        the recent level last set a new extreme for a new one to count.
     """
 
     warmup: int = 200
@@ -143,6 +157,8 @@ class AlertPolicy:
     season_gate: float = 0.5
     season_rate: float = 0.1
     count_scale: bool = True
+    level_novelty: bool = True
+    level_gate: float = 0.5
 
     def __post_init__(self) -> None:
         if min(self.warmup, self.cooldown, self.calibrate_after, self.novelty_after) < 0:
@@ -167,6 +183,8 @@ class AlertPolicy:
             raise SpecError("season_half must be >= 0 and season_rate in (0, 1]")
         if not self.season_gate < 1.0:
             raise SpecError("season_gate must be < 1")
+        if not 0.0 <= self.level_gate <= 1.0:
+            raise SpecError(f"level_gate must be in [0, 1], got {self.level_gate}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -190,12 +208,17 @@ class ScoreOutput:
 
 def state_size(n_inputs: int) -> int:
     """Length of the scoring slice of a stream's stats."""
-    return 8 + 4 * n_inputs + season_size(n_inputs) + n_inputs + 1
+    return 8 + 4 * n_inputs + season_size(n_inputs) + level_size(n_inputs) + n_inputs + 1
 
 
 def season_size(n_inputs: int) -> int:
     """Length of the daily-pattern block at the end of the scoring slice."""
     return 2 + SEASON_BINS + 4 * n_inputs + 2 * SEASON_BINS * n_inputs
+
+
+def level_size(n_inputs: int) -> int:
+    """Length of the recent-level block after the daily profile."""
+    return (LEVEL_WINDOW + 2) * n_inputs + 3
 
 
 def new_state(n_inputs: int, batch: int = 1) -> F64:
@@ -211,6 +234,10 @@ def new_state(n_inputs: int, batch: int = 1) -> F64:
     scalars = season + 2 + SEASON_BINS
     out[:, scalars : scalars + n_inputs] = 1.0  # recent residual: its usual size
     out[:, scalars + 2 * n_inputs : scalars + 3 * n_inputs] = np.nan  # no mean yet
+    level = season + season_size(n_inputs)
+    window = LEVEL_WINDOW * n_inputs
+    out[:, level + window + 1 : level + window + 1 + 2 * n_inputs] = np.nan  # no level range
+    out[:, level + window + 1 + 2 * n_inputs] = -1.0  # no new extreme of the level yet
     out[:, _count_flags(n_inputs)] = 1.0  # a count until a reading says otherwise
     return out
 
@@ -377,6 +404,50 @@ def daily_pattern(
     return each.max(axis=1), new
 
 
+def level_novelty(policy: AlertPolicy, obs: F64, block: F64) -> tuple[B8, F64]:
+    """A new extreme of the recent level in a stream whose level has been bounded.
+
+    obs: ``(B, N)``; block: ``(B, level_size(N))`` [last ``LEVEL_WINDOW`` readings
+    (slot-major, a ring), readings seen, level low_1..N, level high_1..N, reading at which
+    the level last set a new extreme (-1: never), whether the last reading's level was
+    beyond its range]. The level is the average of the last ``LEVEL_WINDOW`` readings, once
+    there are that many. It is beyond its range where it exceeds the range of the earlier
+    levels by more than ``range_tolerance`` of that range (as ``novelty``). Returns
+    ``(novel (B,), new block)``: novel at the first reading of a run of levels beyond their
+    range, if at least ``level_gate`` of the readings seen before it came after the last
+    such run's start (a stream that keeps reaching new levels, such as a random walk,
+    never counts).
+    """
+    b, n = obs.shape
+    w = LEVEL_WINDOW
+    new = block.copy()
+    seen = block[:, w * n]
+    rows = np.arange(b)
+    slot = (seen % w).astype(np.int64)
+    ring = new[:, : w * n].reshape(b, w, n)  # a view: the reading lands in place
+    ring[rows, slot] = obs
+    full = (seen + 1 >= w)[:, None]
+    with np.errstate(invalid="ignore"):
+        level = np.where(full, ring.mean(axis=1), np.nan)
+    at = w * n + 1
+    low, high = block[:, at : at + n], block[:, at + n : at + 2 * n]
+    last, was = block[:, at + 2 * n], block[:, at + 2 * n + 1] > 0.5
+    span = high - low
+    tol = policy.range_tolerance
+    with np.errstate(invalid="ignore"):
+        beyond = ((level > high + tol * span) | (level < low - tol * span)) & (span > 0)
+    extreme: B8 = np.asarray(beyond.any(axis=1) & (tol > 0), dtype=np.bool_)
+    since = np.where(last >= 0, seen - last, seen)
+    bounded = since >= policy.level_gate * seen
+    novel: B8 = np.asarray(extreme & ~was & bounded & bool(policy.level_novelty))
+    new[:, w * n] = seen + 1
+    new[:, at : at + n] = np.fmin(low, level)
+    new[:, at + n : at + 2 * n] = np.fmax(high, level)
+    new[:, at + 2 * n] = np.where(extreme, seen, last)
+    new[:, at + 2 * n + 1] = extreme
+    return novel, new
+
+
 def _echo(policy: AlertPolicy, score: F64, echo: F64) -> tuple[F64, F64]:
     """Keep a score only above the decaying peak of recent scores. ``(B,)`` each."""
     if policy.echo_horizon <= 0:
@@ -401,11 +472,11 @@ def _count_scale(
     on the scale each value is scored on.
 
     A value is a count while every reading of it has been a non-negative integer; its
-    band, range and daily profile then live on the square-root scale, where a count's
-    spread no longer grows with its level (a burst of a busy hour and a lull of a quiet one
-    weigh alike). At its first other reading it leaves that scale for good: its range is
-    mapped back (exactly: the scale is monotone and a count's extremes are whole numbers)
-    and its stream's daily profile starts afresh. Returns
+    band, range, daily profile and recent level then live on the square-root scale, where a
+    count's spread no longer grows with its level (a burst of a busy hour and a lull of a
+    quiet one weigh alike). At its first other reading it leaves that scale for good: its
+    range is mapped back (exactly: the scale is monotone and a count's extremes are whole
+    numbers) and its stream's daily profile and recent level start afresh. Returns
     ``(counts (B, N), obs, pending, state)``.
     """
     n = obs.shape[1]
@@ -421,9 +492,9 @@ def _count_scale(
         both = np.concatenate([left, left], axis=1)
         state[:, lo_at : lo_at + 2 * n] = np.where(both, np.round(from_count_scale(rng)), rng)
         fresh = left.any(axis=1)
-        state[fresh, season_at : season_at + season_size(n)] = new_state(n, int(fresh.sum()))[
-            :, season_at : season_at + season_size(n)
-        ]
+        # The daily profile and the recent level lie next to each other.
+        both_at = slice(season_at, season_at + season_size(n) + level_size(n))
+        state[fresh, both_at] = new_state(n, int(fresh.sum()))[:, both_at]
     if counts.any():
         obs = np.where(counts, count_scale_of(obs), obs)
         pending = np.where(counts[:, :, None], count_scale_of(pending), pending)
@@ -448,6 +519,7 @@ def score_batch(
     n = obs.shape[1]
     lik_at, lo_at, rep_at, season_at = 3 + n, 6 + n, 6 + 3 * n, 8 + 4 * n
     season_end = season_at + season_size(n)
+    level_end = season_end + level_size(n)
     raw_obs = obs
     counts, obs, pending, state = _count_scale(policy, obs, pending, state, lo_at, season_at)
     count, calm = state[:, 0], state[:, 1]
@@ -470,6 +542,8 @@ def score_batch(
     stuck, rep = repeats(policy, raw_obs, state[:, rep_at:season_at])
     warm = valid & (count >= policy.warmup)
     pattern, season = daily_pattern(policy, obs, times, warm, state[:, season_at:season_end])
+    new_level, level = level_novelty(policy, obs, state[:, season_end:level_end])
+    novel |= new_level & warm
     raw = np.where(
         warm,
         np.maximum(np.maximum(lik_score, pattern), (novel | stuck) * policy.novelty_score),
@@ -488,6 +562,7 @@ def score_batch(
     new[:, lo_at:rep_at] = np.concatenate([low, high], axis=1)
     new[:, rep_at:season_at] = rep
     new[:, season_at:season_end] = season
+    new[:, season_end:level_end] = level
     new[:, _count_flags(n)] = counts
     new[:, _NOVEL] = beyond
     if counts.any():  # the band on the readings' own scale

@@ -11,10 +11,12 @@ import pytest
 
 from detector.errors import SpecError
 from detector.scoring import (
+    LEVEL_WINDOW,
     SEASON_BINS,
     AlertPolicy,
     count_scale_of,
     from_count_scale,
+    level_size,
     new_state,
     score_batch,
     season_size,
@@ -137,6 +139,58 @@ def test_a_climb_beyond_the_range_is_novel_once_per_run() -> None:
     assert once[3] == each[3] < 0.9
 
 
+def _level_scores(policy: AlertPolicy, obs: np.ndarray) -> np.ndarray:
+    """Scores of a series against a forecast so wide that the likelihood stays near 0."""
+    frozen = dataclasses.replace(policy, warmup=10, echo_horizon=0, calibrate_after=10**6)
+    outs, _ = _run(frozen, obs[:, None], width=100.0)
+    return np.array([o.score[0] for o in outs])  # type: ignore[attr-defined]
+
+
+def test_a_plateau_at_a_new_level_is_novel_once() -> None:
+    # Readings anywhere in [0, 10]; then a stretch in [7, 10]: no single reading leaves the
+    # range, but the average of the last LEVEL_WINDOW readings does, once.
+    rng = np.random.default_rng(5)
+    obs = np.r_[rng.uniform(0.0, 10.0, 600), rng.uniform(7.0, 10.0, 80)]
+    obs[:2] = [0.0, 10.0]
+    policy = AlertPolicy()
+    on = _level_scores(policy, obs)
+    off = _level_scores(dataclasses.replace(policy, level_novelty=False), obs)
+    assert off.max() < 0.5
+    hits = np.flatnonzero(on >= policy.novelty_score)
+    late = hits[hits >= 400]  # (the young stream's level is still learning its range)
+    assert len(late) == 1 and 600 < late[0] < 600 + LEVEL_WINDOW
+    assert np.array_equal(np.delete(on, hits), np.delete(off, hits))
+
+
+def test_new_levels_count_only_where_the_level_has_been_bounded() -> None:
+    # Regimes at 0, 10, -20, 40, ..., 640 for 100 readings each: each takes the average to a
+    # new extreme (and its first reading is novel as a value). A stream that keeps moving
+    # to new levels makes them routine: with level_gate 0.5 a new level counts only if the
+    # level set no new extreme in the later half of the stream's life so far, never here;
+    # with gate 0 every regime's from the third on does (the young stream's level range is
+    # still close to its noise at the first step).
+    rng = np.random.default_rng(6)
+    obs = np.concatenate(
+        [k + rng.normal(0.0, 0.5, 100) for k in (0, 10, -20, 40, -80, 160, -320, 640)]
+    )
+    policy = AlertPolicy()
+    off = _level_scores(dataclasses.replace(policy, level_novelty=False), obs)
+
+    def level_hits(gate: float) -> np.ndarray:
+        on = _level_scores(dataclasses.replace(policy, level_gate=gate), obs)
+        return np.flatnonzero((on >= policy.novelty_score) & (off < policy.novelty_score))
+
+    every, gated = level_hits(0.0), level_hits(0.5)
+    for k in range(2, 8):
+        assert ((every > 100 * k) & (every < 100 * k + LEVEL_WINDOW)).sum() == 1
+    assert not (gated >= 100).any()
+
+
+def test_level_gate_is_checked() -> None:
+    with pytest.raises(SpecError, match="level_gate"):
+        AlertPolicy(level_gate=1.5)
+
+
 def test_an_incident_scores_once_then_decays() -> None:
     policy = AlertPolicy(warmup=50, echo_horizon=20, range_tolerance=0)
     obs = np.random.default_rng(3).normal(size=(400, 1)) * 0.3
@@ -150,12 +204,18 @@ def test_an_incident_scores_once_then_decays() -> None:
 def test_state_layout() -> None:
     bins = SEASON_BINS
     assert season_size(2) == 2 + bins + 8 + 4 * bins
-    assert state_size(2) == 16 + season_size(2) + 2 + 1
+    assert level_size(2) == LEVEL_WINDOW * 2 + 1 + 4 + 2
+    assert state_size(2) == 16 + season_size(2) + level_size(2) + 2 + 1
     st = new_state(2, batch=3)
     # [count, calm, run, log_scale x2, s_mean, s_var, echo, low x2, high x2, last x2,
     #  repeats, longest | last time, interval, bin counts, recent x2, size x2, mean x2,
-    #  spread x2, bin levels, bin spreads | count x2, novel]
+    #  spread x2, bin levels, bin spreads | recent readings, seen, level low x2, level
+    #  high x2, last new level, level beyond | count x2, novel]
     assert st.shape == (3, state_size(2))
+    level = st[:, 16 + season_size(2) : 16 + season_size(2) + level_size(2)]
+    w = LEVEL_WINDOW * 2
+    assert (level[:, : w + 1] == 0.0).all() and np.isnan(level[:, w + 1 : w + 5]).all()
+    assert (level[:, w + 5] == -1.0).all() and (level[:, w + 6] == 0.0).all()
     assert (st[:, 5:7] == 1.0).all() and (st[:, 7] == 0.0).all() and np.isnan(st[:, 8:14]).all()
     assert (st[:, 14:16] == 0.0).all()
     assert (st[:, -3:-1] == 1.0).all() and (st[:, -1] == 0.0).all()
@@ -258,7 +318,8 @@ def test_daily_pattern_needs_times_and_a_daily_pattern() -> None:
     obs, times = _daily(10, per_day, seed=1)
     start = 8 * per_day
     obs[start : start + per_day // 2] = obs[start]
-    policy = AlertPolicy(calibrate_after=10**6, repeat_factor=0.0)  # no stuck-value rule
+    # no stuck-value rule, no recent-level novelty (a held value is a level)
+    policy = AlertPolicy(calibrate_after=10**6, repeat_factor=0.0, level_novelty=False)
     without, _ = _run_timed(policy, obs, None)  # no times: the likelihood path only
     off, _ = _run_timed(dataclasses.replace(policy, season_half=0.0), obs, times)
     assert np.array_equal(without, off)
@@ -279,7 +340,7 @@ def test_unknown_times_leave_the_daily_profile_alone() -> None:
         _, state = score_batch(
             policy, LEVELS, pending, obs[i : i + 1, None], state, times[i : i + 1]
         )
-    season = slice(state_size(1) - season_size(1), None)
+    season = slice(12, 12 + season_size(1))
     _, after = score_batch(policy, LEVELS, pending, np.array([[0.5]]), state, np.array([np.nan]))
     assert np.array_equal(after[:, season], state[:, season])
     _, after = score_batch(policy, LEVELS, pending, np.array([[0.5]]), state, None)
