@@ -42,6 +42,8 @@ GRID: dict[str, tuple[float, ...]] = {
     "season_rate": (0.05, 0.1, 0.2),
     "count_scale": (0.0, 1.0),
     "novelty_once": (0.0, 1.0),
+    "level_novelty": (0.0, 1.0),
+    "level_gate": (0.0, 0.25, 0.5, 0.75),
 }
 
 
