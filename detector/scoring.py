@@ -117,8 +117,9 @@ class AlertPolicy:
     echo_horizon: readings over which an incident's peak score decays by e (0: off).
     alert_score: least anomaly score (before echo suppression) of an out-of-band, stuck or
         off-pattern reading that starts or continues an incident (0: every out-of-band reading
-        does). The default is the shipped model's NAB standard-profile threshold (0.567),
-        rounded.
+        does). The default is the shipped model's NAB standard-profile threshold when it was
+        set (0.567, rounded); the threshold has since moved to 0.555 with the scoring, and the
+        default was kept (BENCHMARKS.md, "Detection quality").
     season_half: the daily-pattern score is ``e / (e + season_half)``, with ``e`` how many
         times the recent residual from the stream's time-of-day profile exceeds its usual
         size, minus one (0: off).
