@@ -433,17 +433,13 @@ def level_novelty(policy: AlertPolicy, obs: F64, block: F64) -> tuple[B8, F64]:
     at = w * n + 1
     low, high = block[:, at : at + n], block[:, at + n : at + 2 * n]
     last, was = block[:, at + 2 * n], block[:, at + 2 * n + 1] > 0.5
-    span = high - low
-    tol = policy.range_tolerance
-    with np.errstate(invalid="ignore"):
-        beyond = ((level > high + tol * span) | (level < low - tol * span)) & (span > 0)
-    extreme: B8 = np.asarray(beyond.any(axis=1) & (tol > 0), dtype=np.bool_)
+    extreme, new_low, new_high = novelty(policy, level, low, high)  # NaN level: never
     since = np.where(last >= 0, seen - last, seen)
     bounded = since >= policy.level_gate * seen
     novel: B8 = np.asarray(extreme & ~was & bounded & bool(policy.level_novelty))
     new[:, w * n] = seen + 1
-    new[:, at : at + n] = np.fmin(low, level)
-    new[:, at + n : at + 2 * n] = np.fmax(high, level)
+    new[:, at : at + n] = new_low
+    new[:, at + n : at + 2 * n] = new_high
     new[:, at + 2 * n] = np.where(extreme, seen, last)
     new[:, at + 2 * n + 1] = extreme
     return novel, new
