@@ -398,10 +398,10 @@ def test_counts_are_scored_on_the_square_root_scale_until_a_fraction_arrives() -
     # So did its recent level: it has seen the 100 readings since, on their own scale.
     level = state[:, 12 + season_size(1) : 12 + season_size(1) + level_size(1)]
     assert list(level[:, LEVEL_WINDOW]) == [300.0, 100.0]
-    low, high = level[:, LEVEL_WINDOW + 1], level[:, LEVEL_WINDOW + 2]
-    scaled = count_scale_of(obs[:, 0].astype(float))
-    assert scaled.min() <= low[0] <= high[0] <= scaled.max()
-    assert obs[200:, 1].min() <= low[1] <= high[1] <= obs[200:, 1].max()
+    level_low, level_high = level[:, LEVEL_WINDOW + 1], level[:, LEVEL_WINDOW + 2]
+    scaled = count_scale_of(obs[:, 0])
+    assert scaled.min() <= level_low[0] <= level_high[0] <= scaled.max()
+    assert obs[200:, 1].min() <= level_low[1] <= level_high[1] <= obs[200:, 1].max()
 
 
 def test_the_count_flag_is_per_value_in_a_stream_of_several() -> None:
