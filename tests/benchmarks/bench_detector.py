@@ -1,8 +1,8 @@
 """Detector benchmarks: streaming step vs naive re-run, step throughput, cache bytes, the
-save's preparation (the changed ring rows of many streams, encoded for the store) and the
-admission of streams into the pool.
+save's preparation (the changed ring rows of many streams, encoded for the store), the
+admission of streams into the pool and the recent level's share of scoring.
 
-Run: python tests/benchmarks/bench_detector.py [--threads 2] [--device cpu,cuda] [--sections abcde]
+Run: python tests/benchmarks/bench_detector.py [--threads 2] [--device cpu,cuda] [--sections abcdef]
 Prints numbers; asserts nothing. Ratios are measured in the same run.
 """
 
@@ -18,6 +18,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from detector import scoring
 from detector.engine import Detector
 from detector.model import TCN, Weights, fold, folded_forward
 from detector.scoring import AlertPolicy
@@ -212,11 +213,52 @@ def admission(spec: TCNSpec, weights: Weights) -> None:
     )
 
 
+def scoring_parts(spec: TCNSpec) -> None:
+    """What the recent level (``scoring.level_novelty``) costs inside ``score_batch``."""
+    print("\n(f) scoring a batch of 1,024 one-value streams (CPU, numpy)")
+    streams, n = 1024, 1
+    policy = AlertPolicy()
+    levels = np.asarray(spec.quantiles)
+    rng = np.random.default_rng(2)
+    pending = np.broadcast_to(np.sort(rng.normal(size=levels.size)), (streams, n, levels.size))
+    pending = pending.copy()
+    state = scoring.new_state(n, streams)
+    for t in range(300):  # past warm-up, the recent level's window full
+        times = np.full(streams, 1.6e9 + 300.0 * t)
+        _, state = scoring.score_batch(
+            policy, levels, pending, rng.normal(size=(streams, n)), state, times
+        )
+    obs, times = rng.normal(size=(streams, n)), np.full(streams, 1.6e9 + 300.0 * 300)
+    season_end = 8 + 4 * n + scoring.season_size(n)
+    block = state[:, season_end : season_end + scoring.level_size(n)]
+    cpu = torch.device("cpu")
+    best = {"score_batch": math.inf, "level_novelty": math.inf}
+    for _ in range(3):  # in turns, best of three each
+        best["score_batch"] = min(
+            best["score_batch"],
+            _time(
+                partial(scoring.score_batch, policy, levels, pending, obs, state, times),
+                cpu,
+                0.7,
+                20,
+            ),
+        )
+        best["level_novelty"] = min(
+            best["level_novelty"],
+            _time(partial(scoring.level_novelty, policy, obs, block), cpu, 0.7, 20),
+        )
+    whole, part = best["score_batch"], best["level_novelty"]
+    print(
+        f"  score_batch {whole * 1e3:.3f} ms, of which level_novelty {part * 1e3:.3f} ms "
+        f"({part / whole:.0%}; {part / streams * 1e6:.2f} us per reading)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu,cuda", help="comma list; cuda skipped if absent")
-    ap.add_argument("--sections", default="abcde", help="which of (a)..(e) to run")
+    ap.add_argument("--sections", default="abcdef", help="which of (a)..(f) to run")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     spec = TCNSpec()
@@ -241,6 +283,8 @@ def main() -> None:
         save_preparation(spec, weights)
     if "e" in args.sections:
         admission(spec, weights)
+    if "f" in args.sections:
+        scoring_parts(spec)
 
 
 if __name__ == "__main__":
