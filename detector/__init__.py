@@ -7,12 +7,12 @@ the reading against the band forecast for it, normalise, step, forecast the next
 Nothing here talks to Kafka or Redis.
 """
 
-from detector.checkpoint import load_checkpoint, save_checkpoint
-from detector.engine import Detector, StepInputError, StepResult
-from detector.errors import CheckpointError, DetectorError, SpecError
-from detector.scoring import AlertPolicy
-from detector.spec import TCNSpec
-from detector.state import StateDelta, StateLayout, StreamState
+from tcnad.detector.checkpoint import load_checkpoint, save_checkpoint
+from tcnad.detector.engine import Detector, StepInputError, StepResult
+from tcnad.detector.errors import CheckpointError, DetectorError, SpecError
+from tcnad.detector.scoring import AlertPolicy
+from tcnad.detector.spec import TCNSpec
+from tcnad.detector.state import StateDelta, StateLayout, StreamState
 
 __all__ = [
     "AlertPolicy",

@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from detector.errors import CheckpointError, SpecError
-from detector.model import Weights, expected_shapes
-from detector.spec import TCNSpec
+from tcnad.detector.errors import CheckpointError, SpecError
+from tcnad.detector.model import Weights, expected_shapes
+from tcnad.detector.spec import TCNSpec
 
 log = logging.getLogger(__name__)
 

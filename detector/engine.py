@@ -1,9 +1,9 @@
 """``Detector``: a checkpoint's model, a pool of stream slots, and the per-reading pipeline.
 
 Per reading of a stream: score the observation against the band forecast one step earlier
-(``detector.scoring``), update the stream's normalisation statistics
-(``detector.normalize``), advance the TCN by one step (``detector.streaming``) and store the
-forecast for the next reading, in raw units, in the stream's ``stats``:
+(``scoring``), update the stream's normalisation statistics (``normalize``), advance the
+TCN by one step (``streaming``) and store the forecast for the next reading, in raw units,
+in the stream's ``stats``:
 
 ``stats = [normalisation (1 + 2N) | pending quantiles (N * Q, raw) | scoring.state_size(N)]``.
 """
@@ -19,14 +19,14 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from detector import normalize, scoring
-from detector.checkpoint import load_checkpoint
-from detector.errors import DetectorError
-from detector.model import Weights
-from detector.scoring import AlertPolicy
-from detector.spec import TCNSpec
-from detector.state import StateDelta, StateLayout, StreamState
-from detector.streaming import RingPool
+from tcnad.detector import normalize, scoring
+from tcnad.detector.checkpoint import load_checkpoint
+from tcnad.detector.errors import DetectorError
+from tcnad.detector.model import Weights
+from tcnad.detector.scoring import AlertPolicy
+from tcnad.detector.spec import TCNSpec
+from tcnad.detector.state import StateDelta, StateLayout, StreamState
+from tcnad.detector.streaming import RingPool
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -185,7 +185,7 @@ class Detector:
         ]
 
     def delta(self, slots: npt.ArrayLike, since_steps: npt.ArrayLike) -> list[StateDelta]:
-        """Ring rows written since ``since_steps`` (per ``detector.state.StateDelta``).
+        """Ring rows written since ``since_steps`` (per ``tcnad.detector.state.StateDelta``).
 
         Streams with the same number of new steps are read together: one gather per ring,
         copied into one array of packed rows per group."""

@@ -2,7 +2,7 @@
 
 Training uses ``TCN`` (weight-normalised convolutions, dropout). Inference uses the folded
 weights (``fold``): plain tensors keyed by name, consumed by ``folded_forward`` (the full
-causal pass) and by ``detector.streaming`` (the incremental step).
+causal pass) and by ``tcnad.detector.streaming`` (the incremental step).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from detector.spec import TCNSpec
+from tcnad.detector.spec import TCNSpec
 
 Weights = dict[str, Tensor]
 

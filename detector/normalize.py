@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from detector.spec import TCNSpec
+from tcnad.detector.spec import TCNSpec
 
 F64 = npt.NDArray[np.float64]
 

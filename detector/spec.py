@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from detector.errors import SpecError
+from tcnad.detector.errors import SpecError
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.005, 0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975, 0.995)
 DEFAULT_DILATIONS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)

@@ -2,12 +2,12 @@
 
 Ring ``j`` of the pool is a tensor ``(capacity, L_j, C_j)``: slot ``s`` holds one stream's
 last ``L_j = (k - 1) * d_j`` inputs of convolution ``j``, the input of time ``t`` in row
-``t % L_j`` (the convention of ``detector.state``). One step for ``B`` slots, each at its own
+``t % L_j`` (the convention of ``tcnad.detector.state``). One step for ``B`` slots, each at its own
 time ``t_b``, reads the ``k - 1`` past taps of every convolution (rows ``(t_b - m d_j) %
 L_j``), computes the new column with one matmul over the taps plus one over the current
 input, and writes the current input into row ``t_b % L_j``. Unwritten rows are zeros, which
 is exactly the causal zero padding of the full forward pass, so stepping equals
-``detector.model.folded_forward`` to float32 rounding.
+``tcnad.detector.model.folded_forward`` to float32 rounding.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy.typing as npt
 import torch
 from torch import Tensor
 
-from detector.model import Weights, params_to_quantiles
-from detector.spec import TCNSpec
+from tcnad.detector.model import Weights, params_to_quantiles
+from tcnad.detector.spec import TCNSpec
 
 I64 = npt.NDArray[np.int64]
 A = TypeVar("A", npt.NDArray[np.int64], Tensor)

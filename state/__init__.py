@@ -7,12 +7,12 @@ that changed since the last save, atomically per stream and fenced on the step t
 started from.
 """
 
-from state.base import StoreStats
-from state.codec import FORMAT_VERSION, StateCodec, state_delta
-from state.errors import CorruptState, IncompatibleState, InvalidUpdate, StoreUnavailable
-from state.memory import MemoryCacheStore
-from state.redis_store import RedisCacheStore
-from state.types import CacheStore, LoadResult, SaveResult, StreamRecord, StreamUpdate
+from tcnad.state.base import StoreStats
+from tcnad.state.codec import FORMAT_VERSION, StateCodec, state_delta
+from tcnad.state.errors import CorruptState, IncompatibleState, InvalidUpdate, StoreUnavailable
+from tcnad.state.memory import MemoryCacheStore
+from tcnad.state.redis_store import RedisCacheStore
+from tcnad.state.types import CacheStore, LoadResult, SaveResult, StreamRecord, StreamUpdate
 
 __all__ = [
     "FORMAT_VERSION",

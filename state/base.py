@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from state.codec import StateCodec
-from state.errors import IncompatibleState
-from state.types import LoadResult, StreamRecord
+from tcnad.state.codec import StateCodec
+from tcnad.state.errors import IncompatibleState
+from tcnad.state.types import LoadResult, StreamRecord
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ rings  = ring 0 | ring 1 | ...  each row-major ``(L_j, C_j)`` little-endian floa
 The header says who wrote the state; a reader compares it byte for byte with its own, so a
 state of another model id, format version, ring dtype or shapes is never used silently. A
 rings blob shorter than the layout (slots never written) reads as zeros, which is the
-causal zero padding of the slot convention in ``detector.state``.
+causal zero padding of the slot convention in ``tcnad.detector.state``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.state import F32, F64, StateDelta, StateLayout, StreamState, delta_size
-from state.errors import CorruptState, IncompatibleState, InvalidUpdate
-from state.types import StreamRecord, StreamUpdate
+from tcnad.detector.state import F32, F64, StateDelta, StateLayout, StreamState, delta_size
+from tcnad.state.errors import CorruptState, IncompatibleState, InvalidUpdate
+from tcnad.state.types import StreamRecord, StreamUpdate
 
 FORMAT_VERSION = 1
 MAGIC = b"TCNS"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from detector.errors import DetectorError
+from tcnad.detector.errors import DetectorError
 
 
 def _names(streams: Sequence[str], limit: int = 5) -> str:

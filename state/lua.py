@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
-from state.codec import StateCodec
+from tcnad.state.codec import StateCodec
 
 _SAVE_TEMPLATE = """\
 -- KEYS: meta, rings. ARGV: since_step (decimal), meta body, changed ring rows.

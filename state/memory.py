@@ -10,10 +10,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from detector.state import StateLayout
-from state.base import OnIncompatible, Outcome, StoreStats, check_policy, collect, decide, unique
-from state.codec import StateCodec
-from state.types import LoadResult, SaveResult, StreamUpdate
+from tcnad.detector.state import StateLayout
+from tcnad.state.base import (
+    OnIncompatible,
+    Outcome,
+    StoreStats,
+    check_policy,
+    collect,
+    decide,
+    unique,
+)
+from tcnad.state.codec import StateCodec
+from tcnad.state.types import LoadResult, SaveResult, StreamUpdate
 
 
 @dataclass

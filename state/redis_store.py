@@ -23,12 +23,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
-from detector.state import StateLayout
-from state.base import OnIncompatible, Outcome, StoreStats, check_policy, collect, unique
-from state.codec import StateCodec
-from state.errors import StoreUnavailable
-from state.lua import save_script, sha1
-from state.types import LoadResult, SaveResult, StreamUpdate
+from tcnad.detector.state import StateLayout
+from tcnad.state.base import OnIncompatible, Outcome, StoreStats, check_policy, collect, unique
+from tcnad.state.codec import StateCodec
+from tcnad.state.errors import StoreUnavailable
+from tcnad.state.lua import save_script, sha1
+from tcnad.state.types import LoadResult, SaveResult, StreamUpdate
 
 log = logging.getLogger(__name__)
 

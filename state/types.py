@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from detector.state import StateDelta, StreamState
+from tcnad.detector.state import StateDelta, StreamState
 
 
 @dataclass(frozen=True)

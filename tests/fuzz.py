@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from topology.schemas import MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_STREAM_LEN, encode_reading
+from tcnad.topology.wire.schemas import MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_STREAM_LEN, encode_reading
 
 __all__ = [
     "MALFORMED_KINDS",

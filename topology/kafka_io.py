@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner
 
-from detector.errors import DetectorError
+from tcnad.detector.errors import DetectorError
 
 __all__ = [
     "BatchProducer",

@@ -18,14 +18,14 @@ from functools import partial
 import numpy as np
 import torch
 
-from detector import scoring
-from detector.engine import Detector
-from detector.model import TCN, Weights, fold, folded_forward
-from detector.scoring import AlertPolicy
-from detector.spec import TCNSpec
-from detector.streaming import RingPool
-from state.codec import RING_DTYPE, StateCodec
-from state.types import StreamUpdate
+from tcnad.detector import scoring
+from tcnad.detector.engine import Detector
+from tcnad.detector.model import TCN, Weights, fold, folded_forward
+from tcnad.detector.scoring import AlertPolicy
+from tcnad.detector.spec import TCNSpec
+from tcnad.detector.streaming import RingPool
+from tcnad.state.codec import RING_DTYPE, StateCodec
+from tcnad.state.types import StreamUpdate
 
 
 def _sync(device: torch.device) -> None:

@@ -44,13 +44,13 @@ sys.path.insert(0, str(REPO))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 from aiokafka.partitioner import DefaultPartitioner  # noqa: E402
 
+from tcnad.topology.devstack.processes import ManagedProcess  # noqa: E402
+from tcnad.topology.devstack.stack import EmbeddedStack  # noqa: E402
+from tcnad.topology.settings import Settings  # noqa: E402
+from tcnad.topology.wire.decode import RawRecord, decode_batch  # noqa: E402
+from tcnad.topology.worker.app import faust_datadir  # noqa: E402
+from tcnad.topology.worker.topics import ensure_topics  # noqa: E402
 from tests.proc_helpers import stat_fields  # noqa: E402
-from topology.app import faust_datadir  # noqa: E402
-from topology.decode import RawRecord, decode_batch  # noqa: E402
-from topology.processes import ManagedProcess  # noqa: E402
-from topology.settings import Settings  # noqa: E402
-from topology.stack import EmbeddedStack  # noqa: E402
-from topology.topics import ensure_topics  # noqa: E402
 
 DEFAULT_PARTITIONS = 8
 LINGER_S = 0.005  # the paced producer sends what is due every 5 ms
@@ -637,7 +637,7 @@ def run_worker_phases(
     port = free_port()
     proc = ManagedProcess(
         "worker",
-        [sys.executable, "-m", "topology.cli", "worker", "-l", "warn"],
+        [sys.executable, "-m", "tcnad.topology.cli", "worker", "-l", "warn"],
         log_dir / "worker.log",
         worker_env(stack, topic, args.partitions, port, args.worker_env),
         REPO,
@@ -746,7 +746,7 @@ def main() -> None:
 
 
 def free_port() -> int:
-    from topology.stack import free_port as fp
+    from tcnad.topology.devstack.stack import free_port as fp
 
     return fp()
 

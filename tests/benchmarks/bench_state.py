@@ -23,11 +23,11 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from detector.state import StreamState
-from state import RedisCacheStore, StateCodec, redis_store
-from state.redis_store import resp_size
-from state.testing import expected_state, reference_layout, synthetic_update
+from tcnad.detector.state import StreamState
+from tcnad.state import RedisCacheStore, StateCodec, redis_store
+from tcnad.state.redis_store import resp_size
 from tests.integration.redis_proc import RedisProc, redis_server_bin
+from tests.state_fixtures import expected_state, reference_layout, synthetic_update
 
 LAYOUT = reference_layout()
 BUDGET = 16 * 32 * 4 + 256

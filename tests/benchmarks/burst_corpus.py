@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from detector.nab import LabelledSeries
+from tcnad.detector.lab.nab import LabelledSeries
 from tests.benchmarks import pattern_corpus
 
 F64 = npt.NDArray[np.float64]
@@ -147,7 +147,7 @@ def burstiness(values: F64) -> tuple[float, float, float]:
 def compare_burstiness(seed: int) -> None:
     """Medians over streams of ``burstiness``: this corpus, the count streams of
     ``pattern_corpus`` and NAB's Twitter mention counts (their readings only)."""
-    from detector.nab import load_corpus
+    from tcnad.detector.lab.nab import load_corpus
 
     groups = {
         f"burst corpus, seed {seed}": [c.series.values for c in corpus(seed)],

@@ -1,4 +1,4 @@
-"""Decode throughput of ``topology.decode.decode_batch`` (readings/s), printed, not asserted.
+"""Decode throughput of ``tcnad.topology.wire.decode.decode_batch`` (readings/s), printed.
 
 Run from the repository root:
     PYTHONPATH=. python tests/benchmarks/decode_throughput.py [--n 200000] [--bad-fraction 0]
@@ -19,12 +19,12 @@ from collections.abc import Callable
 
 from aiokafka.structs import ConsumerRecord
 
+from tcnad.topology.settings import Settings
+from tcnad.topology.wire.decode import RawRecord, decode_batch, raw_records
+from tcnad.topology.wire.schemas import Reading, encode_reading
+from tcnad.topology.worker.rounds import group_by_stream
+from tcnad.topology.worker.runtime import tune_gc
 from tests.fuzz import malformed_messages
-from topology.decode import RawRecord, decode_batch, raw_records
-from topology.rounds import group_by_stream
-from topology.runtime import tune_gc
-from topology.schemas import Reading, encode_reading
-from topology.settings import Settings
 
 
 def _records(n: int, width: int, bad_fraction: float, seed: int) -> list[RawRecord]:

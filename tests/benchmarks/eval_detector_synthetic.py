@@ -12,8 +12,8 @@ import argparse
 import numpy as np
 import torch
 
-from detector.engine import Detector
-from detector.synthetic import KINDS, Anomaly, generate_corpus, inject_anomalies
+from tcnad.detector.engine import Detector
+from tcnad.detector.lab.synthetic import KINDS, Anomaly, generate_corpus, inject_anomalies
 
 
 def _normal_mask(labels: list[list[Anomaly]], shape: tuple[int, int]) -> np.ndarray:

@@ -27,13 +27,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from detector import scoring
-from detector.nab import LabelledSeries, evaluate, load_corpus
-from detector.offline import score_series
-from detector.series import Series
-from detector.synthetic import generate_corpus, inject_anomalies
+from tcnad.detector import scoring
+from tcnad.detector.lab.nab import LabelledSeries, evaluate, load_corpus
+from tcnad.detector.lab.offline import score_series
+from tcnad.detector.lab.series import Series
+from tcnad.detector.lab.synthetic import generate_corpus, inject_anomalies
+from tcnad.topology.cli.score import load_engine, set_threads
 from tests.benchmarks.nab_run import Capturing, padded_times, replay_scores
-from topology.commands.score import load_engine, set_threads
 
 
 @dataclasses.dataclass

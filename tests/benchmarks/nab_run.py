@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from detector import scoring
-from detector.engine import Detector
-from detector.nab import default_root, evaluate, load_corpus
-from detector.offline import StepOutput, score_series
-from detector.series import Series, epoch_seconds
-from topology.commands.nab import category_table, format_results, missed_windows, outcomes
-from topology.commands.score import load_engine, set_threads
+from tcnad.detector import scoring
+from tcnad.detector.engine import Detector
+from tcnad.detector.lab.nab import default_root, evaluate, load_corpus
+from tcnad.detector.lab.offline import StepOutput, score_series
+from tcnad.detector.lab.series import Series, epoch_seconds
+from tcnad.topology.cli.nab import category_table, format_results, missed_windows, outcomes
+from tcnad.topology.cli.score import load_engine, set_threads
 
 
 class Capturing:

@@ -15,8 +15,8 @@ readings) to 288 (five-minute readings), timestamps to match, starting on a Satu
 - ``smooth``: one to three harmonics of the day, quieter weekends, slow drift, noise;
 - ``edged``: on/off cycles with ramps (busy and idle hours), quieter weekends, noise;
 - ``counts``: Poisson counts with a periodic rate and self-exciting bursts (normal);
-- the five built-in kinds (``detector.synthetic.KINDS``) with the built-in anomaly kinds at
-  smaller magnitudes (3-6 local scales instead of 6-12).
+- the five built-in kinds (``tcnad.detector.lab.synthetic.KINDS``) with the built-in anomaly
+  kinds at smaller magnitudes (3-6 local scales instead of 6-12).
 
 Anomalies (1-3 per series, after the probationary 15%; NAB-style windows of 10% of a file
 over its anomalies, centred on each start):
@@ -38,9 +38,9 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from detector.nab import LabelledSeries
-from detector.series import Series
-from detector.synthetic import KINDS, generate_series, inject_anomalies
+from tcnad.detector.lab.nab import LabelledSeries
+from tcnad.detector.lab.series import Series
+from tcnad.detector.lab.synthetic import KINDS, generate_series, inject_anomalies
 
 F64 = npt.NDArray[np.float64]
 Gen = np.random.Generator

@@ -24,12 +24,12 @@ import argparse
 import dataclasses
 import time
 
-from detector import scoring
-from detector.nab import evaluate
+from tcnad.detector import scoring
+from tcnad.detector.lab.nab import evaluate
+from tcnad.topology.cli.score import set_threads
 from tests.benchmarks import burst_corpus, pattern_corpus
 from tests.benchmarks.level_novelty import Captured, capture, from_nab_cache, synthetic
 from tests.benchmarks.nab_run import replay_scores
-from topology.commands.score import set_threads
 
 GRID: dict[str, tuple[float, ...]] = {
     "range_tolerance": (0.02, 0.03, 0.05, 0.10),

@@ -39,11 +39,11 @@ def _prepare(n_records: int, n_streams: int, run: int, stage: str) -> None:
     ``decode_batch`` (of raw records built beforehand), ``parse`` only the JSON parse."""
     from aiokafka.structs import ConsumerRecord
 
-    from topology.decode import _from_json, decode_batch, raw_records
-    from topology.rounds import group_by_stream
-    from topology.runtime import tune_gc
-    from topology.schemas import encode_reading
-    from topology.settings import Settings
+    from tcnad.topology.settings import Settings
+    from tcnad.topology.wire.decode import _from_json, decode_batch, raw_records
+    from tcnad.topology.wire.schemas import encode_reading
+    from tcnad.topology.worker.rounds import group_by_stream
+    from tcnad.topology.worker.runtime import tune_gc
 
     def record(i: int) -> ConsumerRecord[bytes, bytes]:
         stream = f"sensor-{i % n_streams:04d}"

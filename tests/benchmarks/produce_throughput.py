@@ -18,9 +18,9 @@ from collections.abc import Iterator
 
 from aiokafka import AIOKafkaProducer
 
-from topology.fleet import SyntheticFleet
-from topology.kafka_io import BatchProducer, ensure_topic
-from topology.stack import KafkaBroker
+from tcnad.topology.devstack.fleet import SyntheticFleet
+from tcnad.topology.devstack.stack import KafkaBroker
+from tcnad.topology.kafka_io import BatchProducer, ensure_topic
 
 
 async def _batch_producer(bootstrap: str, topic: str, streams: int, steps: int) -> float:

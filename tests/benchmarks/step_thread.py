@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from detector.engine import Detector
+from tcnad.detector.engine import Detector
 
 
 def python_load(stop: threading.Event, busy: float, done: list[int]) -> None:

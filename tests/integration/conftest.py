@@ -5,7 +5,7 @@ Each service is resolved in this order:
 1. ``TCNAD_TEST_KAFKA`` (``host:port``) / ``TCNAD_TEST_REDIS`` (``redis://host:port/0``);
 2. testcontainers (Kafka in KRaft mode, Redis) when a Docker daemon answers (unless
    ``TCNAD_TEST_DOCKER=0``);
-3. the embedded stack (tansu and redis-server subprocesses, see ``topology.stack``).
+3. the embedded stack (tansu and redis-server subprocesses, see ``tcnad.topology.devstack.stack``).
 
 When none of them gives a service that answers, the tests that need it fail with the
 reasons; they never skip. Every test under ``tests/integration`` gets the ``integration``
@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import redis
 
-from topology.stack import KafkaBroker, RedisServer, StackError, kafka_answers
+from tcnad.topology.devstack.stack import KafkaBroker, RedisServer, StackError, kafka_answers
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tcnad.topology.devstack.fleet import check_alerts
 from tests.proc_helpers import wait_gone
-from topology.fleet import check_alerts
 
 ROOT = Path(__file__).resolve().parents[2]
 DURATION_S = 50
@@ -34,7 +34,7 @@ def _alerts(lines: list[str]) -> list[tuple[str, float]]:
 
 def test_demo_prints_alerts_for_injected_anomalies_and_exits_zero(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TCNAD_")}
-    argv = [sys.executable, "-m", "topology.cli", "up", "--duration", str(DURATION_S)]
+    argv = [sys.executable, "-m", "tcnad.topology.cli", "up", "--duration", str(DURATION_S)]
     run = subprocess.run(
         [*argv, "--log-dir", str(tmp_path)],
         cwd=ROOT,

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _CANCELLED_TEST = """
 import time
 from pathlib import Path
-from topology.processes import live_processes
+from tcnad.topology.devstack.processes import live_processes
 
 def test_waits_to_be_cancelled(kafka_bootstrap, redis_url):
     pids = " ".join(str(p.pid) for p in live_processes())

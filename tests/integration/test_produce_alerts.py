@@ -17,11 +17,11 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
-from topology.decode import RawRecord, decode_batch
-from topology.kafka_io import BatchProducer, ensure_topic
-from topology.schemas import Alert, alert_id
+from tcnad.topology.kafka_io import BatchProducer, ensure_topic
+from tcnad.topology.wire.decode import RawRecord, decode_batch
+from tcnad.topology.wire.schemas import Alert, alert_id
 
-CLI = (sys.executable, "-m", "topology.cli")
+CLI = (sys.executable, "-m", "tcnad.topology.cli")
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.proc_helpers import alive, wait_gone
-from topology.stack import (
+from tcnad.topology.devstack.stack import (
     EmbeddedStack,
     KafkaBroker,
     RedisServer,
@@ -19,6 +18,7 @@ from topology.stack import (
     free_port,
     kafka_answers,
 )
+from tests.proc_helpers import alive, wait_gone
 
 
 def test_redis_kill_and_restart_keeps_appendonly_data(tmp_path: Path) -> None:
@@ -120,7 +120,7 @@ def test_stack_tears_down_when_the_block_raises(tmp_path: Path) -> None:
 
 _CHILD = """
 import sys, time
-from topology.stack import EmbeddedStack
+from tcnad.topology.devstack.stack import EmbeddedStack
 stack = EmbeddedStack(log_dir=sys.argv[1])
 stack.start()
 print(stack.kafka.pid, stack.redis.pid, flush=True)

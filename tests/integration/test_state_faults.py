@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from state import RedisCacheStore, StoreUnavailable
-from state.testing import inconsistencies, position_at, reference_layout, synthetic_update
+from tcnad.state import RedisCacheStore, StoreUnavailable
 from tests.integration.redis_proc import RedisProc
+from tests.state_fixtures import inconsistencies, position_at, reference_layout, synthetic_update
 
 LAYOUT = reference_layout()
 STREAMS = [f"dev-{i:04d}" for i in range(512)]

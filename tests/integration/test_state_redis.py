@@ -15,11 +15,11 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.crc import key_slot
 
-from state import RedisCacheStore, StoreUnavailable, redis_store
-from state.redis_store import ENCODE_CHUNK, resp_size
-from state.testing import reference_layout, synthetic_update
-from state.types import StreamUpdate
+from tcnad.state import RedisCacheStore, StoreUnavailable, redis_store
+from tcnad.state.redis_store import ENCODE_CHUNK, resp_size
+from tcnad.state.types import StreamUpdate
 from tests.integration.redis_proc import RedisProc, free_port
+from tests.state_fixtures import reference_layout, synthetic_update
 from tests.unit.state.contract import assert_state
 
 LAYOUT = reference_layout()

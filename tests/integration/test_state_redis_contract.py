@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from detector.state import StateLayout
-from state import RedisCacheStore
+from tcnad.detector.state import StateLayout
+from tcnad.state import RedisCacheStore
 from tests.unit.state.contract import LAYOUT, CacheStoreContract
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import redis
 
+from tcnad.topology.cli.up import Child, run_children
+from tcnad.topology.devstack.stack import EmbeddedStack, kafka_answers
 from tests.proc_helpers import alive, wait_gone
-from topology.commands.up import Child, run_children
-from topology.stack import EmbeddedStack, kafka_answers
 
 ROOT = Path(__file__).resolve().parents[2]
-_TCNAD = (sys.executable, "-m", "topology.cli")
+_TCNAD = (sys.executable, "-m", "tcnad.topology.cli")
 
 
 def _ignore_sigint() -> None:

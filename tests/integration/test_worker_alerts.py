@@ -46,7 +46,7 @@ def workers(
 async def test_alerts_for_injected_anomalies_and_none_for_clean_streams(
     workers: Workers, kafka_bootstrap: str, redis_url: str
 ) -> None:
-    from detector.engine import Detector
+    from tcnad.detector.engine import Detector
 
     series = [make_series(s, N, seed=100 + k, spike_at=SPIKE_AT) for k, s in enumerate(ANOMALOUS)]
     series += [make_series(s, N, seed=200 + k) for k, s in enumerate(CLEAN)]

@@ -58,7 +58,7 @@ def _alive(workers: Workers) -> None:
 
 
 async def _check_equal(workers: Workers, redis_url: str, series: list[Series]) -> None:
-    from detector.engine import Detector
+    from tcnad.detector.engine import Detector
 
     layout = Detector.from_checkpoint(None, device="cpu", capacity=1).layout
     t = workers.env
@@ -75,7 +75,7 @@ async def _check_equal(workers: Workers, redis_url: str, series: list[Series]) -
 
 
 async def _wait_some_applied(workers: Workers, redis_url: str, streams: list[str]) -> None:
-    from detector.engine import Detector
+    from tcnad.detector.engine import Detector
 
     layout = Detector.from_checkpoint(None, device="cpu", capacity=1).layout
     for _ in range(120):

@@ -48,7 +48,7 @@ def _with_stale_timestamps(good: list[tuple[bytes, bytes]]) -> list[tuple[bytes,
 async def test_every_good_reading_is_scored_and_every_bad_one_dead_lettered(
     workers: Workers, kafka_bootstrap: str, redis_url: str
 ) -> None:
-    from detector.engine import Detector
+    from tcnad.detector.engine import Detector
 
     good = _with_stale_timestamps(good_messages(N_STREAMS, PER_STREAM, seed=7))
     bad = malformed_cases(N_BAD, seed=11)

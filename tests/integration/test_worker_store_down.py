@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from topology.stack import free_port
+from tcnad.topology.devstack.stack import free_port
 
 from .worker_harness import (
     Workers,
@@ -37,7 +37,7 @@ def workers(
 async def test_store_down_exits_non_zero_and_nothing_is_lost(
     workers: Workers, kafka_bootstrap: str, redis_url: str
 ) -> None:
-    from detector.engine import Detector
+    from tcnad.detector.engine import Detector
 
     series = [make_series(f"d{k}", 50, seed=k) for k in range(4)]
     await produce(kafka_bootstrap, workers.env["TCNAD_READINGS_TOPIC"], list(interleave(series)))

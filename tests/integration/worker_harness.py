@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from detector.state import StateLayout, StreamState
-from state.redis_store import RedisCacheStore
-from state.types import StreamRecord
-from topology.processes import ManagedProcess
-from topology.topics import ensure_topics
+from tcnad.detector.state import StateLayout, StreamState
+from tcnad.state.redis_store import RedisCacheStore
+from tcnad.state.types import StreamRecord
+from tcnad.topology.devstack.processes import ManagedProcess
+from tcnad.topology.worker.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parents[2]
 PARTITIONS = 4
@@ -76,7 +76,7 @@ class Workers:
 
     def start(self) -> ManagedProcess:
         i = len(self.procs)
-        argv = [sys.executable, "-m", "topology.cli", "worker", "-l", "info"]
+        argv = [sys.executable, "-m", "tcnad.topology.cli", "worker", "-l", "info"]
         proc = ManagedProcess(f"worker{i}", argv, self.log_dir / f"worker{i}.log", self.env, REPO)
         proc.start()
         self.procs.append(proc)
@@ -95,7 +95,7 @@ class Workers:
                 proc.stop(grace_s=15.0)
         import shutil
 
-        from topology.app import faust_datadir
+        from tcnad.topology.worker.app import faust_datadir
 
         shutil.rmtree(faust_datadir(self.env["TCNAD_GROUP_ID"]), ignore_errors=True)
 
@@ -225,7 +225,7 @@ def reference_states(series: Sequence[Series]) -> dict[str, StreamState]:
     uninterrupted pass, every stream in its own slot)."""
     import torch
 
-    from detector.engine import Detector
+    from tcnad.detector.engine import Detector
 
     torch.set_num_threads(1)  # as the worker; several threads on 2 busy cores are 10x slower
     det = Detector.from_checkpoint(None, device="cpu", capacity=max(1, len(series)))

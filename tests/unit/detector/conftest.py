@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from detector.model import TCN, Weights, fold
-from detector.spec import TCNSpec
+from tcnad.detector.model import TCN, Weights, fold
+from tcnad.detector.spec import TCNSpec
 
 # Tiny tensors: one intra-op thread avoids thread hand-off costs on a shared machine.
 torch.set_num_threads(1)

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from detector.checkpoint import load_checkpoint, save_checkpoint
-from detector.engine import Detector, compute_model_id
-from detector.errors import CheckpointError
-from detector.spec import TCNSpec
+from tcnad.detector.checkpoint import load_checkpoint, save_checkpoint
+from tcnad.detector.engine import Detector, compute_model_id
+from tcnad.detector.errors import CheckpointError
+from tcnad.detector.spec import TCNSpec
 from tests.unit.detector.conftest import random_weights
 
 SPEC = TCNSpec(channels=4, dilations=(1, 2))

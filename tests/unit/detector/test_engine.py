@@ -8,11 +8,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.engine import Detector, StepInputError
-from detector.model import folded_forward
-from detector.normalize import denormalize, normalize_series
-from detector.spec import TCNSpec
-from detector.state import StateDelta, StreamState
+from tcnad.detector.engine import Detector, StepInputError
+from tcnad.detector.model import folded_forward
+from tcnad.detector.normalize import denormalize, normalize_series
+from tcnad.detector.spec import TCNSpec
+from tcnad.detector.state import StateDelta, StreamState
 from tests.unit.detector.conftest import random_weights, small_specs
 
 SPEC = TCNSpec(n_inputs=2, channels=4, dilations=(1, 2, 4), dropout=0.0)

@@ -1,7 +1,7 @@
 """The NAB scorer: hand-worked cases and the null / perfect detectors on the real corpus.
 
-The corpus lives at ``../shared/datasets/nab`` relative to the repository root. These tests
-fail (they do not skip) when it is missing.
+The corpus is the copy shipped in ``tcnad.detector.lab.corpora``; these tests fail (they do
+not skip) when it is missing.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from detector import nab
-from detector.series import Series
+from tcnad.detector.lab import nab
+from tcnad.detector.lab.series import Series
 
 STANDARD, LOW_FP, LOW_FN = nab.PROFILES
 
@@ -105,7 +105,6 @@ def test_window_in_probation_is_not_scored() -> None:
 @pytest.fixture(scope="module")
 def corpus() -> list[nab.LabelledSeries]:
     root = nab.default_root()
-    # Fails loudly (CorpusError) when the corpus is missing: CI must provide it.
     return nab.load_corpus(root)
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.normalize import new_norm_stats, normalize_series, normalize_step, running_std
-from detector.spec import TCNSpec
+from tcnad.detector.normalize import new_norm_stats, normalize_series, normalize_step, running_std
+from tcnad.detector.spec import TCNSpec
 
 SPEC = TCNSpec(n_inputs=2, norm_alpha=0.05, norm_clip=4.0, norm_warmup=5)
 

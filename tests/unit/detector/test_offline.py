@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector.errors import DetectorError
-from detector.offline import score_series
-from detector.series import Series, SeriesFormatError, format_times, read_series
+from tcnad.detector.errors import DetectorError
+from tcnad.detector.lab.offline import score_series
+from tcnad.detector.lab.series import Series, SeriesFormatError, format_times, read_series
 
 
 @dataclass
@@ -140,7 +140,7 @@ def test_series_k_of_a_group_uses_slot_k() -> None:
 
 def test_real_detector_batched_equals_alone() -> None:
     # The shipped model through Detector.step: batching files together changes nothing.
-    from detector.engine import Detector
+    from tcnad.detector.engine import Detector
 
     rng = np.random.default_rng(5)
     a = _series("a", (np.sin(np.arange(300) / 9.0) + 0.1 * rng.normal(size=300)).tolist())

@@ -9,8 +9,8 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from detector.errors import SpecError
-from detector.scoring import (
+from tcnad.detector.errors import SpecError
+from tcnad.detector.scoring import (
     LEVEL_WINDOW,
     SEASON_BINS,
     AlertPolicy,

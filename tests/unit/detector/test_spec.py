@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from detector.errors import DetectorError, SpecError
-from detector.spec import TCNSpec
+from tcnad.detector.errors import DetectorError, SpecError
+from tcnad.detector.spec import TCNSpec
 
 
 def test_reference_spec_receptive_field_and_rings() -> None:

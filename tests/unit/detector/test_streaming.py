@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.model import TCN, fold, folded_forward
-from detector.spec import TCNSpec
-from detector.streaming import RingPool
+from tcnad.detector.model import TCN, fold, folded_forward
+from tcnad.detector.spec import TCNSpec
+from tcnad.detector.streaming import RingPool
 from tests.unit.detector.conftest import random_weights, small_specs
 
 TOL = 1e-5

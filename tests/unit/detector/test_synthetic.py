@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.synthetic import (
+from tcnad.detector.lab.synthetic import (
     ANOMALY_KINDS,
     KINDS,
     generate_corpus,

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from detector.checkpoint import load_checkpoint
-from detector.engine import Detector
-from detector.spec import TCNSpec
-from detector.train import TrainConfig, TrainingDataError, read_series_file, train
+from tcnad.detector.checkpoint import load_checkpoint
+from tcnad.detector.engine import Detector
+from tcnad.detector.lab.train import TrainConfig, TrainingDataError, read_series_file, train
+from tcnad.detector.spec import TCNSpec
 
 SPEC = TCNSpec(channels=4, dilations=(1, 2), quantiles=(0.05, 0.5, 0.95))
 

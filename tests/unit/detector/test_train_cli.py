@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from detector.checkpoint import load_checkpoint
-from topology.cli import main
+from tcnad.detector.checkpoint import load_checkpoint
+from tcnad.topology.cli import main
 
 
 def test_train_command_writes_a_loadable_checkpoint(tmp_path: Path) -> None:

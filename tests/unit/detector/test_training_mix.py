@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.series import read_series
+from tcnad.detector.lab.series import read_series
 from tests.benchmarks import training_mix
 
 

@@ -13,18 +13,18 @@ from typing import Any, Protocol
 import numpy as np
 import pytest
 
-from detector.state import StateLayout
-from state import IncompatibleState, InvalidUpdate, StateCodec
-from state.base import StoreStats
-from state.codec import FORMAT_VERSION
-from state.testing import (
+from tcnad.detector.state import StateLayout
+from tcnad.state import IncompatibleState, InvalidUpdate, StateCodec
+from tcnad.state.base import StoreStats
+from tcnad.state.codec import FORMAT_VERSION
+from tcnad.state.types import LoadResult, SaveResult, StreamUpdate
+from tests.state_fixtures import (
     expected_state,
     inconsistencies,
     position_at,
     reference_layout,
     synthetic_update,
 )
-from state.types import LoadResult, SaveResult, StreamUpdate
 
 LAYOUT = reference_layout()
 

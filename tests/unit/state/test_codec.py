@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.errors import DetectorError
-from detector.state import StateLayout
-from state import (
+from tcnad.detector.errors import DetectorError
+from tcnad.detector.state import StateLayout
+from tcnad.state import (
     CorruptState,
     IncompatibleState,
     InvalidUpdate,
@@ -22,11 +22,11 @@ from state import (
     StoreUnavailable,
     state_delta,
 )
-from state.base import Outcome, decide
-from state.codec import FORMAT_VERSION, describe_header, fingerprint
-from state.lua import lua_bytes, save_script
-from state.redis_store import resp_size, stream_keys
-from state.testing import expected_state, reference_layout, synthetic_update
+from tcnad.state.base import Outcome, decide
+from tcnad.state.codec import FORMAT_VERSION, describe_header, fingerprint
+from tcnad.state.lua import lua_bytes, save_script
+from tcnad.state.redis_store import resp_size, stream_keys
+from tests.state_fixtures import expected_state, reference_layout, synthetic_update
 
 LAYOUT = reference_layout()
 CODEC = StateCodec(LAYOUT)

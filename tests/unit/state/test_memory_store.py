@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from detector.state import StateLayout
-from state import MemoryCacheStore
-from state.memory import MemoryEntry
+from tcnad.detector.state import StateLayout
+from tcnad.state import MemoryCacheStore
+from tcnad.state.memory import MemoryEntry
 from tests.unit.state.contract import LAYOUT, CacheStoreContract
 
 

@@ -1,4 +1,4 @@
-"""A small deterministic stand-in for ``detector.engine.Detector`` and test publishers.
+"""A small deterministic stand-in for ``tcnad.detector.engine.Detector`` and test publishers.
 
 The fake's state depends on every applied value in order (a ring of recent values, a sum
 and the last value), so applying a reading twice or skipping one changes the state.
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from detector.spec import TCNSpec
-from detector.state import StateDelta, StateLayout, StreamState
-from state.codec import state_delta
-from topology.decode import RawRecord
-from topology.ports import OutMessage
+from tcnad.detector.spec import TCNSpec
+from tcnad.detector.state import StateDelta, StateLayout, StreamState
+from tcnad.state.codec import state_delta
+from tcnad.topology.wire.decode import RawRecord
+from tcnad.topology.worker.ports import OutMessage
 
 LAYOUT = StateLayout(ring_shapes=((2, 1), (4, 2)), stats_size=3, model_id="fake01")
 

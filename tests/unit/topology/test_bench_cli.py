@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from topology.cli import main
-from topology.commands.bench import SUITES
+from tcnad.topology.cli import main
+from tcnad.topology.cli.bench import SUITES
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from topology.cli import COMMANDS, build_parser
+from tcnad.topology.cli import COMMANDS, build_parser
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCKER = ROOT / "docker"

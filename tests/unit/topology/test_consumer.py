@@ -11,10 +11,10 @@ from typing import Any
 
 from faust.types import TP
 
-from state.memory import MemoryCacheStore
-from topology.app import create_app
-from topology.consumer import BatchConsumer, Span, next_cap, spans
-from topology.settings import Settings
+from tcnad.state.memory import MemoryCacheStore
+from tcnad.topology.settings import Settings
+from tcnad.topology.worker.app import create_app
+from tcnad.topology.worker.consumer import BatchConsumer, Span, next_cap, spans
 
 from .fakes import LAYOUT, FakeDetector
 
@@ -118,7 +118,7 @@ def test_acks_below_the_committed_offset_are_ignored() -> None:
 
 
 def test_a_batch_prepared_before_a_revocation_or_generation_change_is_not_applied() -> None:
-    from topology.consumer import Prefetched
+    from tcnad.topology.worker.consumer import Prefetched
 
     c = consumer()
     marks = (c.app.consumer_generation_id, c._revocations)

@@ -12,14 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tests.fuzz import (
-    MALFORMED_KINDS,
-    good_messages,
-    interleave,
-    malformed_cases,
-    malformed_messages,
-)
-from topology.decode import (
+from tcnad.topology.wire.decode import (
     _FAST_MAX_BYTES,
     REASONS,
     RawRecord,
@@ -30,7 +23,20 @@ from topology.decode import (
     decode_batch,
     decode_record,
 )
-from topology.schemas import MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_STREAM_LEN, Reading, WireError
+from tcnad.topology.wire.schemas import (
+    MAX_DEPTH,
+    MAX_MESSAGE_BYTES,
+    MAX_STREAM_LEN,
+    Reading,
+    WireError,
+)
+from tests.fuzz import (
+    MALFORMED_KINDS,
+    good_messages,
+    interleave,
+    malformed_cases,
+    malformed_messages,
+)
 
 
 def rec(value: bytes | None, key: bytes | None = None, offset: int = 0) -> RawRecord:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from topology.decode import RawRecord, decode_batch
-from topology.fleet import CsvReplay, SyntheticFleet, check_alerts, tick_symbols
+from tcnad.topology.devstack.fleet import CsvReplay, SyntheticFleet, check_alerts, tick_symbols
+from tcnad.topology.wire.decode import RawRecord, decode_batch
 
 
 def decoded(messages: list[tuple[bytes, bytes]], width: int) -> dict[str, list[tuple[float, ...]]]:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from topology.runtime import GcPauses, tune_gc
-from topology.settings import GC_GEN1_THRESHOLD, Settings
+from tcnad.topology.settings import GC_GEN1_THRESHOLD, Settings
+from tcnad.topology.worker.runtime import GcPauses, tune_gc
 
 
 @pytest.fixture

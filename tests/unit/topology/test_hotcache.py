@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from topology.hotcache import CacheFull, HotCache
+from tcnad.topology.worker.hotcache import CacheFull, HotCache
 
 
 def test_capacity_is_bounded_by_bytes_and_by_pool_slots() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector import nab
-from detector.offline import Scored
-from detector.series import Series
-from topology.commands import nab as nab_cmd
+from tcnad.detector.lab import nab
+from tcnad.detector.lab.offline import Scored
+from tcnad.detector.lab.series import Series
+from tcnad.topology.cli import nab as nab_cmd
 
 STANDARD = nab.PROFILES[0]
 N = 100  # rows per file; the probationary period is rows 0..14

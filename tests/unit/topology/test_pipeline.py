@@ -8,12 +8,17 @@ import asyncio
 import numpy as np
 import pytest
 
-from detector.errors import DetectorError
-from state.memory import MemoryCacheStore
-from topology import pipeline as pipeline_module
-from topology.hotcache import HotCache
-from topology.pipeline import BatchPipeline, FencedTooOften, PipelineConfig, UnsavedStepsLost
-from topology.retry import StoreGaveUp
+from tcnad.detector.errors import DetectorError
+from tcnad.state.memory import MemoryCacheStore
+from tcnad.topology.worker import pipeline as pipeline_module
+from tcnad.topology.worker.hotcache import HotCache
+from tcnad.topology.worker.pipeline import (
+    BatchPipeline,
+    FencedTooOften,
+    PipelineConfig,
+    UnsavedStepsLost,
+)
+from tcnad.topology.worker.retry import StoreGaveUp
 
 from .fakes import LAYOUT, FakeDetector, RecordingPublisher, raw, reading, reference_state
 
@@ -151,7 +156,7 @@ async def test_fenced_every_time_stops_without_acking() -> None:
     pipe, _, _ = make(store, cfg=PipelineConfig(fenced_retries=1))
 
     async def always_fenced(updates):  # type: ignore[no-untyped-def]
-        from state.types import SaveResult
+        from tcnad.state.types import SaveResult
 
         return SaveResult([], [u.stream for u in updates])
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tcnad.topology import cli
+from tcnad.topology.cli import plot as plot_cmd
+from tcnad.topology.cli import score as score_cmd
 from tests.unit.detector.test_offline import FakeEngine
-from topology import cli
-from topology.commands import plot as plot_cmd
-from topology.commands import score as score_cmd
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -150,7 +150,7 @@ def test_nab_command_prints_scores_and_band_miss(
 ) -> None:
     from types import SimpleNamespace
 
-    from topology.commands import nab as nab_cmd
+    from tcnad.topology.cli import nab as nab_cmd
 
     def engine(model: str, device: str, cap: int) -> FakeEngine:
         fake = FakeEngine(cap)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tcnad.topology.devstack.processes import ManagedProcess, live_processes
 from tests.proc_helpers import wait_gone
-from topology.processes import ManagedProcess, live_processes
 
 
 def _wait_for(path: Path) -> str:

@@ -7,9 +7,9 @@ import re
 import time
 from pathlib import Path
 
-from topology.metrics import Health, WorkerMetrics
-from topology.pipeline import BatchOutcome, PreparedBatch
-from topology.runtime import WorkerRuntime, watch_loop_lag
+from tcnad.topology.worker.metrics import Health, WorkerMetrics
+from tcnad.topology.worker.pipeline import BatchOutcome, PreparedBatch
+from tcnad.topology.worker.runtime import WorkerRuntime, watch_loop_lag
 
 
 class _Pipeline:

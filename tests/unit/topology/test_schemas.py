@@ -8,7 +8,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from topology.schemas import (
+from tcnad.topology.wire.schemas import (
     Alert,
     DeadLetter,
     Reading,

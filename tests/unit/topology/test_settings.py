@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from topology.cli import build_parser
-from topology.commands.worker import settings_from_args
-from topology.settings import Settings
+from tcnad.topology.cli import build_parser
+from tcnad.topology.cli.worker import settings_from_args
+from tcnad.topology.settings import Settings
 
 
 def test_environment_variables_with_the_prefix_fill_the_settings(

@@ -1,0 +1,62 @@
+"""Labelled corpora shipped with tcnad, as compressed archives beside this file.
+
+- ``nab.tar.xz``: the Numenta Anomaly Benchmark v1.1 corpus (MIT licence,
+  ``NAB-LICENSE.txt``): ``nab/data/<category>/<file>.csv`` and ``nab/labels/``.
+
+``unpack(name)`` extracts an archive once into a cache folder and returns its root; later
+calls return the same folder. The folder is ``$TCNAD_CACHE_DIR`` if set, else
+``$XDG_CACHE_HOME/tcnad`` (``~/.cache/tcnad``), one sub-folder per archive content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+__all__ = ["archive", "cache_dir", "unpack"]
+
+
+def archive(name: str) -> Path:
+    """The shipped archive of corpus ``name`` (e.g. ``"nab"``)."""
+    path = HERE / f"{name}.tar.xz"
+    if not path.is_file():
+        known = sorted(p.name.removesuffix(".tar.xz") for p in HERE.glob("*.tar.xz"))
+        raise FileNotFoundError(f"no shipped corpus {name!r}; shipped: {', '.join(known)}")
+    return path
+
+
+def cache_dir() -> Path:
+    """Where archives are unpacked."""
+    if os.environ.get("TCNAD_CACHE_DIR"):
+        return Path(os.environ["TCNAD_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "tcnad"
+
+
+def unpack(name: str) -> Path:
+    """Root folder of corpus ``name``, extracted from its archive on first use."""
+    src = archive(name)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
+    dest = cache_dir() / f"{name}-{digest}"
+    if (dest / name).is_dir():
+        return dest / name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Extract beside the destination and rename, so a reader never sees half a corpus.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest.parent))
+    try:
+        with tarfile.open(src, "r:xz") as tar:
+            tar.extractall(tmp, filter="data")
+        try:
+            tmp.rename(dest)
+        except OSError:  # another process won the race; its copy is the same
+            if not (dest / name).is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest / name

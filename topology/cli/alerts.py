@@ -1,0 +1,169 @@
+"""`tcnad alerts`: print alerts as they arrive, one line each, human-readable or JSON.
+
+Reads every partition of the alerts topic without joining a consumer group, so it never
+takes partitions from anyone. Ctrl-C or SIGTERM ends it with status 0, as do ``--max`` and
+``--timeout``. A record that is not a valid alert is reported on stderr and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from pydantic import ValidationError
+
+from tcnad.topology.kafka_io import KafkaIOError, tail, topic_partitions
+from tcnad.topology.wire.schemas import Alert
+
+logger = logging.getLogger(__name__)
+
+_WAIT_TOPIC_S = 1.0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    env = os.environ.get
+    p = sub.add_parser(
+        "alerts",
+        help="tail the alerts topic",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--bootstrap",
+        default=env("TCNAD_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        help="Kafka bootstrap servers (env TCNAD_KAFKA_BOOTSTRAP)",
+    )
+    p.add_argument(
+        "--topic",
+        default=env("TCNAD_ALERTS_TOPIC", "alerts"),
+        help="alerts topic (env TCNAD_ALERTS_TOPIC)",
+    )
+    p.add_argument("--json", action="store_true", help="print each alert as one JSON line")
+    p.add_argument(
+        "--from-beginning", action="store_true", help="start at the oldest alert instead of now"
+    )
+    p.add_argument("--max", type=int, default=None, metavar="N", help="exit after N alerts")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="exit after this many seconds",
+    )
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if (args.max is not None and args.max < 1) or (args.timeout is not None and args.timeout <= 0):
+        print("tcnad alerts: --max must be >= 1 and --timeout > 0", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_tail(args))
+    except KafkaIOError as exc:
+        print(f"tcnad alerts: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()  # nothing more can be reported; avoid a second error at exit
+        return 0
+
+
+def _num(x: float) -> str:
+    return "nan" if math.isnan(x) else f"{x:.6g}"
+
+
+def _vec(xs: Sequence[float]) -> str:
+    return _num(xs[0]) if len(xs) == 1 else "[" + ", ".join(_num(x) for x in xs) + "]"
+
+
+def _when(ts: float) -> str:
+    try:
+        dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return repr(ts)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def format_alert(alert: Alert) -> str:
+    """One human-readable line: time, stream, value, band and median, severity, tail prob."""
+    band = ", ".join(
+        f"{_num(lo)}..{_num(hi)}" for lo, hi in zip(alert.lower, alert.upper, strict=False)
+    )
+    return (
+        f"{_when(alert.ts)}  {alert.stream}  value={_vec(alert.value)}  band=[{band}]  "
+        f"median={_vec(alert.median)}  severity={_num(alert.severity)}  "
+        f"tail_p={alert.tail_prob:.2e}  score={_num(alert.score)}  id={alert.id}"
+    )
+
+
+async def _wait_for_topic(args: argparse.Namespace, stop: asyncio.Event, deadline: float) -> bool:
+    """True once the topic exists; False when stopped or past the deadline first."""
+    announced = False
+    while not stop.is_set() and time.monotonic() < deadline:
+        if await topic_partitions(args.bootstrap, args.topic):
+            return True
+        if not announced:
+            print(f"tcnad alerts: waiting for topic {args.topic!r}", file=sys.stderr, flush=True)
+            announced = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), _WAIT_TOPIC_S)
+    return False
+
+
+async def _tail(args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    deadline = math.inf if args.timeout is None else time.monotonic() + args.timeout
+    shown = 0
+    if not await _wait_for_topic(args, stop, deadline):
+        return 0
+    records = tail(args.bootstrap, args.topic, from_beginning=args.from_beginning, poll_ms=200)
+    ready = False
+    try:
+        async for batch in records:
+            if not ready:  # the first poll has placed the consumer: alerts from now on show
+                where = "the beginning" if args.from_beginning else "now"
+                print(
+                    f"tcnad alerts: tailing {args.topic!r} from {where}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                ready = True
+            for record in batch:
+                shown += _show(record.value, record.partition, record.offset, args.json)
+                if args.max is not None and shown >= args.max:
+                    return 0
+            sys.stdout.flush()
+            if stop.is_set() or time.monotonic() >= deadline:
+                return 0
+    finally:
+        await records.aclose()
+    return 0
+
+
+def _show(value: bytes | None, partition: int, offset: int, as_json: bool) -> int:
+    """Print one alert record; 1 if it was an alert, 0 if it was skipped."""
+    try:
+        alert = Alert.model_validate_json(value or b"")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        print(
+            f"tcnad alerts: skipping record at partition {partition} offset {offset}: "
+            f"not an alert ({first['loc']}: {first['msg']})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 0
+    print(alert.model_dump_json() if as_json else format_alert(alert))
+    return 1

@@ -1,0 +1,187 @@
+"""`tcnad up`: the embedded demo - broker, Redis, a worker, a synthetic fleet and an alert tail.
+
+With ``--stack-only`` it starts just the broker and Redis, prints their addresses (and the
+environment lines to export) and runs until Ctrl-C or SIGTERM. Every process it starts is
+stopped on the way out, whatever ends the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tcnad.topology.devstack.processes import ManagedProcess, terminate_on_signals
+from tcnad.topology.devstack.stack import EmbeddedStack, StackError
+
+logger = logging.getLogger(__name__)
+
+_POLL_S = 0.2
+_STOP_GRACE_S = 30.0  # a worker finishes its batch and commits before it exits
+_DESCRIPTION = """\
+Start a Kafka-protocol broker (tansu) and a redis-server on free loopback ports, then a
+an alert tail (its output is printed here), a worker and the synthetic fleet producer.
+Ctrl-C or SIGTERM stops everything it started.
+
+With --stack-only, start only the broker and Redis, print their addresses and the
+`export TCNAD_...` lines for other commands, and wait."""
+
+
+@dataclass(frozen=True)
+class Child:
+    """A process of the demo: its name, its argv and whether its output goes to the terminal."""
+
+    name: str
+    argv: tuple[str, ...]
+    to_terminal: bool = False
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "up",
+        help="run the demo on an embedded broker and Redis (or just the stack)",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--stack-only",
+        action="store_true",
+        help="start only the broker and Redis, print their addresses and wait",
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop everything after this many seconds and exit 0 (default: run until Ctrl-C)",
+    )
+    p.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        help="where the broker, Redis, worker and producer write their logs (default: a new "
+        "temporary directory, printed at start and kept)",
+    )
+    p.set_defaults(func=_run)
+
+
+def demo_children(log_dir: Path, python: str = sys.executable) -> list[Child]:
+    """The demo's processes in start order: alert tail, worker, synthetic fleet producer.
+
+    They stop in reverse order, so the tail still prints the alerts of the worker's last batch.
+    The producer writes where it injected anomalies to ``log_dir/truth.json`` when it stops.
+    """
+    cli = (python, "-m", "tcnad.topology.cli")
+    truth = str(log_dir / "truth.json")
+    return [
+        Child("alerts", (*cli, "alerts", "--from-beginning"), to_terminal=True),
+        Child("worker", (*cli, "worker")),
+        Child("produce", (*cli, "produce", "--no-progress", "--truth", truth)),
+    ]
+
+
+def _run(args: argparse.Namespace) -> int:
+    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="tcnad-up-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    children = [] if args.stack_only else demo_children(log_dir)
+    try:
+        with terminate_on_signals(), EmbeddedStack(log_dir=log_dir) as stack:
+            _announce(stack, log_dir)
+            return run_children(stack, children, log_dir, args.duration)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: everything above has been stopped
+        print("tcnad up: stopped", file=sys.stderr, flush=True)
+        return 0
+    except StackError as exc:
+        print(f"tcnad up: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+def _announce(stack: EmbeddedStack, log_dir: Path) -> None:
+    print(f"kafka  {stack.kafka_bootstrap}  pid={stack.kafka.pid}")
+    print(f"redis  {stack.redis_url}  pid={stack.redis.pid}")
+    print(f"logs   {log_dir}")
+    print(f"export TCNAD_KAFKA_BOOTSTRAP={stack.kafka_bootstrap}")
+    print(f"export TCNAD_REDIS_URL={stack.redis_url}", flush=True)
+
+
+def child_env(stack: EmbeddedStack) -> dict[str, str]:
+    """This process's environment with the stack's addresses set for tcnad commands."""
+    env = dict(os.environ)
+    env["TCNAD_KAFKA_BOOTSTRAP"] = stack.kafka_bootstrap
+    env["TCNAD_REDIS_URL"] = stack.redis_url
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("TCNAD_METRICS_PORT", "0")  # any free port: the demo must not clash
+    return env
+
+
+def create_demo_topics(stack: EmbeddedStack, env: dict[str, str]) -> None:
+    """Create the readings, alerts and dead-letter topics with the configured partitions."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    partitions = int(env.get("TCNAD_PARTITIONS", "8"))
+    names = {
+        env.get("TCNAD_READINGS_TOPIC", "readings"): partitions,
+        env.get("TCNAD_ALERTS_TOPIC", "alerts"): partitions,
+        env.get("TCNAD_DLQ_TOPIC", "readings-dlq"): partitions,
+    }
+
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(n, p, 1) for n, p in names.items()])
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+
+
+def run_children(
+    stack: EmbeddedStack, children: Sequence[Child], log_dir: Path, duration: float | None
+) -> int:
+    """Start ``children`` against ``stack``, supervise them until ``duration`` or a signal.
+
+    Returns 0 when the run ends by duration (or, with no children, never returns before a
+    signal or the duration); 1 when a child exits on its own with a non-zero status.
+    Children are stopped in reverse start order in every case.
+    """
+    env = child_env(stack)
+    if children:
+        create_demo_topics(stack, env)
+    procs: list[ManagedProcess] = []
+    try:
+        for child in children:
+            log = None if child.to_terminal else log_dir / f"{child.name}.log"
+            proc = ManagedProcess(child.name, child.argv, log, env=env)
+            proc.start()
+            procs.append(proc)
+            print(f"{child.name:<6} {log or '(output below)'}  pid={proc.pid}", flush=True)
+        return _supervise(procs, duration)
+    finally:
+        for proc in reversed(procs):
+            proc.stop(grace_s=_STOP_GRACE_S)
+
+
+def _supervise(procs: Sequence[ManagedProcess], duration: float | None) -> int:
+    deadline = None if duration is None else time.monotonic() + duration
+    while deadline is None or time.monotonic() < deadline:
+        for proc in procs:
+            code = proc.returncode
+            if code is not None and code != 0:
+                tail = proc.log_tail() or "(its output went to the terminal)"
+                print(
+                    f"tcnad up: {proc.name} exited with status {code}; last lines of "
+                    f"{proc.log_path or 'its output'}:\n{tail}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
+        time.sleep(_POLL_S)
+    return 0

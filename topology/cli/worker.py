@@ -1,0 +1,109 @@
+"""``tcnad worker``: consume readings, score them, keep state in Redis, emit alerts.
+
+Start as many as there are partitions to share; they form one consumer group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+LEVELS = ("crit", "error", "warn", "info", "debug")
+_FLAGS: dict[str, tuple[str, type, str]] = {
+    # flag: (settings field, type, help)
+    "--bootstrap": ("kafka_bootstrap", str, "Kafka bootstrap servers host:port[,host:port]"),
+    "--redis-url": ("redis_url", str, "Redis URL for stream states"),
+    "--readings-topic": ("readings_topic", str, "topic of readings"),
+    "--alerts-topic": ("alerts_topic", str, "topic of alerts"),
+    "--dlq-topic": ("dlq_topic", str, "dead-letter topic for bad readings"),
+    "--scores-topic": ("scores_topic", str, "per-reading scores topic ('' = off)"),
+    "--partitions": ("partitions", int, "partitions of the topics the worker declares"),
+    "--group-id": ("group_id", str, "consumer group"),
+    "--namespace": ("namespace", str, "Redis key prefix"),
+    "--model": ("model", str, "model checkpoint ('' = the shipped default)"),
+    "--device": ("device", str, "auto | cpu | cuda[:N]"),
+    "--batch-max-size": ("batch_max_size", int, "records per batch at most"),
+    "--batch-min-size": (
+        "batch_min_size",
+        int,
+        "batch cap while the worker keeps up (doubles per full batch, up to the max)",
+    ),
+    "--batch-max-wait-ms": ("batch_max_wait_ms", int, "wait for a fuller batch, ms"),
+    "--save-interval-ms": (
+        "save_interval_ms",
+        int,
+        "least time between state saves, ms (applied readings are acked once saved)",
+    ),
+    "--hot-cache-bytes": ("hot_cache_bytes", int, "bytes of hot stream states"),
+    "--metrics-port": ("metrics_port", int, "port of /metrics and /health (0 = any)"),
+    "--web-port": ("web_port", int, "faust web port (with --web)"),
+    "--session-timeout": ("session_timeout_s", float, "consumer group session timeout, s"),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "worker",
+        help="run a worker (consumer group member)",
+        description=__doc__,
+    )
+    for flag, (field, typ, text) in _FLAGS.items():
+        env = f"TCNAD_{field.upper()}"
+        shown = os.environ.get(env, _field_default(field))
+        p.add_argument(flag, dest=field, type=typ, default=None, help=f"{text} [{env}: {shown}]")
+    p.add_argument("--no-metrics", action="store_true", help="no /metrics and /health server")
+    p.add_argument("--web", action="store_true", help="enable faust's web server")
+    p.add_argument("-l", "--log-level", dest="log_level", choices=LEVELS, default=None)
+    p.set_defaults(func=run)
+
+
+def _field_default(field: str) -> object:
+    from tcnad.topology.settings import Settings
+
+    return Settings.model_fields[field].default
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from tcnad.topology.settings import Settings
+
+    overrides: dict[str, Any] = {
+        field: getattr(args, field)
+        for field, _, _ in _FLAGS.values()
+        if getattr(args, field, None) is not None
+    }
+    if args.no_metrics:
+        overrides["metrics_enabled"] = False
+    if args.web:
+        overrides["web_enabled"] = True
+    if args.log_level:
+        overrides["log_level"] = args.log_level
+    return Settings(**overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    level = {"crit": "CRITICAL", "warn": "WARNING"}.get(settings.log_level, settings.log_level)
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    import faust
+
+    from tcnad.topology.worker.app import create_app
+    from tcnad.topology.worker.runtime import tune_gc, watch_gc
+
+    app = create_app(settings)
+    tune_gc(settings.gc_gen0_threshold)
+    watch_gc()
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    code = 0
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    if app.fatal is not None:
+        print(f"tcnad worker: stopped: {app.fatal}", file=sys.stderr)
+        code = code or 1
+    return code

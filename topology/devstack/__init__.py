@@ -1,0 +1,6 @@
+"""The embedded stack for demos and tests: a Kafka-protocol broker (tansu) and a Redis
+started as subprocesses on free loopback ports (``stack``), the process supervision they
+share (``processes``) and the demo's fleet of synthetic streams (``fleet``).
+"""
+
+__all__: list[str] = []

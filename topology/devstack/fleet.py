@@ -1,0 +1,370 @@
+"""Reading sources for ``tcnad produce``: a seeded synthetic fleet and CSV replay.
+
+The fleet mixes sensor streams (``sensor-0007``: level + daily-like seasonality + AR(1)
+noise) and tick streams (``tick-AAPL``: a geometric random walk). Some streams are clean;
+the others get injected anomalies after ``first_anomaly`` steps, spaced by ``gap`` steps:
+
+- ``spike``: one reading off by 6-10 standard deviations (a bad print for ticks);
+- ``level_shift``: the level moves by 6-10 standard deviations and stays there;
+- ``variance_burst``: the noise grows 5-8x for 20-60 readings.
+
+Everything is a pure function of the seed, so the ground truth (``truth()``) says exactly
+where the anomalies are. Timestamps are regular: ``start_ts + step * interval``.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import logging
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tcnad.topology.wire.schemas import (
+    WireError,
+    check_stream,
+    encode_reading,
+    parse_ts,
+    parse_values,
+)
+
+__all__ = [
+    "ANOMALY_KINDS",
+    "AlertCheck",
+    "Anomaly",
+    "CsvReplay",
+    "StreamTruth",
+    "SyntheticFleet",
+    "check_alerts",
+    "tick_symbols",
+]
+
+logger = logging.getLogger(__name__)
+
+ANOMALY_KINDS = ("spike", "level_shift", "variance_burst")
+Message = tuple[bytes, bytes]  # (key = stream id, value = wire JSON)
+
+_SYMBOLS = [
+    "AAPL",
+    "MSFT",
+    "GOOG",
+    "AMZN",
+    "NVDA",
+    "META",
+    "TSLA",
+    "BRKB",
+    "JPM",
+    "V",
+    "UNH",
+    "XOM",
+    "JNJ",
+    "WMT",
+    "MA",
+    "PG",
+    "HD",
+    "CVX",
+    "MRK",
+    "ABBV",
+    "KO",
+    "PEP",
+    "AVGO",
+    "COST",
+    "LLY",
+]
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_SPIKE_WINDOW = 5  # readings after a spike in which an alert still counts as a hit
+_SHIFT_WINDOW = 50  # readings after a level shift's onset in which alerts are hits
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """An injected anomaly on steps ``[start, end)`` of one stream. An alert whose
+    timestamp lies in ``[start_ts, window_end_ts]`` detects it."""
+
+    kind: str
+    start: int
+    end: int
+    start_ts: float
+    end_ts: float
+    window_end_ts: float
+    magnitude: float  # in standard deviations (spike, level shift) or noise multiple (burst)
+
+
+@dataclass
+class StreamTruth:
+    stream: str
+    kind: str  # "sensor" or "tick"
+    anomalies: list[Anomaly] = field(default_factory=list)
+
+
+def tick_symbols(n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` distinct ticker-like symbols: well-known ones first, then random 3-4 letters."""
+    out = list(_SYMBOLS[:n])
+    seen = set(out)
+    while len(out) < n:
+        sym = "".join(rng.choice(list(_LETTERS), size=int(rng.integers(3, 5))))
+        if sym not in seen:
+            seen.add(sym)
+            out.append(sym)
+    return out
+
+
+class _Schedule:
+    """A stream's anomalies, drawn lazily and deterministically as steps are generated."""
+
+    def __init__(self, rng: np.random.Generator, first: int, gap: tuple[int, int]) -> None:
+        self._rng = rng
+        self._gap = gap
+        self._next = first + int(rng.integers(0, gap[1] - gap[0] + 1))
+        self.items: list[tuple[str, int, int, float, int]] = []  # kind, start, end, mag, sign
+
+    def until(self, stop: int) -> list[tuple[str, int, int, float, int]]:
+        """All anomalies starting before ``stop``."""
+        while self._next < stop:
+            kind = ANOMALY_KINDS[int(self._rng.integers(0, len(ANOMALY_KINDS)))]
+            start = self._next
+            if kind == "variance_burst":
+                end, mag = start + int(self._rng.integers(20, 61)), float(self._rng.uniform(5, 8))
+            else:
+                end, mag = start + 1, float(self._rng.uniform(6, 10))
+            sign = 1 if self._rng.random() < 0.5 else -1
+            self.items.append((kind, start, end, round(mag, 3), sign))
+            self._next = end + int(self._rng.integers(self._gap[0], self._gap[1] + 1))
+        return self.items
+
+
+class SyntheticFleet:
+    """A seeded fleet of sensor and tick streams with injected anomalies.
+
+    ``blocks`` yields values in time-major blocks of shape ``(T, n_streams, width)``;
+    ``messages`` yields wire messages ``(key, value)`` step by step across all streams."""
+
+    def __init__(
+        self,
+        n_streams: int = 20,
+        seed: int = 0,
+        *,
+        width: int = 1,
+        tick_fraction: float = 0.3,
+        anomalous_fraction: float = 0.5,
+        start_ts: float = 1_700_000_000.0,
+        interval: float = 1.0,
+        first_anomaly: int = 300,
+        gap: tuple[int, int] = (150, 400),
+    ) -> None:
+        if n_streams < 1 or width < 1 or interval <= 0 or not 0 < gap[0] <= gap[1]:
+            raise ValueError("need n_streams >= 1, width >= 1, interval > 0, 0 < gap[0] <= gap[1]")
+        self.n_streams, self.seed, self.width = n_streams, seed, width
+        self.start_ts, self.interval = float(start_ts), float(interval)
+        self.first_anomaly, self.gap = first_anomaly, gap
+        rng = np.random.default_rng([seed, 0])
+        n_ticks = min(n_streams, round(n_streams * tick_fraction))
+        n_sensors = n_streams - n_ticks
+        self.kinds = ["sensor"] * n_sensors + ["tick"] * n_ticks
+        self.ids = [f"sensor-{i:04d}" for i in range(n_sensors)] + [
+            f"tick-{s}" for s in tick_symbols(n_ticks, rng)
+        ]
+        n_bad = round(n_streams * anomalous_fraction)
+        anomalous = set(rng.permutation(n_streams)[:n_bad].tolist())
+        self._schedules = {
+            i: _Schedule(np.random.default_rng([seed, 1, i]), first_anomaly, gap)
+            for i in sorted(anomalous)
+        }
+        self._params(rng)
+        self._noise_rng = np.random.default_rng([seed, 2])
+        self._t = 0
+
+    def _params(self, rng: np.random.Generator) -> None:
+        s, w = self.n_streams, self.width
+        self._is_tick = np.array([k == "tick" for k in self.kinds])
+        self._level = rng.uniform(-20, 80, (s, w))
+        self._amp = rng.uniform(0.5, 4.0, (s, 1))
+        self._period = rng.uniform(60, 400, (s, 1))
+        self._phase = rng.uniform(0, 2 * math.pi, (s, 1))
+        self._phi = rng.uniform(0.3, 0.9, (s, 1))
+        self._sigma = rng.uniform(0.2, 1.5, (s, 1))
+        self._std = self._sigma / np.sqrt(1 - self._phi**2)  # stationary AR(1) std
+        self._ar = np.zeros((s, w))
+        self._vol = rng.uniform(5e-4, 2e-3, (s, 1))
+        self._logp = np.log(rng.uniform(20, 500, (s, 1))) + rng.uniform(0, 0.5, (s, w))
+
+    @property
+    def steps_done(self) -> int:
+        return self._t
+
+    def _effects(self, t0: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per step and stream: spike (in stds), level-shift step (in stds), noise multiple.
+        Shapes ``(n, n_streams, 1)``."""
+        spike = np.zeros((n, self.n_streams, 1))
+        shift = np.zeros((n, self.n_streams, 1))
+        burst = np.ones((n, self.n_streams, 1))
+        for i, sched in self._schedules.items():
+            for kind, start, end, mag, sign in sched.until(t0 + n):
+                if end <= t0 or start >= t0 + n:
+                    continue
+                a, b = max(start, t0) - t0, min(end, t0 + n) - t0
+                if kind == "spike":
+                    spike[a, i, 0] = sign * mag
+                elif kind == "level_shift":
+                    shift[a, i, 0] = sign * mag
+                else:
+                    burst[a:b, i, 0] = mag
+        return spike, shift, burst
+
+    def block(self, n: int) -> np.ndarray:
+        """The next ``n`` steps of every stream, shape ``(n, n_streams, width)``."""
+        t0 = self._t
+        spike, shift, burst = self._effects(t0, n)
+        z = self._noise_rng.standard_normal((n, self.n_streams, self.width))
+        out = np.empty((n, self.n_streams, self.width))
+        steps = np.arange(t0, t0 + n, dtype=np.float64)
+        for k in range(n):
+            # sensors: level + seasonality + AR(1) noise (innovations scaled in a burst)
+            self._level += shift[k] * self._std
+            self._ar = self._phi * self._ar + self._sigma * burst[k] * z[k]
+            season = self._amp * np.sin(2 * math.pi * steps[k] / self._period + self._phase)
+            sensor = self._level + season + self._ar + spike[k] * self._std
+            # ticks: log price random walk; a shift jumps it, a spike is one bad print
+            self._logp += self._vol * (burst[k] * z[k] + shift[k])
+            tick = np.exp(self._logp + spike[k] * self._vol)
+            out[k] = np.where(self._is_tick[:, None], tick, sensor)
+        self._t += n
+        return np.round(out, 4)
+
+    def messages(self, steps: int | None = None, block: int = 256) -> Iterator[Message]:
+        """Wire messages, time-major (step 0 of every stream, then step 1, ...); ``steps``
+        None means without end."""
+        prefixes = [f'{{"stream":"{s}","ts":' for s in self.ids]
+        keys = [s.encode() for s in self.ids]
+        produced = 0
+        while steps is None or produced < steps:
+            n = block if steps is None else min(block, steps - produced)
+            t0 = self._t
+            values = self.block(n)
+            for k in range(n):
+                ts = repr(self.start_ts + (t0 + k) * self.interval)
+                row = values[k].tolist()
+                for i, vals in enumerate(row):
+                    v = repr(vals[0]) if self.width == 1 else "[" + ",".join(map(repr, vals)) + "]"
+                    yield keys[i], f'{prefixes[i]}{ts},"value":{v}}}'.encode()
+            produced += n
+
+    def truth(self, steps: int | None = None) -> list[StreamTruth]:
+        """Streams and the anomalies that start within the first ``steps`` steps (default:
+        the steps generated so far)."""
+        stop = self._t if steps is None else steps
+        out = [StreamTruth(s, k) for s, k in zip(self.ids, self.kinds, strict=True)]
+        for i, sched in self._schedules.items():
+            for kind, start, end, mag, _sign in sched.until(stop):
+                if start >= stop:
+                    continue
+                window = {"spike": _SPIKE_WINDOW, "level_shift": _SHIFT_WINDOW}.get(kind, 0)
+                last = end - 1 + window if kind != "level_shift" else start + window
+                out[i].anomalies.append(
+                    Anomaly(
+                        kind, start, end, self._ts(start), self._ts(end - 1), self._ts(last), mag
+                    )
+                )
+        return out
+
+    def _ts(self, step: int) -> float:
+        return self.start_ts + step * self.interval
+
+    def truth_document(self, steps: int | None = None) -> dict[str, Any]:
+        """``truth`` as a JSON-ready document (what ``tcnad produce --truth`` writes)."""
+        streams = self.truth(steps)
+        return {
+            "seed": self.seed,
+            "width": self.width,
+            "start_ts": self.start_ts,
+            "interval": self.interval,
+            "steps": self._t if steps is None else steps,
+            "clean": [s.stream for s in streams if not s.anomalies],
+            "anomalous": [s.stream for s in streams if s.anomalies],
+            "streams": [asdict(s) for s in streams],
+        }
+
+
+@dataclass
+class CsvReplay:
+    """Replay of CSV files ``timestamp,value[,value2...]``; stream id = file stem.
+
+    A first row whose timestamp does not parse is a header. Timestamps are epoch seconds or
+    ISO 8601. Rows that fail the wire rules are skipped and counted (``skipped``); messages
+    of all files are merged in timestamp order."""
+
+    paths: Sequence[Path]
+    skipped: int = 0
+
+    def _rows(self, path: Path) -> Iterator[tuple[float, int, bytes, bytes]]:
+        stream = check_stream(path.stem)
+        key = stream.encode()
+        with path.open(newline="", encoding="utf-8") as fh:
+            for line_no, row in enumerate(csv.reader(fh), start=1):
+                if not row or all(not c.strip() for c in row):
+                    continue
+                try:
+                    ts = parse_ts(_number_or_text(row[0]))
+                    values = parse_values([_number_or_text(c) for c in row[1:]])
+                except WireError as exc:
+                    if line_no > 1:
+                        self.skipped += 1
+                        logger.warning("skipping %s line %d: %s", path, line_no, exc)
+                    continue
+                yield ts, line_no, key, encode_reading(stream, ts, values)
+
+    def messages(self) -> Iterator[Message]:
+        merged = heapq.merge(*(self._rows(p) for p in self.paths), key=lambda r: (r[0], r[1]))
+        for _ts, _line, key, value in merged:
+            yield key, value
+
+    def count(self) -> int:
+        """Readable rows across all files (reads them once)."""
+        return sum(1 for p in self.paths for _ in CsvReplay([p])._rows(p))
+
+
+def _number_or_text(cell: str) -> float | str:
+    text = cell.strip()
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+@dataclass
+class AlertCheck:
+    """Alerts matched against a truth document: anomalies detected or missed, false alerts."""
+
+    detected: list[tuple[str, dict[str, Any]]]
+    missed: list[tuple[str, dict[str, Any]]]
+    false_alerts: list[tuple[str, float]]
+
+
+def check_alerts(
+    truth: dict[str, Any], alerts: Iterable[tuple[str, float]], slack_s: float = 0.0
+) -> AlertCheck:
+    """Match ``(stream, ts)`` alerts with the anomalies of a ``truth_document``: an alert in
+    ``[start_ts - slack_s, window_end_ts + slack_s]`` detects the anomaly; any other alert
+    is false (every alert on a clean stream is)."""
+    windows = {s["stream"]: s["anomalies"] for s in truth["streams"]}
+    hit: set[tuple[str, int]] = set()
+    false_alerts: list[tuple[str, float]] = []
+    for stream, ts in alerts:
+        matched = False
+        for j, a in enumerate(windows.get(stream, [])):
+            if a["start_ts"] - slack_s <= ts <= a["window_end_ts"] + slack_s:
+                hit.add((stream, j))
+                matched = True
+        if not matched:
+            false_alerts.append((stream, ts))
+    detected: list[tuple[str, dict[str, Any]]] = []
+    missed: list[tuple[str, dict[str, Any]]] = []
+    for stream, anomalies in windows.items():
+        for j, a in enumerate(anomalies):
+            (detected if (stream, j) in hit else missed).append((stream, a))
+    return AlertCheck(detected, missed, false_alerts)

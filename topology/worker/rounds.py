@@ -1,0 +1,128 @@
+"""Stepping a batch in rounds and turning step results into alert and score messages.
+
+A batch may hold several readings of one stream, but ``Detector.step`` takes each slot at
+most once per call: round ``r`` steps the ``r``-th reading of every stream that has one.
+Streams are sorted by their reading count, longest first, so round ``r`` is a prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tcnad.topology.wire.decode import Decoded
+from tcnad.topology.wire.schemas import Alert, ScoreRecord
+from tcnad.topology.worker.hotcache import HotEntry
+from tcnad.topology.worker.ports import DetectorLike, OutMessage
+
+
+@dataclass
+class StepPlan:
+    """The readings to apply, per stream, in stream order (offsets and timestamps rising)."""
+
+    streams: list[str] = field(default_factory=list)
+    entries: list[HotEntry] = field(default_factory=list)
+    items: list[list[Decoded]] = field(default_factory=list)
+    n_readings: int = 0
+
+    def add(self, stream: str, entry: HotEntry, items: list[Decoded]) -> None:
+        self.streams.append(stream)
+        self.entries.append(entry)
+        self.items.append(items)
+        self.n_readings += len(items)
+
+
+@dataclass
+class RoundResults:
+    """``order``: plan indices, longest stream first; ``rounds[r]`` has ``n_r`` rows for
+    ``order[:n_r]``."""
+
+    order: npt.NDArray[np.int64]
+    rounds: list[Any]
+
+
+def step_rounds(detector: DetectorLike, plan: StepPlan) -> RoundResults:
+    """Step every planned reading; one ``Detector.step`` call per round."""
+    lengths = np.fromiter((len(x) for x in plan.items), dtype=np.int64, count=len(plan.items))
+    order = np.argsort(-lengths, kind="stable")
+    if not len(order):
+        return RoundResults(order, [])
+    sorted_len = lengths[order]
+    slots = np.fromiter((plan.entries[i].slot for i in order), dtype=np.int64, count=len(order))
+    items = [plan.items[i] for i in order]
+    width = int(detector.spec.n_inputs)
+    rounds = []
+    for r in range(int(sorted_len[0])):
+        n = int(np.count_nonzero(sorted_len > r))
+        values = np.array([items[i][r].reading.values for i in range(n)], dtype=np.float64)
+        times = np.fromiter((items[i][r].reading.ts for i in range(n)), np.float64, count=n)
+        rounds.append(detector.step(slots[:n], values.reshape(n, width), times))
+    return RoundResults(order, rounds)
+
+
+def _rows(arr: npt.NDArray[np.float64], i: int) -> list[float]:
+    return [float(x) for x in np.atleast_1d(arr[i])]
+
+
+def build_alerts(
+    plan: StepPlan, results: RoundResults, topic: str, model_id: str
+) -> list[OutMessage]:
+    """One alert message per reading whose step result says ``alert``; key = stream id."""
+    out: list[OutMessage] = []
+    for r, res in enumerate(results.rounds):
+        for i in (int(x) for x in np.flatnonzero(np.asarray(res.alert))):
+            d = plan.items[int(results.order[i])][r]
+            rec, rd = d.record, d.reading
+            alert = Alert(
+                id=f"{rd.stream}:{rec.partition}:{rec.offset}",
+                stream=rd.stream,
+                ts=rd.ts,
+                value=list(rd.values),
+                lower=_rows(res.lower, i),
+                median=_rows(res.median, i),
+                upper=_rows(res.upper, i),
+                severity=float(res.severity[i]),
+                tail_prob=float(res.tail_prob[i]),
+                score=float(res.score[i]),
+                model_id=model_id,
+                partition=rec.partition,
+                offset=rec.offset,
+            )
+            out.append(OutMessage(topic, rd.stream.encode(), alert.model_dump_json().encode()))
+    return out
+
+
+def build_scores(plan: StepPlan, results: RoundResults, topic: str) -> list[OutMessage]:
+    """One score record per applied reading (the optional dashboard/benchmark topic)."""
+    out: list[OutMessage] = []
+    for r, res in enumerate(results.rounds):
+        alerts = np.asarray(res.alert)
+        for i in range(len(alerts)):
+            d = plan.items[int(results.order[i])][r]
+            rec, rd = d.record, d.reading
+            score = ScoreRecord(
+                stream=rd.stream,
+                ts=rd.ts,
+                value=list(rd.values),
+                lower=_rows(res.lower, i),
+                median=_rows(res.median, i),
+                upper=_rows(res.upper, i),
+                score=float(res.score[i]),
+                alert=bool(alerts[i]),
+                partition=rec.partition,
+                offset=rec.offset,
+            )
+            out.append(OutMessage(topic, rd.stream.encode(), score.model_dump_json().encode()))
+    return out
+
+
+def group_by_stream(decoded: Sequence[Decoded]) -> dict[str, list[Decoded]]:
+    """Readings per stream in arrival order (a stream lives on one partition)."""
+    groups: dict[str, list[Decoded]] = {}
+    for d in decoded:
+        groups.setdefault(d.reading.stream, []).append(d)
+    return groups
