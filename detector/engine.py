@@ -20,6 +20,7 @@ import numpy.typing as npt
 import torch
 
 from tcnad.detector import normalize, scoring
+from tcnad.detector.arrays import B8, F32, F64, I64
 from tcnad.detector.checkpoint import load_checkpoint
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.model import Weights
@@ -27,11 +28,6 @@ from tcnad.detector.scoring import AlertPolicy
 from tcnad.detector.spec import TCNSpec
 from tcnad.detector.state import StateDelta, StateLayout, StreamState
 from tcnad.detector.streaming import RingPool
-
-F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-B8 = npt.NDArray[np.bool_]
 
 
 class StepInputError(DetectorError, ValueError):

@@ -13,11 +13,9 @@ For reading ``x_t`` with statistics ``S_{t-1}`` (before the reading):
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
+from tcnad.detector.arrays import F64
 from tcnad.detector.spec import TCNSpec
-
-F64 = npt.NDArray[np.float64]
 
 
 def norm_size(n_inputs: int) -> int:

@@ -19,10 +19,10 @@ import numpy.typing as npt
 import torch
 from torch import Tensor
 
+from tcnad.detector.arrays import I64
 from tcnad.detector.model import Weights, params_to_quantiles
 from tcnad.detector.spec import TCNSpec
 
-I64 = npt.NDArray[np.int64]
 A = TypeVar("A", npt.NDArray[np.int64], Tensor)
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tcnad.detector.state import F32, F64, StateDelta, StateLayout, StreamState, delta_size
+from tcnad.detector.arrays import F32, F64
+from tcnad.detector.state import StateDelta, StateLayout, StreamState, delta_size
 from tcnad.state.errors import CorruptState, IncompatibleState, InvalidUpdate
 from tcnad.state.types import StreamRecord, StreamUpdate
 

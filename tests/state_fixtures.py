@@ -12,7 +12,8 @@ import zlib
 import numpy as np
 import numpy.typing as npt
 
-from tcnad.detector.state import F32, F64, StateDelta, StateLayout, StreamState
+from tcnad.detector.arrays import F32, F64
+from tcnad.detector.state import StateDelta, StateLayout, StreamState
 from tcnad.state.types import StreamRecord, StreamUpdate
 
 BASE_OFFSET = 1000

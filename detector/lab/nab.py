@@ -23,12 +23,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from tcnad.detector.arrays import F64, I64
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab import corpora
 from tcnad.detector.lab.series import Series, Times, parse_times, read_series
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 PROBATION_PERCENT = 0.15
 PROBATION_CAP_ROWS = 5000  # the period is at most PROBATION_PERCENT * this = 750 rows

@@ -13,14 +13,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
+from tcnad.detector.arrays import B8, F64, I64
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab.series import Series, epoch_seconds
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
 
 
 class StepOutput(Protocol):
@@ -43,9 +39,9 @@ class StepOutput(Protocol):
     @property
     def severity(self) -> F64: ...
     @property
-    def alert(self) -> Bools: ...
+    def alert(self) -> B8: ...
     @property
-    def warm(self) -> Bools: ...
+    def warm(self) -> B8: ...
 
 
 class Engine(Protocol):
@@ -71,11 +67,11 @@ class Scored:
     score: F64
     tail_prob: F64
     severity: F64
-    alert: Bools
-    warm: Bools
+    alert: B8
+    warm: B8
 
     @property
-    def outside(self) -> Bools:
+    def outside(self) -> B8:
         """``(n,)`` readings outside their band (False where there was no band yet)."""
         v = self.series.values
         with np.errstate(invalid="ignore"):

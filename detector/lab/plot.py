@@ -18,10 +18,9 @@ import numpy.typing as npt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from tcnad.detector.arrays import F64
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab.series import parse_times
-
-F64 = npt.NDArray[np.float64]
 
 SCORED_COLUMNS = ("timestamp", "value", "anomaly_score", "lower", "median", "upper", "alert")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from tcnad.detector.arrays import F64
 from tcnad.detector.errors import DetectorError
 
-F64 = npt.NDArray[np.float64]
 Times = npt.NDArray[np.datetime64]
 
 

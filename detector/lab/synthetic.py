@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-F64 = npt.NDArray[np.float64]
+from tcnad.detector.arrays import F64
+
 Gen = np.random.Generator
 
 KINDS = ("seasonal", "random_walk", "garch", "regime", "ar")

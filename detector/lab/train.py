@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from tqdm import tqdm
 
+from tcnad.detector.arrays import F32, F64
 from tcnad.detector.checkpoint import save_checkpoint
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab import synthetic
@@ -28,8 +28,6 @@ from tcnad.detector.spec import TCNSpec
 from tcnad.detector.streaming import resolve_device
 
 log = logging.getLogger(__name__)
-F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
 Batch = tuple[torch.Tensor, ...]
 
 

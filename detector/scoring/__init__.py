@@ -65,12 +65,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
+from tcnad.detector.arrays import B8, F64
 from tcnad.detector.errors import SpecError
-
-F64 = npt.NDArray[np.float64]
-B8 = npt.NDArray[np.bool_]
 
 CALM_NEVER = 1e9  # "calm" of a stream that never left its band
 DAY = 86_400.0

@@ -40,12 +40,11 @@ Asserts nothing.
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
+from tcnad.detector.arrays import F64
 from tcnad.detector.lab.nab import LabelledSeries
 from tests.benchmarks import pattern_corpus
 
-F64 = npt.NDArray[np.float64]
 Gen = np.random.Generator
 
 PERIODS = (96, 144, 288)

@@ -36,13 +36,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 
+from tcnad.detector.arrays import F64
 from tcnad.detector.lab.nab import LabelledSeries
 from tcnad.detector.lab.series import Series
 from tcnad.detector.lab.synthetic import KINDS, generate_series, inject_anomalies
 
-F64 = npt.NDArray[np.float64]
 Gen = np.random.Generator
 
 PERIODS = (24, 48, 96, 144, 288)  # readings per day: hourly to five-minute readings

@@ -21,11 +21,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
+from tcnad.detector.arrays import F64
 from tests.benchmarks import burst_corpus, pattern_corpus
 
-F64 = npt.NDArray[np.float64]
 KINDS = ("smooth", "edged", "counts", "hawkes")
 DAY = 86_400
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
+from tcnad.detector.arrays import F64
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab.nab import (
     FileOutcome,
@@ -32,7 +32,6 @@ from tcnad.detector.lab.offline import Scored
 from tcnad.detector.lab.series import Series
 from tcnad.topology.cli.score import add_model_args, load_engine, score_all, set_threads, write_nab
 
-F64 = npt.NDArray[np.float64]
 CLEAN_CATEGORY = "artificialNoAnomaly"
 
 
