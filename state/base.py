@@ -57,7 +57,8 @@ def decide(
     """Whether an update from ``since`` with meta ``body`` may replace ``stored``.
 
     Absent counts as step 0. A stored state of another model/format (or corrupt) counts as
-    absent under the "reset" policy and as a fence under "error".
+    absent under the "reset" policy and as a fence under "error". A format 1 state of the
+    same layout is a state like any other (the update rewrites it as format 2).
     """
     if stored is None:
         return Outcome.APPLIED if since == 0 else Outcome.FENCED
@@ -66,7 +67,7 @@ def decide(
         return Outcome.APPLIED if since == 0 and policy == "reset" else Outcome.FENCED
     if current == since:
         return Outcome.APPLIED
-    if stored[len(codec.header) :] == body:
+    if stored.startswith(codec.header) and stored[len(codec.header) :] == body:
         return Outcome.ALREADY_APPLIED
     return Outcome.FENCED
 

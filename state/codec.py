@@ -2,12 +2,15 @@
 
 meta = header | body
   header = b"TCNS" | format version u16 | layout fingerprint u32 | len u8 | model id
-  body   = step i64 | offset i64 | timestamp f64 | stats f64 * stats_size   (little-endian)
+  body   = step i64 | offset i64 | timestamp f64 | source u64 | stats f64 * stats_size
+           (little-endian; ``source`` names the topic partition of ``offset``)
 rings  = ring 0 | ring 1 | ...  each row-major ``(L_j, C_j)`` little-endian float32, so slot
          ``s`` of ring ``j`` is the ``C_j * 4`` bytes at ``ring_base[j] + s * C_j * 4``.
 
 The header says who wrote the state; a reader compares it byte for byte with its own, so a
-state of another model id, format version, ring dtype or shapes is never used silently. A
+state of another model id, format version, ring dtype or shapes is never used silently. The
+one exception is format 1, the same body without ``source``: it is read as a state of
+unknown source and rewritten as format 2 by its next save, so an upgrade resets nothing. A
 rings blob shorter than the layout (slots never written) reads as zeros, which is the
 causal zero padding of the slot convention in ``tcnad.detector.state``.
 """
@@ -23,14 +26,16 @@ import numpy as np
 from tcnad.detector.arrays import F32, F64
 from tcnad.detector.state import StateDelta, StateLayout, StreamState, delta_size
 from tcnad.state.errors import CorruptState, IncompatibleState, InvalidUpdate
-from tcnad.state.types import StreamRecord, StreamUpdate
+from tcnad.state.types import UNKNOWN_SOURCE, StreamRecord, StreamUpdate
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+OLD_FORMAT_VERSION = 1  # read (source unknown) and upgraded on the next save
 MAGIC = b"TCNS"
 RING_DTYPE = "<f4"
 MAX_STEP = 2**53  # the Lua side holds steps as doubles
 _HEAD = struct.Struct("<4sHIB")  # magic, format version, fingerprint, model id length
-_POS = struct.Struct("<qqd")  # step, offset, timestamp
+_POS = struct.Struct("<qqdQ")  # step, offset, timestamp, source
+_OLD_POS = struct.Struct("<qqd")  # format 1: step, offset, timestamp
 
 
 def fingerprint(layout: StateLayout) -> int:
@@ -44,7 +49,7 @@ def describe_header(meta: bytes) -> str:
     if len(meta) < _HEAD.size or meta[:4] != MAGIC:
         return "bytes that are not a tcnad state"
     _, version, fp, n = _HEAD.unpack_from(meta)
-    if version != FORMAT_VERSION:
+    if version not in (FORMAT_VERSION, OLD_FORMAT_VERSION):
         return f"format version {version}"
     model = meta[_HEAD.size : _HEAD.size + n].decode("utf-8", "replace")
     return f"model {model!r} (format {version}, layout {fp:08x})"
@@ -71,6 +76,9 @@ class StateCodec:
         self.header = _HEAD.pack(MAGIC, FORMAT_VERSION, fingerprint(layout), len(model)) + model
         self.body_size = _POS.size + 8 * layout.stats_size
         self.meta_size = len(self.header) + self.body_size
+        old = _HEAD.pack(MAGIC, OLD_FORMAT_VERSION, fingerprint(layout), len(model)) + model
+        self.old_header = old
+        self.old_meta_size = len(old) + _OLD_POS.size + 8 * layout.stats_size
         self.row_bytes = tuple(ch * 4 for _, ch in layout.ring_shapes)
         bases, pos = [], 0
         for (length, _), row in zip(layout.ring_shapes, self.row_bytes, strict=True):
@@ -80,14 +88,21 @@ class StateCodec:
         self._delta_sizes: dict[int, int] = {}  # floats of a delta's rows, by steps
 
     # ---------------------------------------------------------------- encode
-    def encode_body(self, step: int, offset: int, timestamp: float, stats: F64) -> bytes:
+    def encode_body(
+        self, step: int, offset: int, timestamp: float, stats: F64, source: int = UNKNOWN_SOURCE
+    ) -> bytes:
         """Body of the meta record (no header). stats: ``(stats_size,)``."""
         if stats.shape != (self.layout.stats_size,):
             raise InvalidUpdate(f"stats shape {stats.shape} != ({self.layout.stats_size},)")
-        return _POS.pack(step, offset, timestamp) + stats.astype("<f8", copy=False).tobytes()
+        if not 0 <= source < 2**64:
+            raise InvalidUpdate(f"source must be an unsigned 64-bit id, got {source}")
+        pos = _POS.pack(step, offset, timestamp, source)
+        return pos + stats.astype("<f8", copy=False).tobytes()
 
-    def encode_meta(self, step: int, offset: int, timestamp: float, stats: F64) -> bytes:
-        return self.header + self.encode_body(step, offset, timestamp, stats)
+    def encode_meta(
+        self, step: int, offset: int, timestamp: float, stats: F64, source: int = UNKNOWN_SOURCE
+    ) -> bytes:
+        return self.header + self.encode_body(step, offset, timestamp, stats, source)
 
     def encode_rings(self, rings: tuple[F32, ...]) -> bytes:
         """All rings, each ``(L_j, C_j)``, as one blob of ``layout.ring_bytes`` bytes."""
@@ -123,7 +138,7 @@ class StateCodec:
             raise InvalidUpdate(
                 f"stream {update.stream!r}: steps {d.since_step}->{d.step} out of range"
             )
-        body = self.encode_body(d.step, update.offset, update.timestamp, d.stats)
+        body = self.encode_body(d.step, update.offset, update.timestamp, d.stats, update.source)
         return body, self.encode_rows(d)
 
     def ring_writes(self, since_step: int, step: int) -> list[RingWrite]:
@@ -145,11 +160,19 @@ class StateCodec:
         return writes
 
     # ---------------------------------------------------------------- decode
+    def body_offset(self, meta: bytes) -> int | None:
+        """Where the body of a compatible, well-sized meta record starts (format 2 or 1);
+        None for anything else."""
+        if len(meta) == self.meta_size and meta.startswith(self.header):
+            return len(self.header)
+        if len(meta) == self.old_meta_size and meta.startswith(self.old_header):
+            return len(self.old_header)
+        return None
+
     def stored_step(self, meta: bytes) -> int | None:
         """Step of a compatible, well-sized meta record; None otherwise."""
-        if len(meta) != self.meta_size or not meta.startswith(self.header):
-            return None
-        return int(_POS.unpack_from(meta, len(self.header))[0])
+        at = self.body_offset(meta)
+        return None if at is None else int(_POS.unpack_from(meta, at)[0])
 
     def decode(self, stream: str, meta: bytes | None, rings: bytes | None) -> StreamRecord | None:
         """The stored record, or None when the stream is absent.
@@ -158,15 +181,21 @@ class StateCodec:
         """
         if meta is None:
             return None
-        if not meta.startswith(self.header):
+        if meta.startswith(self.header):
+            size, pos = self.meta_size, _POS
+        elif meta.startswith(self.old_header):
+            size, pos = self.old_meta_size, _OLD_POS
+        else:
             raise IncompatibleState(
                 stream,
                 f"written by {describe_header(meta)}, this worker runs "
                 f"{describe_header(self.header)}",
             )
-        if len(meta) != self.meta_size:
-            raise CorruptState(stream, f"meta is {len(meta)} bytes, expected {self.meta_size}")
-        step, offset, timestamp = _POS.unpack_from(meta, len(self.header))
+        if len(meta) != size:
+            raise CorruptState(stream, f"meta is {len(meta)} bytes, expected {size}")
+        head = size - pos.size - 8 * self.layout.stats_size
+        step, offset, timestamp, *rest = pos.unpack_from(meta, head)
+        source = rest[0] if rest else UNKNOWN_SOURCE
         blob = rings or b""
         if len(blob) > self.layout.ring_bytes or (step > 0 and not blob):
             raise CorruptState(
@@ -174,13 +203,13 @@ class StateCodec:
                 f"rings are {len(blob)} bytes at step {step}, "
                 f"expected at most {self.layout.ring_bytes} and at least 1",
             )
-        stats = np.frombuffer(meta, dtype="<f8", offset=len(self.header) + _POS.size)
+        stats = np.frombuffer(meta, dtype="<f8", offset=head + pos.size)
         state = StreamState(
             step=int(step),
             rings=self.decode_rings(blob),
             stats=stats.astype(np.float64),
         )
-        return StreamRecord(stream, state, int(offset), float(timestamp))
+        return StreamRecord(stream, state, int(offset), float(timestamp), int(source))
 
     def decode_rings(self, blob: bytes) -> tuple[F32, ...]:
         """Rings ``(L_j, C_j)`` float32 from a possibly short blob (missing tail = zeros);

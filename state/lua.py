@@ -12,9 +12,14 @@ from tcnad.state.codec import StateCodec
 _SAVE_TEMPLATE = """\
 -- KEYS: meta, rings. ARGV: since_step (decimal), meta body, changed ring rows.
 -- Returns 1 applied, 2 already applied (stored body equals ARGV[2]), 0 fenced.
+-- A stored meta of format 1 (OLD: same layout, body without the source) counts as a state
+-- at its step; the update rewrites it in the current format.
 local HEAD = "{head}"
 local HL = {head_len}
 local SIZE = {meta_size}
+local OLD = "{old_head}"
+local OLD_HL = {old_head_len}
+local OLD_SIZE = {old_meta_size}
 local RESET = {reset}
 local TTL = {ttl_ms}
 local RINGS = {{{rings}}}
@@ -23,10 +28,16 @@ local body = ARGV[2]
 local rows = ARGV[3]
 local stored = redis.call('GET', KEYS[1])
 if stored then
+  local at = 0
   if #stored == SIZE and string.sub(stored, 1, HL) == HEAD then
-    local current = struct.unpack('<i8', stored, HL + 1)
+    at = HL
+  elseif #stored == OLD_SIZE and string.sub(stored, 1, OLD_HL) == OLD then
+    at = OLD_HL
+  end
+  if at > 0 then
+    local current = struct.unpack('<i8', stored, at + 1)
     if current ~= since then
-      if string.sub(stored, HL + 1) == body then return 2 end
+      if at == HL and string.sub(stored, HL + 1) == body then return 2 end
       return 0
     end
   elseif since ~= 0 or not RESET then
@@ -81,6 +92,9 @@ def save_script(codec: StateCodec, reset: bool, ttl_ms: int) -> str:
         head=lua_bytes(codec.header),
         head_len=len(codec.header),
         meta_size=codec.meta_size,
+        old_head=lua_bytes(codec.old_header),
+        old_head_len=len(codec.old_header),
+        old_meta_size=codec.old_meta_size,
         reset="true" if reset else "false",
         ttl_ms=ttl_ms,
         rings=rings,

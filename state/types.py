@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from tcnad.detector.state import StateDelta, StreamState
+
+UNKNOWN_SOURCE = 0
+
+
+def source_id(topic: str, partition: int) -> int:
+    """A 64-bit id of a topic's partition, the source of a stream's readings (never
+    ``UNKNOWN_SOURCE``). Offsets compare only within one source."""
+    digest = hashlib.blake2b(f"{topic}\x00{partition}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") or 1
 
 
 @dataclass(frozen=True)
@@ -15,12 +25,15 @@ class StreamRecord:
 
     offset: Kafka offset of the last applied reading (-1: none yet).
     timestamp: epoch seconds of the last applied reading (-inf: none yet).
+    source: ``source_id`` of the topic partition that offset belongs to
+    (``UNKNOWN_SOURCE``: stored before sources were recorded, or none yet).
     """
 
     stream: str
     state: StreamState
     offset: int
     timestamp: float
+    source: int = UNKNOWN_SOURCE
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,7 @@ class StreamUpdate:
     delta: StateDelta
     offset: int
     timestamp: float
+    source: int = UNKNOWN_SOURCE
 
 
 @dataclass(frozen=True)

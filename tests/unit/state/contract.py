@@ -7,6 +7,7 @@ storage, reads and plants raw bytes, and lets time pass for TTL tests.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import struct
 from typing import Any, Protocol
 
@@ -17,7 +18,13 @@ from tcnad.detector.state import StateLayout
 from tcnad.state import IncompatibleState, InvalidUpdate, StateCodec
 from tcnad.state.base import StoreStats
 from tcnad.state.codec import FORMAT_VERSION
-from tcnad.state.types import LoadResult, SaveResult, StreamUpdate
+from tcnad.state.types import (
+    UNKNOWN_SOURCE,
+    LoadResult,
+    SaveResult,
+    StreamUpdate,
+    source_id,
+)
 from tests.state_fixtures import (
     expected_state,
     inconsistencies,
@@ -175,6 +182,34 @@ class CacheStoreContract:
         assert "'ref0002'" in message and "'ref0001'" in message and "reset" in message
         assert (await store.save([synthetic_update(LAYOUT, "s", 0, 1)])).fenced == ["s"]
         assert await backend.raw("s") == before
+
+    @pytest.mark.parametrize("policy", ["reset", "error"])
+    async def test_a_format1_state_is_kept_and_upgraded_by_its_next_save(
+        self, backend: Backend, policy: str
+    ) -> None:
+        store = backend.make(on_incompatible=policy)
+        await advance_to(store, "old", [3])
+        meta, rings = await backend.raw("old")
+        assert meta is not None and rings is not None
+        codec = StateCodec(LAYOUT)
+        head = len(codec.header)
+        # format 1: version 1 in the header, no source after step, offset and timestamp
+        old = codec.old_header + meta[head : head + 24] + meta[head + 32 :]
+        await backend.plant("old", old, rings)
+        record = (await store.load(["old"])).records["old"]
+        assert_state(record, LAYOUT, "old", 3)
+        assert record.source == UNKNOWN_SOURCE
+        stale = synthetic_update(LAYOUT, "old", 2, 5)
+        assert (await store.save([stale])).fenced == ["old"]
+        assert await backend.raw("old") == (old, rings)
+        src = source_id("readings", 1)
+        update = dataclasses.replace(synthetic_update(LAYOUT, "old", 3, 5), source=src)
+        assert (await store.save([update])).saved == ["old"]
+        record = (await store.load(["old"])).records["old"]
+        assert_state(record, LAYOUT, "old", 5)
+        assert record.source == src
+        new_meta, _ = await backend.raw("old")
+        assert new_meta is not None and new_meta.startswith(codec.header)
 
     @pytest.mark.parametrize("policy", ["reset", "error"])
     async def test_other_format_version_and_corrupt_meta(self, backend: Backend, policy: str):

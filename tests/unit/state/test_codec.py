@@ -26,6 +26,7 @@ from tcnad.state.base import Outcome, decide
 from tcnad.state.codec import FORMAT_VERSION, describe_header, fingerprint
 from tcnad.state.lua import lua_bytes, save_script
 from tcnad.state.redis_store import resp_size, stream_keys
+from tcnad.state.types import UNKNOWN_SOURCE, source_id
 from tests.state_fixtures import expected_state, reference_layout, synthetic_update
 
 LAYOUT = reference_layout()
@@ -40,16 +41,18 @@ def test_reference_layout_sizes() -> None:
 
 
 def test_meta_is_small_and_self_describing() -> None:
-    meta = CODEC.encode_meta(7, 41, 1.5, np.arange(float(LAYOUT.stats_size)))
+    src = source_id("readings", 3)
+    meta = CODEC.encode_meta(7, 41, 1.5, np.arange(float(LAYOUT.stats_size)), src)
     assert (
-        len(meta) == CODEC.meta_size == 4 + 2 + 4 + 1 + len("ref0001") + 24 + 8 * LAYOUT.stats_size
+        len(meta) == CODEC.meta_size == 4 + 2 + 4 + 1 + len("ref0001") + 32 + 8 * LAYOUT.stats_size
     )
-    assert meta[:4] == b"TCNS" and struct.unpack_from("<H", meta, 4)[0] == FORMAT_VERSION
+    assert meta[:4] == b"TCNS" and struct.unpack_from("<H", meta, 4)[0] == FORMAT_VERSION == 2
     assert struct.unpack_from("<I", meta, 6)[0] == fingerprint(LAYOUT)
-    assert describe_header(meta) == f"model 'ref0001' (format 1, layout {fingerprint(LAYOUT):08x})"
+    assert describe_header(meta) == f"model 'ref0001' (format 2, layout {fingerprint(LAYOUT):08x})"
     record = CODEC.decode("s", meta, b"\0" * 8)
     assert record is not None
     assert (record.state.step, record.offset, record.timestamp) == (7, 41, 1.5)
+    assert record.source == src
     np.testing.assert_array_equal(record.state.stats, np.arange(float(LAYOUT.stats_size)))
 
 
@@ -191,3 +194,33 @@ def test_redis_store_settings_are_checked_without_connecting() -> None:
         RedisCacheStore("redis://127.0.0.1:1/0", LAYOUT, on_incompatible="ignore")
     with pytest.raises(ValueError, match="on_incompatible"):
         MemoryCacheStore(LAYOUT, on_incompatible="maybe")
+
+
+def format1_meta(step: int, offset: int, ts: float, stats: np.ndarray) -> bytes:
+    """A meta record as format 1 wrote it: no source in the body."""
+    head = CODEC.old_header
+    assert head[4:6] == struct.pack("<H", 1) and head[6:] == CODEC.header[6:]
+    return head + struct.pack("<qqd", step, offset, ts) + stats.astype("<f8").tobytes()
+
+
+def test_a_format1_state_reads_with_an_unknown_source() -> None:
+    stats = np.arange(float(LAYOUT.stats_size))
+    record = CODEC.decode("s", format1_meta(7, 41, 1.5, stats), b"\0" * 8)
+    assert record is not None
+    assert (record.state.step, record.offset, record.timestamp) == (7, 41, 1.5)
+    assert record.source == UNKNOWN_SOURCE
+    np.testing.assert_array_equal(record.state.stats, stats)
+    assert CODEC.stored_step(format1_meta(7, 41, 1.5, stats)) == 7
+
+
+def test_a_format1_meta_of_the_wrong_size_is_corrupt() -> None:
+    meta = format1_meta(7, 41, 1.5, np.zeros(LAYOUT.stats_size))
+    with pytest.raises(CorruptState):
+        CODEC.decode("s", meta + b"\0", b"\0" * 8)
+    assert CODEC.stored_step(meta[:-1]) is None
+
+
+def test_source_ids_differ_by_topic_and_partition_and_are_never_unknown() -> None:
+    ids = {source_id(t, p) for t in ("readings", "readings2", "a") for p in range(8)}
+    assert len(ids) == 24 and UNKNOWN_SOURCE not in ids
+    assert source_id("readings", 3) == source_id("readings", 3)
