@@ -8,8 +8,9 @@ Nothing here talks to Kafka or Redis.
 """
 
 from tcnad.detector.checkpoint import load_checkpoint, save_checkpoint
-from tcnad.detector.engine import Detector, StepInputError, StepResult
+from tcnad.detector.engine import Detector, StepInputError
 from tcnad.detector.errors import CheckpointError, DetectorError, SpecError
+from tcnad.detector.result import StepResult
 from tcnad.detector.scoring import AlertPolicy
 from tcnad.detector.spec import TCNSpec
 from tcnad.detector.state import StateDelta, StateLayout, StreamState

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +19,11 @@ import numpy.typing as npt
 import torch
 
 from tcnad.detector import normalize, scoring
-from tcnad.detector.arrays import B8, F32, F64, I64
+from tcnad.detector.arrays import F32, F64, I64
 from tcnad.detector.checkpoint import load_checkpoint
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.model import Weights
+from tcnad.detector.result import StepResult
 from tcnad.detector.scoring import AlertPolicy
 from tcnad.detector.spec import TCNSpec
 from tcnad.detector.state import StateDelta, StateLayout, StreamState
@@ -32,21 +32,6 @@ from tcnad.detector.streaming import RingPool
 
 class StepInputError(DetectorError, ValueError):
     """Arguments of a ``Detector`` call have the wrong shape, type or range."""
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """Scores of B readings. lower, median, upper: ``(B, N)`` the band the observation was
-    scored against (NaN before a stream's first forecast); the rest ``(B,)``."""
-
-    lower: F64
-    median: F64
-    upper: F64
-    score: F64
-    tail_prob: F64
-    severity: F64
-    alert: B8
-    warm: B8
 
 
 def compute_model_id(spec: TCNSpec, weights: Weights) -> str:
@@ -229,8 +214,8 @@ class Detector:
 
         slots: ``(B,)`` int; values: ``(B, N)`` finite float; times: ``(B,)`` the readings'
         epoch seconds (None or NaN: unknown, and the daily-pattern score stays 0). Returns
-        the scores of the readings against their pending bands; the slots then hold the
-        next forecast.
+        the scores of the readings against their pending bands, as the scoring computed
+        them; the slots then hold the next forecast.
         """
         idx = self._check_slots(slots)
         x = np.asarray(values, dtype=np.float64)
@@ -244,7 +229,7 @@ class Detector:
             raise StepInputError(f"times must have shape ({idx.size},), got {t.shape}")
         stats = self._stats[idx]
         pending = stats[:, self._norm_end : self._pend_end].reshape(-1, n, q)
-        sc, sc_state = scoring.score_batch(
+        result, sc_state = scoring.score_batch(
             self.policy, self._levels, pending, x, stats[:, self._pend_end :], t
         )
         z, norm = normalize.normalize_step(self.spec, stats[:, : self._norm_end], x)
@@ -252,13 +237,4 @@ class Detector:
         raw = normalize.denormalize(self.spec, norm, qz.cpu().numpy().astype(np.float64))
         pend = raw.reshape(idx.size, n * q)
         self._stats[idx] = np.concatenate([norm, pend, sc_state], axis=1)
-        return StepResult(
-            lower=sc.lower,
-            median=sc.median,
-            upper=sc.upper,
-            score=sc.score,
-            tail_prob=sc.tail_prob,
-            severity=sc.severity,
-            alert=sc.alert,
-            warm=sc.warm,
-        )
+        return result

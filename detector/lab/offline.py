@@ -9,7 +9,7 @@ call), so a corpus of many files costs as many ``step`` calls as its longest fil
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 import numpy as np
@@ -17,31 +17,7 @@ import numpy as np
 from tcnad.detector.arrays import B8, F64, I64
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab.series import Series, epoch_seconds
-
-
-class StepOutput(Protocol):
-    """What ``Detector.step`` returns for ``B`` streams (see docs/architecture.md).
-
-    lower, median, upper: ``(B, n_inputs)``; score (in [0, 1]), tail_prob, severity,
-    alert, warm: ``(B,)``.
-    """
-
-    @property
-    def lower(self) -> F64: ...
-    @property
-    def median(self) -> F64: ...
-    @property
-    def upper(self) -> F64: ...
-    @property
-    def score(self) -> F64: ...
-    @property
-    def tail_prob(self) -> F64: ...
-    @property
-    def severity(self) -> F64: ...
-    @property
-    def alert(self) -> B8: ...
-    @property
-    def warm(self) -> B8: ...
+from tcnad.detector.result import StepResult
 
 
 class Engine(Protocol):
@@ -49,36 +25,32 @@ class Engine(Protocol):
 
     def reset(self, slots: I64) -> None: ...
 
-    def step(self, slots: I64, values: F64, times: F64 | None = None) -> StepOutput: ...
+    def step(self, slots: I64, values: F64, times: F64 | None = None) -> StepResult: ...
 
 
 @dataclass(frozen=True)
-class Scored:
-    """One series and what the detector said about each of its readings.
+class Scored(StepResult):
+    """One series and what the detector said about each of its readings: the fields of a
+    ``StepResult`` with one row per reading of the series, each ``(n,)`` (the series has
+    one value per reading).
 
-    lower, median, upper: ``(n,)`` the band each reading was scored against (NaN before the
-    first forecast); score, tail_prob, severity: ``(n,)``; alert, warm: ``(n,)`` bool.
+    outside is computed here from the series' values and the band (the band, on the
+    readings' own scale, is what ``tcnad score`` writes and ``tcnad plot`` draws).
     """
 
     series: Series
-    lower: F64
-    median: F64
-    upper: F64
-    score: F64
-    tail_prob: F64
-    severity: F64
-    alert: B8
-    warm: B8
-
-    @property
-    def outside(self) -> B8:
-        """``(n,)`` readings outside their band (False where there was no band yet)."""
-        v = self.series.values
-        with np.errstate(invalid="ignore"):
-            return (v < self.lower) | (v > self.upper)
 
 
-FIELDS = ("lower", "median", "upper", "score", "tail_prob", "severity", "alert", "warm")
+# What is read from each step's result; outside is computed from the values afterwards.
+FIELDS = tuple(f.name for f in fields(StepResult) if f.name != "outside")
+_FLAGS = ("alert", "warm")
+
+
+def _outside(values: F64, lower: F64, upper: F64) -> B8:
+    """``(n,)`` readings outside their band (False where there was no band yet)."""
+    with np.errstate(invalid="ignore"):
+        out: B8 = (values < lower) | (values > upper)
+    return out
 
 
 def _run_group(
@@ -92,10 +64,7 @@ def _run_group(
     for k, s in enumerate(group):
         padded[k, : lengths[k]] = s.values
         stamps[k, : lengths[k]] = epoch_seconds(s.timestamps)
-    out = {
-        f: np.zeros((n, horizon), dtype=bool if f in ("alert", "warm") else np.float64)
-        for f in FIELDS
-    }
+    out = {f: np.zeros((n, horizon), dtype=bool if f in _FLAGS else np.float64) for f in FIELDS}
     engine.reset(np.arange(n, dtype=np.int64))
     n_active = (lengths[None, :] > np.arange(horizon)[:, None]).sum(axis=1)
     for t in range(horizon):
@@ -106,10 +75,12 @@ def _run_group(
             out[f][idx, t] = col[:, 0] if col.ndim == 2 else col
         if on_step is not None:
             on_step(int(n_active[t]))
-    return [
-        Scored(series=s, **{f: out[f][k, : lengths[k]].copy() for f in FIELDS})
-        for k, s in enumerate(group)
-    ]
+    scored = []
+    for k, s in enumerate(group):
+        got = {f: out[f][k, : lengths[k]].copy() for f in FIELDS}
+        outside = _outside(s.values, got["lower"], got["upper"])
+        scored.append(Scored(series=s, outside=outside, **got))
+    return scored
 
 
 def score_series(

@@ -68,6 +68,7 @@ import numpy as np
 
 from tcnad.detector.arrays import B8, F64
 from tcnad.detector.errors import SpecError
+from tcnad.detector.result import StepResult
 
 CALM_NEVER = 1e9  # "calm" of a stream that never left its band
 DAY = 86_400.0
@@ -186,22 +187,6 @@ class AlertPolicy:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class ScoreOutput:
-    """Scores of B readings. lower, median, upper: ``(B, N)`` calibrated band (NaN where no
-    band was pending); the rest ``(B,)``."""
-
-    lower: F64
-    median: F64
-    upper: F64
-    tail_prob: F64
-    severity: F64
-    score: F64
-    outside: B8
-    alert: B8
-    warm: B8
 
 
 def state_size(n_inputs: int) -> int:
@@ -502,7 +487,7 @@ def score_batch(
     obs: F64,
     state: F64,
     times: F64 | None = None,
-) -> tuple[ScoreOutput, F64]:
+) -> tuple[StepResult, F64]:
     """Score B observations against their pending quantiles and advance the scoring state.
 
     levels: ``(Q,)``; pending: ``(B, N, Q)`` raw quantiles forecast for this reading (NaN:
@@ -563,13 +548,13 @@ def score_batch(
         lower, upper = (np.where(counts, from_count_scale(x), x) for x in (lower, upper))
         med = np.where(counts[:, :, None], from_count_scale(med), med)
     nan = np.full_like(lower, np.nan)
-    out = ScoreOutput(
+    out = StepResult(
         lower=np.where(valid[:, None], lower, nan),
         median=np.where(valid[:, None], med[:, :, 0], nan),
         upper=np.where(valid[:, None], upper, nan),
+        score=score,
         tail_prob=tail_p,
         severity=severity,
-        score=score,
         outside=outside,
         alert=alert,
         warm=warm,

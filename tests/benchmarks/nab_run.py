@@ -28,8 +28,9 @@ import numpy as np
 from tcnad.detector import scoring
 from tcnad.detector.engine import Detector
 from tcnad.detector.lab.nab import default_root, evaluate, load_corpus
-from tcnad.detector.lab.offline import StepOutput, score_series
+from tcnad.detector.lab.offline import score_series
 from tcnad.detector.lab.series import Series, epoch_seconds
+from tcnad.detector.result import StepResult
 from tcnad.topology.cli.nab import category_table, format_results, missed_windows, outcomes
 from tcnad.topology.cli.score import load_engine, set_threads
 
@@ -47,7 +48,7 @@ class Capturing:
 
     def step(
         self, slots: np.ndarray, values: np.ndarray, times: np.ndarray | None = None
-    ) -> StepOutput:
+    ) -> StepResult:
         pend = self.inner.pending(slots)
         self.pending[slots, self.t[slots]] = pend[:, 0, :]
         self.t[slots] += 1

@@ -35,22 +35,6 @@ class Publisher(Protocol):
         ...
 
 
-class StepResultLike(Protocol):
-    """Arrays with one row per stepped stream (see ``tcnad.detector.engine.StepResult``).
-
-    lower / median / upper: ``(B, n_inputs)`` band the observation was scored against;
-    score, tail_prob, severity: ``(B,)``; alert, warm: ``(B,)`` bool.
-    """
-
-    lower: npt.NDArray[np.float64]
-    median: npt.NDArray[np.float64]
-    upper: npt.NDArray[np.float64]
-    score: npt.NDArray[np.float64]
-    tail_prob: npt.NDArray[np.float64]
-    severity: npt.NDArray[np.float64]
-    alert: npt.NDArray[np.bool_]
-
-
 class DetectorLike(Protocol):
     """The ``Detector`` engine as seen by the worker (slots index its state pool)."""
 

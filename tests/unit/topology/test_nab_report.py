@@ -18,7 +18,18 @@ def _item(name: str, windows: tuple[tuple[int, int], ...], score: np.ndarray) ->
     times = np.datetime64("2014-01-01T00:00", "us") + np.arange(N) * np.timedelta64(5, "m")
     series = Series(name, times, np.zeros(N))
     zeros, flags = np.zeros(N), np.zeros(N, dtype=bool)
-    scored = Scored(series, zeros, zeros, zeros, score, zeros, zeros, flags, flags)
+    scored = Scored(
+        lower=zeros,
+        median=zeros,
+        upper=zeros,
+        score=score,
+        tail_prob=zeros,
+        severity=zeros,
+        outside=flags,
+        alert=flags,
+        warm=flags,
+        series=series,
+    )
     return nab.LabelledSeries(name, series, windows), scored
 
 
