@@ -8,7 +8,7 @@ Nothing here talks to Kafka or Redis.
 """
 
 from tcnad.detector.checkpoint import load_checkpoint, save_checkpoint
-from tcnad.detector.engine import Detector, StepInputError
+from tcnad.detector.engine import Detector, StepInputError, StreamDetector
 from tcnad.detector.errors import CheckpointError, DetectorError, SpecError
 from tcnad.detector.result import StepResult
 from tcnad.detector.scoring import AlertPolicy
@@ -25,6 +25,7 @@ __all__ = [
     "StateLayout",
     "StepInputError",
     "StepResult",
+    "StreamDetector",
     "StreamState",
     "TCNSpec",
     "load_checkpoint",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,43 @@ from tcnad.detector.streaming import RingPool
 
 class StepInputError(DetectorError, ValueError):
     """Arguments of a ``Detector`` call have the wrong shape, type or range."""
+
+
+class StreamDetector(Protocol):
+    """A pool of ``capacity`` stream slots stepped one reading per slot per call: what the
+    worker and offline scoring use of a ``Detector`` (unit tests pass small fakes).
+
+    Slot arguments are ``(B,)`` int64 arrays of distinct slots in ``[0, capacity)``.
+    """
+
+    @property
+    def layout(self) -> StateLayout: ...
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def spec(self) -> TCNSpec: ...
+
+    @property
+    def capacity(self) -> int: ...
+
+    def new_state(self) -> StreamState: ...
+
+    def reset(self, slots: I64) -> None:
+        """Put ``new_state()`` into each of ``slots``."""
+        ...
+
+    def put(self, slots: I64, states: list[StreamState]) -> None: ...
+
+    def get(self, slots: I64) -> list[StreamState]: ...
+
+    def delta(self, slots: I64, since_steps: I64) -> list[StateDelta]: ...
+
+    def step(self, slots: I64, values: F64, times: F64 | None = None) -> StepResult:
+        """Step streams ``slots`` one reading each; ``values`` ``(B, n_inputs)``, ``times``
+        ``(B,)`` the readings' epoch seconds (None or NaN: unknown)."""
+        ...
 
 
 def compute_model_id(spec: TCNSpec, weights: Weights) -> str:

@@ -10,22 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Protocol
 
 import numpy as np
 
-from tcnad.detector.arrays import B8, F64, I64
+from tcnad.detector.arrays import B8, F64
+from tcnad.detector.engine import StreamDetector
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab.series import Series, epoch_seconds
 from tcnad.detector.result import StepResult
-
-
-class Engine(Protocol):
-    """The part of ``tcnad.detector.engine.Detector`` that offline scoring uses."""
-
-    def reset(self, slots: I64) -> None: ...
-
-    def step(self, slots: I64, values: F64, times: F64 | None = None) -> StepResult: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +46,7 @@ def _outside(values: F64, lower: F64, upper: F64) -> B8:
 
 
 def _run_group(
-    engine: Engine, group: Sequence[Series], on_step: Callable[[int], None] | None
+    engine: StreamDetector, group: Sequence[Series], on_step: Callable[[int], None] | None
 ) -> list[Scored]:
     """Score up to ``capacity`` series at once; series ``k`` of the group uses slot ``k``."""
     lengths = np.array([len(s) for s in group], dtype=np.int64)
@@ -84,13 +76,14 @@ def _run_group(
 
 
 def score_series(
-    engine: Engine,
+    engine: StreamDetector,
     series: Sequence[Series],
     capacity: int,
     on_step: Callable[[int], None] | None = None,
 ) -> list[Scored]:
     """Score every series causally (a reading's score depends on its past only).
 
+    engine: only its ``reset`` and ``step`` are used.
     capacity: slots the engine's pool holds; series are processed in groups of that size.
     on_step: called after each ``step`` call with the number of readings it applied.
     """

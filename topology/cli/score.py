@@ -24,11 +24,11 @@ from tqdm import tqdm
 
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab.nab import load_windows, window_labels, window_rows, windows_path
-from tcnad.detector.lab.offline import Engine, Scored, score_series
+from tcnad.detector.lab.offline import Scored, score_series
 from tcnad.detector.lab.series import Series, format_times, read_series
 
 if TYPE_CHECKING:
-    from tcnad.detector.engine import Detector
+    from tcnad.detector.engine import Detector, StreamDetector
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def collect_inputs(inputs: Sequence[Path]) -> list[tuple[Path, str]]:
     return found
 
 
-def score_all(engine: Engine, series: Sequence[Series], capacity: int) -> list[Scored]:
+def score_all(engine: StreamDetector, series: Sequence[Series], capacity: int) -> list[Scored]:
     """Score with a progress bar on stderr counting readings."""
     total = sum(len(s) for s in series)
     bar = tqdm(

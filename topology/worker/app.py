@@ -13,13 +13,13 @@ from typing import Any
 
 import faust
 
+from tcnad.detector.engine import StreamDetector
 from tcnad.state.types import CacheStore
 from tcnad.topology.settings import Settings
 from tcnad.topology.worker.consumer import BatchConsumer, tuned_transport
 from tcnad.topology.worker.hotcache import HotCache
 from tcnad.topology.worker.metrics import Health, MetricsServer, WorkerMetrics
 from tcnad.topology.worker.pipeline import BatchPipeline, PipelineConfig
-from tcnad.topology.worker.ports import DetectorLike
 from tcnad.topology.worker.runtime import FaustPublisher, WorkerRuntime, watch_loop_lag
 from tcnad.topology.worker.topics import ensure_topics
 
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 class WorkerApp(faust.App):
     """A faust app whose consumer is a ``BatchConsumer`` feeding ``runtime``."""
 
-    def __init__(self, settings: Settings, *, detector: DetectorLike, store: CacheStore) -> None:
+    def __init__(self, settings: Settings, *, detector: StreamDetector, store: CacheStore) -> None:
         self.settings = settings
         self.transport_cls = tuned_transport(
             {
@@ -134,7 +134,7 @@ def pipeline_config(s: Settings) -> PipelineConfig:
     )
 
 
-def _bytes_per_stream(detector: DetectorLike) -> int:
+def _bytes_per_stream(detector: StreamDetector) -> int:
     layout = detector.layout
     return layout.ring_bytes + 8 * layout.stats_size
 
@@ -142,7 +142,7 @@ def _bytes_per_stream(detector: DetectorLike) -> int:
 def create_app(
     settings: Settings,
     *,
-    detector: DetectorLike | None = None,
+    detector: StreamDetector | None = None,
     store: CacheStore | None = None,
 ) -> WorkerApp:
     """The worker app: loads the model and connects the store unless given."""
@@ -160,7 +160,7 @@ def create_app(
     return WorkerApp(settings, detector=detector, store=store)
 
 
-def load_detector(settings: Settings) -> DetectorLike:
+def load_detector(settings: Settings) -> StreamDetector:
     """The ``Detector`` of ``settings.model`` (empty: the shipped default)."""
     from tcnad.detector.engine import Detector
     from tcnad.detector.scoring import AlertPolicy

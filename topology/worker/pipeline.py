@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tcnad.detector.engine import StreamDetector
 from tcnad.detector.state import StreamState
 from tcnad.state.types import CacheStore, StreamUpdate
 from tcnad.topology.wire.decode import Decoded, RawRecord, dead_letter, decode_batch
 from tcnad.topology.wire.schemas import DeadLetter
 from tcnad.topology.worker.hotcache import HotCache, HotEntry
-from tcnad.topology.worker.ports import DetectorLike, OutMessage, Publisher
+from tcnad.topology.worker.ports import OutMessage, Publisher
 from tcnad.topology.worker.retry import retry_store
 from tcnad.topology.worker.rounds import (
     StepPlan,
@@ -148,7 +149,7 @@ class BatchPipeline:
 
     def __init__(
         self,
-        detector: DetectorLike,
+        detector: StreamDetector,
         store: CacheStore,
         publisher: Publisher,
         hot: HotCache,

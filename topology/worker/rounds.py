@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tcnad.detector.engine import StreamDetector
 from tcnad.topology.wire.decode import Decoded
 from tcnad.topology.wire.schemas import Alert, ScoreRecord
 from tcnad.topology.worker.hotcache import HotEntry
-from tcnad.topology.worker.ports import DetectorLike, OutMessage
+from tcnad.topology.worker.ports import OutMessage
 
 
 @dataclass
@@ -45,7 +46,7 @@ class RoundResults:
     rounds: list[Any]
 
 
-def step_rounds(detector: DetectorLike, plan: StepPlan) -> RoundResults:
+def step_rounds(detector: StreamDetector, plan: StepPlan) -> RoundResults:
     """Step every planned reading; one ``Detector.step`` call per round."""
     lengths = np.fromiter((len(x) for x in plan.items), dtype=np.int64, count=len(plan.items))
     order = np.argsort(-lengths, kind="stable")
