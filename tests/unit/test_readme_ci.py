@@ -33,3 +33,16 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     commands = [line for line in script if line and not line.startswith(("#", "echo", "set "))]
     assert tests in commands
     assert not [c for c in commands if "pytest" in c and c != tests]
+
+
+def test_no_code_or_test_reads_outside_the_repository() -> None:
+    """A user's clone has nothing beside it: no source or test file may name a folder
+    beside the repository (CI runs the tests in such a clone)."""
+    needles = ("../shared", "shared/datasets")
+    sources = [
+        p for d in ("detector", "state", "topology", "tests") for p in (ROOT / d).rglob("*.py")
+    ]
+    assert len(sources) > 50
+    this = Path(__file__).resolve()
+    offenders = [str(p) for p in sources if p != this and any(n in p.read_text() for n in needles)]
+    assert offenders == []
