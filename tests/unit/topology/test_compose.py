@@ -105,3 +105,19 @@ def test_dockerfile_cpu_default_cuda_by_argument() -> None:
     for path in re.findall(r"^COPY (\S+)", dockerfile, flags=re.M):
         assert (ROOT / path).exists(), path
     assert 'ENTRYPOINT ["tcnad"]' in dockerfile
+
+
+def test_kafka_keeps_its_log_on_a_volume(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]
+    log_dir = kafka["environment"]["KAFKA_LOG_DIRS"]
+    assert f"kafka-data:{log_dir}" in kafka["volumes"]
+    assert "kafka-data" in compose["volumes"]
+
+
+def test_the_worker_healthcheck_asks_its_health_endpoint(compose: dict[str, Any]) -> None:
+    from tcnad.topology.settings import Settings
+
+    env = compose["x-tcnad-env"]
+    port = int(env.get("TCNAD_METRICS_PORT", Settings.model_fields["metrics_port"].default))
+    check = " ".join(compose["services"]["worker"]["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/health" in check
