@@ -3,9 +3,12 @@
 ``decode_batch`` never raises on input: every record comes back either as a ``Decoded``
 reading or as a ``DeadLetter`` carrying the original key/value bytes and a reason code,
 so ``len(good) + len(bad) == len(records)``. Common readings (short, flat, no escapes)
-take one pass: pydantic-core's JSON parser and inline checks. Everything else goes through
-the complete rules: ``json`` with a duplicate-key check, then the field functions that
-``tcnad.topology.wire.schemas.Reading`` validates with, so both accept exactly the same messages.
+take one pass: pydantic-core's JSON parser and the rule predicates of
+``tcnad.topology.wire.schemas`` (``is_stream_id``, ``in_bounds``, ``plain_values``).
+Everything else goes through the complete rules: ``json`` with a duplicate-key check, then
+the field functions that ``tcnad.topology.wire.schemas.Reading`` validates with, which
+accept what the same predicates accept; so both paths and the model accept exactly the
+same messages, and a refusal always gets its reason from the field functions.
 
 Reason codes (``REASONS``):
 
@@ -28,7 +31,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
@@ -39,16 +41,17 @@ from pydantic_core import from_json as _from_json
 
 from tcnad.topology.wire.schemas import (
     MAX_ABS_TS,
-    MAX_ABS_VALUE,
     MAX_DEPTH,
     MAX_MESSAGE_BYTES,
-    MAX_STREAM_LEN,
     DeadLetter,
     Reading,
     WireError,
     check_stream,
+    in_bounds,
+    is_stream_id,
     parse_ts,
     parse_values,
+    plain_values,
 )
 
 __all__ = [
@@ -250,14 +253,13 @@ def _parse_json(value: bytes | None, max_bytes: int) -> Any:
         raise WireError("undecodable", f"not decodable JSON: {exc}") from None
 
 
+def _key_matches(key: bytes | None, stream: str) -> bool:
+    """The key rule: no key, or the UTF-8 of the (valid, so encodable) stream id."""
+    return key is None or key == stream.encode("utf-8")
+
+
 def _check_key(key: bytes | None, stream: str) -> None:
-    if key is None:
-        return
-    try:
-        expected = stream.encode("utf-8")
-    except UnicodeEncodeError:  # pragma: no cover - check_stream refuses surrogates
-        raise WireError("invalid", "stream is not encodable as UTF-8") from None
-    if key != expected:
+    if not _key_matches(key, stream):
         shown = bytes(key[:60]) if isinstance(key, (bytes, bytearray, memoryview)) else key
         raise WireError("key_mismatch", f"key {shown!r} differs from stream {stream[:60]!r}")
 
@@ -267,9 +269,9 @@ _FAST_MAX_BYTES = 1024  # short enough that no nesting in it can threaten the st
 
 def _decode_common(record: RawRecord, width: int, limit: int) -> Reading | None:
     """The common case in one pass: a short, escape-free, flat object with exactly the three
-    fields, all valid. Returns None for anything else; ``decode_record`` then decides with
-    the full rules (same outcome for valid input, exact reasons for invalid input).
-    ``limit``: at most ``_FAST_MAX_BYTES``."""
+    fields, all passing the rule predicates. Returns None for anything else;
+    ``decode_record`` then decides with the full rules (same outcome for valid input, exact
+    reasons for invalid input). ``limit``: at most ``_FAST_MAX_BYTES``."""
     value = record.value
     if type(value) is not bytes or len(value) > limit or b"\\" in value:
         return None
@@ -282,22 +284,12 @@ def _decode_common(record: RawRecord, width: int, limit: int) -> Reading | None:
         return None
     stream: Any = obj.get("stream")
     ts: Any = obj.get("ts")
-    v: Any = obj.get("value")
-    if type(stream) is not str or not 0 < len(stream) <= MAX_STREAM_LEN or not stream.isprintable():
+    if not (is_stream_id(stream) and in_bounds(ts, MAX_ABS_TS)):
         return None
-    if record.key is not None and record.key != stream.encode():
+    if not _key_matches(record.key, stream):
         return None
-    if not ((type(ts) is float or type(ts) is int) and -MAX_ABS_TS <= ts <= MAX_ABS_TS):
-        return None  # (NaN and infinities fail the range test)
-    tv = type(v)
-    if width == 1 and (tv is float or tv is int) and -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE:
-        values: tuple[float, ...] = (float(v),)
-    elif tv is list and len(v) == width:
-        for x in v:
-            if not ((type(x) is float or type(x) is int) and -MAX_ABS_VALUE <= x <= MAX_ABS_VALUE):
-                return None
-        values = tuple(map(float, v))
-    else:
+    values = plain_values(obj.get("value"))
+    if values is None or len(values) != width:
         return None
     reading: Reading = _build(stream, float(ts), values)
     return reading
@@ -321,17 +313,9 @@ def _decode_full(record: RawRecord, width: int, max_bytes: int) -> Reading:
     stream = check_stream(stream_raw)
     _check_key(record.key, stream)
     ts = parse_ts(ts_raw)
-    if (
-        width == 1
-        and type(value_raw) is float
-        and math.isfinite(value_raw)
-        and -MAX_ABS_VALUE <= value_raw <= MAX_ABS_VALUE
-    ):
-        values: tuple[float, ...] = (value_raw,)
-    else:
-        values = parse_values(value_raw)
-        if len(values) != width:
-            raise WireError("wrong_width", f"value has {len(values)} numbers, model takes {width}")
+    values = parse_values(value_raw)
+    if len(values) != width:
+        raise WireError("wrong_width", f"value has {len(values)} numbers, model takes {width}")
     reading: Reading = _build(stream, ts, values)
     return reading
 

@@ -5,9 +5,15 @@ A reading on the wire is one UTF-8 JSON object (see docs/wire.md)::
     {"stream": "sensor-0007", "ts": 1700000000.5, "value": 21.4}
     {"stream": "tick-AAPL", "ts": "2024-01-01T00:00:00Z", "value": [189.2, 1200.0]}
 
-The field rules live in three small functions (``check_stream``, ``parse_ts``,
-``parse_values``) shared by the pydantic models and by the fast batch decoder in
-``tcnad.topology.wire.decode``, so both accept and reject exactly the same inputs.
+The field rules are written once, here. What a field must be to pass as it stands is said
+by three predicates: ``is_stream_id``, ``in_bounds`` (a plain JSON number within a bound)
+and ``plain_values``. The field functions ``check_stream``, ``parse_ts`` and
+``parse_values`` accept exactly what those predicates accept (plus ISO 8601 timestamps and
+number-like Python objects) and otherwise say which rule failed, as a ``WireError`` with
+the dead-letter reason. The pydantic models validate with the field functions; the fast
+batch decoder in ``tcnad.topology.wire.decode`` takes a reading when the predicates hold
+and hands anything else to the field functions, so both accept and reject exactly the
+same inputs, for the same reasons.
 """
 
 from __future__ import annotations
@@ -37,8 +43,11 @@ __all__ = [
     "alert_id",
     "check_stream",
     "encode_reading",
+    "in_bounds",
+    "is_stream_id",
     "parse_ts",
     "parse_values",
+    "plain_values",
 ]
 
 MAX_MESSAGE_BYTES = 64 * 1024  # default bound on one message value, in bytes
@@ -79,23 +88,54 @@ def _kind(x: Any) -> str:
     return names.get(type(x), type(x).__name__)
 
 
-def check_stream(stream: Any) -> str:
-    """A stream id: a string of 1..MAX_STREAM_LEN printable characters (no control,
+def is_stream_id(stream: Any) -> bool:
+    """The stream id rule: a string of 1..MAX_STREAM_LEN printable characters (no control,
     format or separator characters other than the ASCII space; no lone surrogates)."""
+    return type(stream) is str and 0 < len(stream) <= MAX_STREAM_LEN and stream.isprintable()
+
+
+def in_bounds(x: Any, bound: float) -> bool:
+    """The number rule: ``x`` is a JSON number (an exact ``float`` or ``int``; ``bool`` is
+    not a number) within ``[-bound, bound]``. NaN and infinities fail the range test, and
+    ``float(x)`` of such an ``x`` stays within the bound (``bound`` is a float64)."""
+    return (type(x) is float or type(x) is int) and -bound <= x <= bound
+
+
+def plain_values(value: Any) -> tuple[float, ...] | None:
+    """``value`` as floats when it passes the value rule as it stands: one number, or a
+    list (or tuple) of 1..MAX_WIDTH numbers, each ``in_bounds(x, MAX_ABS_VALUE)``. None
+    for anything else (``parse_values`` then takes it or says why not)."""
+    t = type(value)
+    if t is list or t is tuple:
+        if not 0 < len(value) <= MAX_WIDTH:
+            return None
+        for x in value:
+            if not in_bounds(x, MAX_ABS_VALUE):
+                return None
+        return tuple(map(float, value))
+    return (float(value),) if in_bounds(value, MAX_ABS_VALUE) else None
+
+
+def check_stream(stream: Any) -> str:
+    """A stream id (``is_stream_id``), or a WireError that says which part of the rule
+    failed."""
+    if is_stream_id(stream):
+        return str(stream)  # the same object: is_stream_id wants an exact str
     if type(stream) is not str:
         raise WireError("invalid", f"stream must be a string, got {_kind(stream)}")
     if not stream:
         raise WireError("invalid", "stream is empty")
     if len(stream) > MAX_STREAM_LEN:
         raise WireError("invalid", f"stream is {len(stream)} characters, max {MAX_STREAM_LEN}")
-    if not stream.isprintable():
-        bad = next(c for c in stream if not c.isprintable())
-        raise WireError("invalid", f"stream contains a non-printable character U+{ord(bad):04X}")
-    return stream
+    bad = next(c for c in stream if not c.isprintable())
+    raise WireError("invalid", f"stream contains a non-printable character U+{ord(bad):04X}")
 
 
 def _finite_number(x: Any, name: str, bound: float) -> float:
-    """A JSON number as a finite float within ``[-bound, bound]``; bool is not a number."""
+    """A JSON number as a finite float within ``[-bound, bound]`` (``in_bounds``), also
+    from number-like objects (a float subclass, ...); bool is not a number."""
+    if in_bounds(x, bound):
+        return float(x)
     t = type(x)
     f: float
     if t is float:
@@ -111,11 +151,11 @@ def _finite_number(x: Any, name: str, bound: float) -> float:
         raise WireError("non_finite", f"{name} is {_short(x)}")
     else:
         raise WireError("invalid", f"{name} must be a number, got {_kind(x)} {_short(x, 30)}")
+    if in_bounds(f, bound):
+        return f
     if not math.isfinite(f):
         raise WireError("non_finite", f"{name} is {f}")
-    if not -bound <= f <= bound:
-        raise WireError("out_of_range", f"{name} {f!r} is outside [-{bound:g}, {bound:g}]")
-    return f
+    raise WireError("out_of_range", f"{name} {f!r} is outside [-{bound:g}, {bound:g}]")
 
 
 def _parse_iso(text: str) -> float:
@@ -139,8 +179,8 @@ def _parse_iso(text: str) -> float:
 def parse_ts(ts: Any) -> float:
     """A timestamp: epoch seconds (JSON number) or an ISO 8601 string; finite, and within
     +-MAX_ABS_TS seconds (so millisecond epochs are refused rather than misread)."""
-    if type(ts) is float and math.isfinite(ts) and -MAX_ABS_TS <= ts <= MAX_ABS_TS:
-        return ts  # fast path
+    if in_bounds(ts, MAX_ABS_TS):
+        return float(ts)
     if type(ts) is str and ts.strip().lower() not in _NON_FINITE_WORDS:
         ts = _parse_iso(ts)
     try:
@@ -153,9 +193,11 @@ def parse_ts(ts: Any) -> float:
 
 def parse_values(value: Any) -> tuple[float, ...]:
     """``value``: one number or an array of 1..MAX_WIDTH numbers, each finite and within
-    +-MAX_ABS_VALUE. Returns the values as a tuple of floats, shape ``(width,)``."""
-    if type(value) is float and math.isfinite(value) and -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
-        return (value,)  # fast path
+    +-MAX_ABS_VALUE (``plain_values``). Returns the values as a tuple of floats, shape
+    ``(width,)``."""
+    plain = plain_values(value)
+    if plain is not None:
+        return plain
     if isinstance(value, (list, tuple)):
         if not 1 <= len(value) <= MAX_WIDTH:
             raise WireError(
