@@ -1,20 +1,18 @@
 """faust's aiokafka consumer, fed whole batches instead of one event at a time.
 
 Stock faust delivers each record through ``Conductor.on_message`` -> ``Event`` -> ``Stream``
-with a per-event ack (~230 us of event-loop work per record). ``BatchConsumer`` replaces
-``Consumer._drain_messages``: a batch is one fetch (``_wait_next_records``) plus whatever
-arrives while the previous batch is still being applied and for ``batch_max_wait_ms``
-after, up to a cap: ``batch_min_size`` records while the worker keeps up, doubled by each
-batch that fills it and halved by each that does not, within ``broker_max_poll_records``
-(``next_cap``). The handler ``prepare`` s it (decoding,
+with a per-event ack, too much event-loop work per record (docs/architecture.md, "Why a
+consumer subclass"). ``BatchConsumer`` replaces ``Consumer._drain_messages``: a batch is one
+fetch (``_wait_next_records``) plus whatever arrives while the previous batch is still being
+applied and for ``batch_max_wait_ms`` after, up to a cap: ``batch_min_size`` records while
+the worker keeps up, doubled by each batch that fills it and halved by each that does not,
+within ``broker_max_poll_records`` (``next_cap``). The handler ``prepare`` s it (decoding,
 done one batch ahead while the previous batch waits on Redis and Kafka) and ``apply`` s it
-(score, publish alerts). A saver task runs the handler's ``flush`` (save the states stepped
-so far) at most every ``save_interval_ms`` while later batches are applied; when a flush
-returns, the batches applied before it began go into faust's own ack table (``_acked`` /
-``_acked_index``), so faust's commit timer, commit on stop and rebalance logic keep working,
-and no offset is committed before the state it produced is saved. Until then a batch is
-kept as its offsets (one ``Span`` per partition), not as its fetched records. Once
-``max_unsaved_records`` records wait for a save, the consumer saves before going on.
+(score, publish alerts). The ``Saver`` (saver.py) runs the handler's ``flush`` behind the
+batches and keeps each applied batch as its offsets (one ``Span`` per partition) until the
+save that covers it returns; then ``ack_spans`` puts them into faust's own ack table
+(``_acked`` / ``_acked_index``), so faust's commit timer, commit on stop and rebalance logic
+keep working, and no offset is committed before the state it produced is saved.
 
 Rebalance: ``on_partitions_revoked`` invalidates the batch prepared ahead, waits for the
 batch being applied, flushes and acks everything applied, commits it (stock faust drops the
@@ -40,6 +38,7 @@ from faust.types import TP
 
 from tcnad.topology.settings import Settings
 from tcnad.topology.wire.decode import RawRecord, raw_records
+from tcnad.topology.worker.saver import Saver, Span
 
 logger = logging.getLogger(__name__)
 
@@ -70,15 +69,6 @@ class BatchHandler(Protocol):
     def on_lag(self, lag: int) -> None:
         """Records between the end of the last batch and the log end (approximate)."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """The offsets a batch took from one partition: first and last, and how many records."""
-
-    first: int
-    last: int
-    count: int
 
 
 def spans(batch: Mapping[TP, Sequence[Any]]) -> dict[TP, Span]:
@@ -150,9 +140,14 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._idle.set()
         self._fatal: BaseException | None = None
         self._revocations = 0
-        self._unsaved: list[dict[TP, Span]] = []  # applied, not yet saved: not acked
-        self._wake_saver = asyncio.Event()
-        self._saver: asyncio.Task[None] | None = None
+        self.saver = Saver(
+            flush=lambda: self._require_handler().flush(),
+            ack=self.ack_spans,
+            fail=self._fail,
+            stopped=lambda: self._fatal is not None,
+            interval_s=tuned(self.tuning, "save_interval_ms") / 1000.0,
+            max_unsaved_records=tuned(self.tuning, "max_unsaved_records"),
+        )
         self._cap = self._min_cap()  # the next batch's record cap (next_cap)
         self.fetch_room = self._cap  # records the next fetch may return
 
@@ -178,8 +173,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         should_stop = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set
         ahead: asyncio.Future[Prefetched | None] | None = None
-        if self._saver is None or self._saver.done():
-            self._saver = asyncio.ensure_future(self._save_loop())
+        self.saver.start()
         try:
             while not (should_stop() or fetcher_stopped()):
                 if ahead is None:
@@ -210,9 +204,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         finally:
             if ahead is not None:
                 ahead.cancel()
-            if self._saver is not None:
-                self._saver.cancel()
-                self._saver = None
+            self.saver.stop()
 
     async def _prefetch(self) -> Prefetched | None:
         marks = (self.app.consumer_generation_id, self._revocations)
@@ -285,11 +277,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
             return
         finally:
             self._idle.set()
-        self._wake_saver.set()
         handler.on_lag(self._lag(batch))
-        unsaved = sum(span.count for b in self._unsaved for span in b.values())
-        if unsaved >= tuned(self.tuning, "max_unsaved_records"):
-            await self._save_round()  # back-pressure: the store is slower than the input
+        await self.saver.after_batch()
 
     async def _fail(self, exc: BaseException) -> None:
         if self._fatal is not None:
@@ -298,48 +287,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
         logger.critical("batch failed and was not acked, stopping the worker: %s", exc)
         await self.app.crash(exc)
 
-    async def _save_loop(self) -> None:
-        """Flush when batches were applied since the last flush, at most every
-        ``save_interval_ms`` (fewer, larger saves: each costs per stream, not per reading)."""
-        interval = tuned(self.tuning, "save_interval_ms") / 1000.0
-        while self._fatal is None:
-            await self._wake_saver.wait()
-            self._wake_saver.clear()
-            started = time.monotonic()
-            await self._save_round()
-            left = interval - (time.monotonic() - started)
-            if left > 0:
-                await asyncio.sleep(left)
-
-    async def _save_round(self) -> bool:
-        """Flush, then ack the batches applied before the flush began. False on failure
-        (the worker then stops; nothing unsaved was acked)."""
-        if self._fatal is not None:
-            return False
-        batches, self._unsaved = self._unsaved, []
-        try:
-            await self._require_handler().flush()
-        except asyncio.CancelledError:
-            self._unsaved = batches + self._unsaved
-            raise
-        except Exception as exc:
-            await self._fail(exc)
-            return False
-        if self._fatal is not None:
-            return False  # a batch failed meanwhile: the worker stops, nothing more is acked
-        for batch in batches:
-            self.ack_spans(batch)
-        return True
-
     async def _final_flush(self) -> None:
-        """On stop: save and ack what was applied (bounded), so the last commit has it. Also
-        waits for a save in flight (the flush lock), whose batches the saver then acks."""
-        if self._fatal is not None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(self._save_round()), self.finish_timeout_s)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
-            logger.warning("stopping: the last save did not finish; it will be replayed")
+        await self.saver.final(self.finish_timeout_s)
 
     def _lag(self, batch: Mapping[TP, Span]) -> int:
         lag = 0
@@ -364,9 +313,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 except (asyncio.TimeoutError, asyncio.CancelledError):
                     task.cancel()
             if task.done() and not task.cancelled() and task.exception() is None:
-                self._unsaved.append(batch)
+                self.saver.applied(batch)
             raise
-        self._unsaved.append(batch)
+        self.saver.applied(batch)
 
     def ack_spans(self, batch: Mapping[TP, Span]) -> None:
         """Mark every offset of the batch acked in faust's table (with holes in between
@@ -394,7 +343,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._revocations += 1  # a batch fetched before this point is not applied
         await self._idle.wait()
         if revoked:
-            await self._save_round()
+            await self.saver.save()
             try:
                 await self.commit()
             except Exception as exc:  # the stored offsets make a replay harmless

@@ -194,20 +194,20 @@ async def saving(partition: int, n: int):  # type: ignore[no-untyped-def]
     handler = GatedHandler()
     c.batch_handler = handler  # type: ignore[assignment]
     tp = TP("readings", partition)
-    c._unsaved.append(spans({tp: [Rec(o) for o in range(0, n)]}))
-    task = asyncio.ensure_future(c._save_round())
+    c.saver.applied(spans({tp: [Rec(o) for o in range(0, n)]}))
+    task = asyncio.ensure_future(c.saver.save())
     await asyncio.sleep(0)
     return c, handler, tp, task
 
 
 async def test_applied_batches_are_acked_only_after_a_flush_that_began_after_them() -> None:
     c, handler, tp, first = await saving(0, 5)
-    c._unsaved.append(spans({tp: [Rec(o) for o in range(5, 8)]}))  # applied during that flush
+    c.saver.applied(spans({tp: [Rec(o) for o in range(5, 8)]}))  # applied during that flush
     assert c._new_offset(tp) is None  # nothing acked while the save is in flight
     handler.release.set()
     assert await first
-    assert c._new_offset(tp) == 5 and len(c._unsaved) == 1
-    assert await c._save_round()
+    assert c._new_offset(tp) == 5 and len(c.saver.unsaved) == 1
+    assert await c.saver.save()
     assert c._new_offset(tp) == 8 and handler.flushes == 2
 
 
@@ -226,8 +226,8 @@ async def test_a_failed_flush_acks_nothing_and_stops_the_worker() -> None:
     c.batch_handler = Failing()  # type: ignore[assignment]
     c.app.crash = crash  # type: ignore[method-assign]
     tp = TP("readings", 1)
-    c._unsaved.append(spans({tp: [Rec(0), Rec(1)]}))
-    assert not await c._save_round()
+    c.saver.applied(spans({tp: [Rec(0), Rec(1)]}))
+    assert not await c.saver.save()
     assert c._new_offset(tp) is None and isinstance(c.fatal, RuntimeError)
     assert len(crashed) == 1
 
@@ -236,7 +236,7 @@ async def test_the_stop_flush_waits_for_the_save_in_flight_and_acks_its_batches(
     import asyncio
 
     c, handler, tp, in_flight = await saving(2, 4)  # the saver's round
-    assert not c._unsaved  # taken by that round
+    assert not c.saver.unsaved  # taken by that round
     stopping = asyncio.ensure_future(c._final_flush())
     await asyncio.sleep(0.01)
     assert not stopping.done()  # it waits for the save in flight

@@ -10,15 +10,11 @@ import pytest
 
 from tcnad.detector.errors import DetectorError
 from tcnad.state.memory import MemoryCacheStore
-from tcnad.topology.worker import pipeline as pipeline_module
+from tcnad.topology.worker import saver as saver_module
 from tcnad.topology.worker.hotcache import HotCache
-from tcnad.topology.worker.pipeline import (
-    BatchPipeline,
-    FencedTooOften,
-    PipelineConfig,
-    UnsavedStepsLost,
-)
+from tcnad.topology.worker.pipeline import BatchPipeline, PipelineConfig
 from tcnad.topology.worker.retry import StoreGaveUp
+from tcnad.topology.worker.saver import FencedTooOften, UnsavedStepsLost
 
 from .fakes import LAYOUT, FakeDetector, RecordingPublisher, raw, reading, reference_state
 
@@ -345,7 +341,7 @@ async def test_a_batch_applied_while_a_save_is_in_flight_is_saved_by_the_next_fl
 
 def _chunked(monkeypatch: pytest.MonkeyPatch, pipe: BatchPipeline) -> list[int]:
     """Snapshots of 2 streams at a time; returns the sizes of the delta reads made."""
-    monkeypatch.setattr(pipeline_module, "SNAPSHOT_CHUNK", 2)
+    monkeypatch.setattr(saver_module, "SNAPSHOT_CHUNK", 2)
     reads: list[int] = []
     real = pipe.detector.delta
 

@@ -1,0 +1,66 @@
+"""A batch as the pipeline sees it: decoded, what applying or saving it did, and settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tcnad.topology.wire.decode import Decoded
+from tcnad.topology.wire.schemas import DeadLetter
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A decoded batch: readings grouped by stream (arrival order) and dead letters."""
+
+    records: int
+    groups: dict[str, list[Decoded]]
+    dead: list[DeadLetter]
+    decode_s: float
+    oldest_ms: int | None = None  # the earliest Kafka record timestamp of the batch
+    received: float = 0.0  # when the batch was handed over for decoding (Unix time)
+
+
+@dataclass
+class BatchOutcome:
+    """What one ``apply``, ``flush`` or ``process`` call did (counters for metrics and
+    tests)."""
+
+    records: int = 0
+    applied: int = 0
+    saved: int = 0
+    regressions: int = 0
+    replays: int = 0
+    alerts: int = 0
+    dead: dict[str, int] = field(default_factory=dict)
+    fenced: int = 0
+    loaded: int = 0
+    decode_s: float = 0.0
+    load_s: float = 0.0
+    step_s: float = 0.0
+    publish_s: float = 0.0
+    save_s: float = 0.0
+    dead_seen: set[tuple[int, int]] = field(default_factory=set, repr=False)
+
+    def new_dead(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+        """Count and return the letters not yet sent in this batch (a re-application
+        after a fenced save decides the same readings again)."""
+        fresh = []
+        for d in letters:
+            key = (d.partition, d.offset)
+            if key not in self.dead_seen:
+                self.dead_seen.add(key)
+                self.dead[d.reason] = self.dead.get(d.reason, 0) + 1
+                fresh.append(d)
+        return fresh
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    alerts_topic: str = "alerts"
+    dlq_topic: str = "readings-dlq"
+    scores_topic: str = ""
+    store_retries: int = 6
+    store_backoff_s: float = 0.2
+    store_backoff_max_s: float = 5.0
+    fenced_retries: int = 3
