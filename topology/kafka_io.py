@@ -1,7 +1,9 @@
 """Small aiokafka helpers for the command line tools: topics, a batching producer, a tail.
 
 The producer partitions keys exactly as the Java client does (murmur2 of the key bytes), so
-a stream lands on the same partition whichever producer publishes it.
+a stream lands on the same partition whichever producer publishes it. Each helper takes
+``security`` (TLS and SASL, ``KafkaSecurity``; None = PLAINTEXT) and passes its
+``kafka_client_options()`` to its client.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner
 
 from tcnad.detector.errors import DetectorError
+from tcnad.topology.security import KafkaSecurity
 
 __all__ = [
     "BatchProducer",
     "KafkaIOError",
+    "client_options",
     "ensure_topic",
     "tail",
     "topic_partitions",
@@ -38,9 +42,22 @@ class KafkaIOError(DetectorError):
     retriable = True
 
 
-async def topic_partitions(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
+def client_options(security: KafkaSecurity | None) -> dict[str, Any]:
+    """aiokafka keyword arguments for TLS and SASL (none for PLAINTEXT)."""
+    return security.kafka_client_options() if security is not None else {}
+
+
+async def topic_partitions(
+    bootstrap: str,
+    topic: str,
+    timeout_s: float = 10.0,
+    *,
+    security: KafkaSecurity | None = None,
+) -> int:
     """Number of partitions of ``topic`` (0 when it does not exist)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, request_timeout_ms=10_000, **client_options(security)
+    )
     try:
         await asyncio.wait_for(consumer.start(), timeout_s)
         if topic not in await asyncio.wait_for(consumer.topics(), timeout_s):
@@ -53,16 +70,18 @@ async def topic_partitions(bootstrap: str, topic: str, timeout_s: float = 10.0) 
     return len(parts or ())
 
 
-async def ensure_topic(bootstrap: str, topic: str, partitions: int) -> int:
+async def ensure_topic(
+    bootstrap: str, topic: str, partitions: int, *, security: KafkaSecurity | None = None
+) -> int:
     """Create ``topic`` with ``partitions`` partitions unless it exists; return its count."""
-    existing = await topic_partitions(bootstrap, topic)
+    existing = await topic_partitions(bootstrap, topic, security=security)
     if existing:
         if existing != partitions:
             logger.info(
                 "topic=%s exists with %d partitions (asked %d)", topic, existing, partitions
             )
         return existing
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options(security))
     try:
         await admin.start()
         resp = await admin.create_topics([NewTopic(topic, partitions, replication_factor=1)])
@@ -74,7 +93,7 @@ async def ensure_topic(bootstrap: str, topic: str, partitions: int) -> int:
     if errors:
         raise KafkaIOError(f"cannot create topic {topic!r} on {bootstrap}: {errors}")
     for _ in range(50):  # metadata may lag the creation briefly
-        n = await topic_partitions(bootstrap, topic)
+        n = await topic_partitions(bootstrap, topic, security=security)
         if n:
             return n
         await asyncio.sleep(0.1)
@@ -94,6 +113,7 @@ class BatchProducer:
         linger_ms: int = 10,
         acks: int | str = 1,
         max_in_flight: int = 64,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.topic = topic
         self._producer = AIOKafkaProducer(
@@ -103,6 +123,7 @@ class BatchProducer:
             max_batch_size=batch_bytes,
             max_request_size=max(1_048_576, batch_bytes * 2),
             enable_idempotence=False,
+            **client_options(security),
         )
         self._partitioner = DefaultPartitioner()
         self._partition_of: dict[bytes, int] = {}
@@ -183,6 +204,7 @@ async def tail(
     *,
     from_beginning: bool = False,
     poll_ms: int = 500,
+    security: KafkaSecurity | None = None,
 ) -> AsyncGenerator[list[ConsumerRecord[bytes, bytes]], None]:
     """The records of every partition of ``topic`` as they arrive, from the start or from
     now, one list per poll (empty when nothing came within ``poll_ms``, so callers can
@@ -191,7 +213,10 @@ async def tail(
     "From now" seeks to the end and also drops records stamped before the start: some
     Kafka-protocol brokers (tansu) answer the end offset with the last batch's base offset."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        **client_options(security),
     )
     try:
         await consumer.start()

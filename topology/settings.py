@@ -9,14 +9,19 @@ from __future__ import annotations
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from tcnad.topology.security import KafkaSecurity, RedisSecurity
 
 LogLevel = Literal["crit", "error", "warn", "info", "debug"]
 GC_GEN1_THRESHOLD = 1000  # young collections between two passes over the middle generation
 
 
-class Settings(BaseSettings):
-    """Every knob of a worker; each field reads ``TCNAD_<NAME>`` (case-insensitive)."""
+class Settings(KafkaSecurity, RedisSecurity):
+    """Every knob of a worker; each field reads ``TCNAD_<NAME>`` (case-insensitive).
+
+    Kafka TLS and SASL and the Redis CA file come from ``KafkaSecurity`` and
+    ``RedisSecurity`` (``tcnad.topology.security``)."""
 
     model_config = SettingsConfigDict(env_prefix="TCNAD_", frozen=True, extra="ignore")
 

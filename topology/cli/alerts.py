@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pydantic import ValidationError
 
 from tcnad.topology.kafka_io import KafkaIOError, tail, topic_partitions
+from tcnad.topology.security import KafkaSecurity, error_text
 from tcnad.topology.wire.schemas import Alert
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,11 @@ def _run(args: argparse.Namespace) -> int:
         print("tcnad alerts: --max must be >= 1 and --timeout > 0", file=sys.stderr)
         return 2
     try:
+        args.security = KafkaSecurity()  # TCNAD_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*
+    except ValidationError as exc:
+        print(f"tcnad alerts: {error_text(exc)}", file=sys.stderr)
+        return 2
+    try:
         return asyncio.run(_tail(args))
     except KafkaIOError as exc:
         print(f"tcnad alerts: {exc}", file=sys.stderr)
@@ -109,7 +115,7 @@ async def _wait_for_topic(args: argparse.Namespace, stop: asyncio.Event, deadlin
     """True once the topic exists; False when stopped or past the deadline first."""
     announced = False
     while not stop.is_set() and time.monotonic() < deadline:
-        if await topic_partitions(args.bootstrap, args.topic):
+        if await topic_partitions(args.bootstrap, args.topic, security=args.security):
             return True
         if not announced:
             print(f"tcnad alerts: waiting for topic {args.topic!r}", file=sys.stderr, flush=True)
@@ -128,7 +134,13 @@ async def _tail(args: argparse.Namespace) -> int:
     shown = 0
     if not await _wait_for_topic(args, stop, deadline):
         return 0
-    records = tail(args.bootstrap, args.topic, from_beginning=args.from_beginning, poll_ms=200)
+    records = tail(
+        args.bootstrap,
+        args.topic,
+        from_beginning=args.from_beginning,
+        poll_ms=200,
+        security=args.security,
+    )
     ready = False
     try:
         async for batch in records:

@@ -22,10 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from tcnad.topology.devstack.fleet import CsvReplay, SyntheticFleet
 from tcnad.topology.kafka_io import BatchProducer, KafkaIOError, ensure_topic
+from tcnad.topology.security import KafkaSecurity, error_text
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +167,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"tcnad produce: {problem}", file=sys.stderr)
         return 2
     try:
+        args.security = KafkaSecurity()  # TCNAD_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*
+    except ValidationError as exc:
+        print(f"tcnad produce: {error_text(exc)}", file=sys.stderr)
+        return 2
+    try:
         return asyncio.run(_produce(args))
     except KafkaIOError as exc:
         print(f"tcnad produce: {exc}", file=sys.stderr)
@@ -197,13 +204,15 @@ def _interval(args: argparse.Namespace) -> float:
 
 
 async def _produce(args: argparse.Namespace) -> int:
-    partitions = await ensure_topic(args.bootstrap, args.topic, args.partitions)
+    partitions = await ensure_topic(
+        args.bootstrap, args.topic, args.partitions, security=args.security
+    )
     messages, step, total, source = _source(args)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    producer = BatchProducer(args.bootstrap, args.topic)
+    producer = BatchProducer(args.bootstrap, args.topic, security=args.security)
     await producer.start()
     bar = tqdm(
         total=total,

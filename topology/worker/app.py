@@ -14,7 +14,9 @@ from typing import Any
 import faust
 
 from tcnad.detector.engine import StreamDetector
+from tcnad.detector.state import StateLayout
 from tcnad.state.types import CacheStore
+from tcnad.topology.security import redact_url
 from tcnad.topology.settings import Settings
 from tcnad.topology.worker.consumer import BatchConsumer, tuned_transport
 from tcnad.topology.worker.hotcache import HotCache
@@ -66,6 +68,7 @@ class WorkerApp(faust.App):
                 t: s.partitions
                 for t in (s.readings_topic, s.alerts_topic, s.dlq_topic, s.scores_topic)
             },
+            security=s,
         )
         consumer = self.consumer
         assert isinstance(consumer, BatchConsumer)
@@ -100,6 +103,9 @@ def faust_options(s: Settings) -> dict[str, Any]:
     """faust settings derived from ours (timeouts short enough for a quick group join)."""
     return {
         "broker": [f"kafka://{h.strip()}" for h in s.kafka_bootstrap.split(",") if h.strip()],
+        # TLS and SASL: faust's consumer and producer turn these into the same aiokafka
+        # options as Settings.kafka_client_options() (None = PLAINTEXT).
+        "broker_credentials": s.faust_broker_credentials(),
         "key_serializer": "raw",
         "value_serializer": "raw",
         "web_enabled": s.web_enabled,
@@ -146,18 +152,31 @@ def create_app(
     store: CacheStore | None = None,
 ) -> WorkerApp:
     """The worker app: loads the model and connects the store unless given."""
+    logger.info(
+        "kafka=%s (%s) redis=%s%s",
+        settings.kafka_bootstrap,
+        settings.kafka_security_summary(),
+        redact_url(settings.redis_url),
+        f" (ca={settings.redis_ca_file})" if settings.redis_ca_file else "",
+    )
     if detector is None:
         detector = load_detector(settings)
     if store is None:
-        from tcnad.state.redis_store import RedisCacheStore
-
-        store = RedisCacheStore(
-            settings.redis_url,
-            detector.layout,
-            namespace=settings.namespace,
-            ttl_s=settings.state_ttl_s,
-        )
+        store = create_store(settings, detector.layout)
     return WorkerApp(settings, detector=detector, store=store)
+
+
+def create_store(settings: Settings, layout: StateLayout) -> CacheStore:
+    """The worker's ``RedisCacheStore``: URL (password, ACL user, rediss://) and CA file."""
+    from tcnad.state.redis_store import RedisCacheStore
+
+    return RedisCacheStore(
+        settings.redis_url,
+        layout,
+        namespace=settings.namespace,
+        ttl_s=settings.state_ttl_s,
+        client_kwargs=settings.redis_client_kwargs(),
+    )
 
 
 def load_detector(settings: Settings) -> StreamDetector:

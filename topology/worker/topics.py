@@ -9,6 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from tcnad.detector.errors import DetectorError
+from tcnad.topology.security import KafkaSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -19,9 +20,13 @@ class TopicError(DetectorError):
     """The broker refused to create a topic (error codes in the message)."""
 
 
-async def ensure_topics(bootstrap: str, partitions: Mapping[str, int]) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def ensure_topics(
+    bootstrap: str, partitions: Mapping[str, int], *, security: KafkaSecurity | None = None
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created. ``security``:
+    TLS and SASL of the admin client (None = PLAINTEXT)."""
+    options = security.kafka_client_options() if security is not None else {}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
