@@ -14,8 +14,9 @@ from faust.types import TP
 
 from tcnad.topology.settings import GC_GEN1_THRESHOLD
 from tcnad.topology.wire.decode import RawRecord
+from tcnad.topology.worker.batch import BatchOutcome, PreparedBatch
 from tcnad.topology.worker.metrics import Health, WorkerMetrics
-from tcnad.topology.worker.pipeline import BatchOutcome, BatchPipeline, PreparedBatch
+from tcnad.topology.worker.pipeline import BatchPipeline
 from tcnad.topology.worker.ports import OutMessage
 
 logger = logging.getLogger(__name__)
@@ -25,14 +26,15 @@ def tune_gc(gen0_threshold: int) -> None:
     """Make the garbage collector cheap and its pauses short (``gen0_threshold`` 0: leave it).
 
     A batch allocates a few objects per reading (records, readings, messages), and the
-    readings stay alive until the save that covers them, so nearly everything a young
-    collection traverses survives it: a pause costs about ``gen0_threshold`` objects'
-    worth of traversal, whatever is collected. Freezing what is alive at start takes the
-    model, torch and faust out of every collection; ``gen0_threshold`` sets the size of a
-    young pass (a few ms at 10,000 on 2 cores), and ``GC_GEN1_THRESHOLD`` young passes go by
-    before the middle generation, which holds every reading awaiting its save, is
-    traversed again. Reference counting still frees almost everything at once; only
-    cyclic garbage waits for a collection."""
+    readings stay alive until the save that covers them (they are its unsaved readings,
+    saver.py), so nearly everything a young collection traverses survives it: a pause costs
+    about ``gen0_threshold`` objects' worth of traversal, whatever is collected. Freezing
+    what is alive at start takes the model, torch and faust out of every collection;
+    ``gen0_threshold`` sets the size of a young pass (docs/architecture.md, "Garbage
+    collector", gives the pauses), and ``GC_GEN1_THRESHOLD`` young passes go by before the
+    middle generation, which holds every reading awaiting its save, is traversed again.
+    Reference counting still frees almost everything at once; only cyclic garbage waits for
+    a collection."""
     if gen0_threshold <= 0:
         return
     gc.collect()
@@ -135,9 +137,9 @@ class WorkerRuntime:
             self.metrics.record_age.observe(max(0.0, time.time() - oldest))
 
     async def flush(self) -> None:
-        """Save the states stepped so far (see ``BatchPipeline.flush``)."""
+        """Save the states stepped so far (``StreamSaver.flush``) and record the save."""
         try:
-            out = await self.pipeline.flush()
+            out = await self.pipeline.saver.flush()
         except Exception as exc:
             self.health.failed = f"{type(exc).__name__}: {exc}"
             raise
