@@ -3,6 +3,16 @@
 Kinds: ``seasonal`` (daily/weekly-like cycles, drift, noise), ``random_walk``, ``garch``
 (tick returns with volatility clustering), ``regime`` (Markov switching of level and noise),
 ``ar`` (mean-reverting AR(1) around a level). Every series is ``(T, N)`` float64.
+
+Anomaly kinds (``ANOMALY_KINDS``), each of a size (per column) and a sign, applied by
+``apply_anomaly`` to a whole series or, as the demo fleet of ``tcnad produce`` does, to a
+stream block by block:
+
+- ``spike``: one reading moved by ``sign * size``;
+- ``level_shift``: every reading from ``start`` on moved by ``sign * size``;
+- ``variance_burst``: readings ``start <= t < end`` get extra noise of standard deviation
+  ``size / 2``;
+- ``flatline``: readings ``start <= t < end`` hold the reading at ``start`` (a stuck sensor).
 """
 
 from __future__ import annotations
@@ -155,13 +165,45 @@ def inject_anomalies(
 
 def _apply(x: F64, kind: str, start: int, end: int, size: F64, rng: Gen) -> None:
     sign = rng.choice([-1.0, 1.0])
+    noise = rng.normal(0, 1, (end - start, x.shape[1])) if kind == "variance_burst" else None
+    apply_anomaly(x, kind, start, end, size, sign, noise)
+
+
+def apply_anomaly(
+    x: F64,
+    kind: str,
+    start: int,
+    end: int,
+    size: F64,
+    sign: float = 1.0,
+    noise: F64 | None = None,
+    *,
+    t0: int = 0,
+    held: F64 | None = None,
+) -> None:
+    """Apply one anomaly on readings ``[start, end)`` to ``x``, in place.
+
+    ``x`` is ``(n, N)``: readings ``t0 .. t0 + n`` of a series (the whole series for
+    ``t0 = 0``), so a stream generated block by block gets the same effect as a whole one.
+    ``size``: ``(N,)``; ``sign``: +1 or -1 (a variance burst has none). ``noise``:
+    ``(end - start, N)`` standard normal draws (``variance_burst`` only). ``held``: the
+    reading a ``flatline`` holds, ``(N,)``; needed only when ``x`` starts after ``start``.
+    A level shift moves every reading from ``start`` on, so each later block of a stream
+    needs it again."""
+    n = x.shape[0]
+    a, b = max(start - t0, 0), min(end - t0, n)  # rows of x within [start, end)
     if kind == "spike":
-        x[start] += sign * size
+        if 0 <= start - t0 < n:
+            x[start - t0] += sign * size
     elif kind == "level_shift":
-        x[start:] += sign * size
+        x[a:] += sign * size
     elif kind == "variance_burst":
-        x[start:end] += rng.normal(0, 1, (end - start, x.shape[1])) * size * 0.5
+        if noise is None:
+            raise ValueError("a variance_burst needs its noise")
+        if a < b:
+            x[a:b] += noise[a + t0 - start : b + t0 - start] * size * 0.5
     elif kind == "flatline":
-        x[start:end] = x[start]
+        if a < b:
+            x[a:b] = x[start - t0] if held is None else held
     else:
         raise ValueError(f"unknown anomaly kind {kind!r}; choose from {ANOMALY_KINDS}")

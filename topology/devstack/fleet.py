@@ -2,11 +2,16 @@
 
 The fleet mixes sensor streams (``sensor-0007``: level + daily-like seasonality + AR(1)
 noise) and tick streams (``tick-AAPL``: a geometric random walk). Some streams are clean;
-the others get injected anomalies after ``first_anomaly`` steps, spaced by ``gap`` steps:
+the others get injected anomalies after ``first_anomaly`` steps, spaced by ``gap`` steps.
+The anomaly kinds and their effects are those of the synthetic corpus
+(``tcnad.detector.lab.synthetic.ANOMALY_KINDS``, applied by its ``apply_anomaly``), sized
+in standard deviations of a sensor's noise or of a tick's log-price step (ticks take them
+on the log price):
 
 - ``spike``: one reading off by 6-10 standard deviations (a bad print for ticks);
 - ``level_shift``: the level moves by 6-10 standard deviations and stays there;
-- ``variance_burst``: the noise grows 5-8x for 20-60 readings.
+- ``variance_burst``: 20-60 readings get extra noise of 5-8 standard deviations;
+- ``flatline``: 20-60 readings repeat the first one (a stuck sensor, a frozen quote).
 
 Everything is a pure function of the seed, so the ground truth (``truth()``) says exactly
 where the anomalies are. Timestamps are regular: ``start_ts + step * interval``.
@@ -25,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from tcnad.detector.lab.synthetic import ANOMALY_KINDS, apply_anomaly
 from tcnad.topology.wire.schemas import (
     WireError,
     check_stream,
@@ -46,7 +52,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ANOMALY_KINDS = ("spike", "level_shift", "variance_burst")
 Message = tuple[bytes, bytes]  # (key = stream id, value = wire JSON)
 
 _SYMBOLS = [
@@ -79,6 +84,10 @@ _SYMBOLS = [
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SPIKE_WINDOW = 5  # readings after a spike in which an alert still counts as a hit
 _SHIFT_WINDOW = 50  # readings after a level shift's onset in which alerts are hits
+# readings of the kinds that last (a spike and a level shift's onset take one)
+_DURATION = {"variance_burst": (20, 60), "flatline": (20, 60)}
+# size in standard deviations, drawn uniformly; a flatline has none (magnitude 0)
+_SIZE = {"spike": (6.0, 10.0), "level_shift": (6.0, 10.0), "variance_burst": (10.0, 16.0)}
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,7 @@ class Anomaly:
     start_ts: float
     end_ts: float
     window_end_ts: float
-    magnitude: float  # in standard deviations (spike, level shift) or noise multiple (burst)
+    magnitude: float  # size in standard deviations (a burst's noise is half of it; flatline 0)
 
 
 @dataclass
@@ -128,10 +137,11 @@ class _Schedule:
         while self._next < stop:
             kind = ANOMALY_KINDS[int(self._rng.integers(0, len(ANOMALY_KINDS)))]
             start = self._next
-            if kind == "variance_burst":
-                end, mag = start + int(self._rng.integers(20, 61)), float(self._rng.uniform(5, 8))
-            else:
-                end, mag = start + 1, float(self._rng.uniform(6, 10))
+            end = start + 1
+            if kind in _DURATION:
+                low, high = _DURATION[kind]
+                end = start + int(self._rng.integers(low, high + 1))
+            mag = float(self._rng.uniform(*_SIZE[kind])) if kind in _SIZE else 0.0
             sign = 1 if self._rng.random() < 0.5 else -1
             self.items.append((kind, start, end, round(mag, 3), sign))
             self._next = end + int(self._rng.integers(self._gap[0], self._gap[1] + 1))
@@ -177,6 +187,7 @@ class SyntheticFleet:
         }
         self._params(rng)
         self._noise_rng = np.random.default_rng([seed, 2])
+        self._held: dict[tuple[int, int], np.ndarray] = {}  # (stream, start): flatline value
         self._t = 0
 
     def _params(self, rng: np.random.Generator) -> None:
@@ -197,42 +208,44 @@ class SyntheticFleet:
     def steps_done(self) -> int:
         return self._t
 
-    def _effects(self, t0: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per step and stream: spike (in stds), level-shift step (in stds), noise multiple.
-        Shapes ``(n, n_streams, 1)``."""
-        spike = np.zeros((n, self.n_streams, 1))
-        shift = np.zeros((n, self.n_streams, 1))
-        burst = np.ones((n, self.n_streams, 1))
+    def _inject(self, t0: int, sensor: np.ndarray, logp: np.ndarray) -> None:
+        """Apply every anomaly that touches steps ``t0 .. t0 + n`` to the clean block
+        (``(n, n_streams, width)``, in place): sensors in their units, ticks on the log
+        price, each sized in its stream's standard deviations."""
+        n = sensor.shape[0]
         for i, sched in self._schedules.items():
+            x, unit = (
+                (logp[:, i], self._vol[i]) if self._is_tick[i] else (sensor[:, i], self._std[i])
+            )
             for kind, start, end, mag, sign in sched.until(t0 + n):
-                if end <= t0 or start >= t0 + n:
+                if start >= t0 + n or (end <= t0 and kind != "level_shift"):
                     continue
-                a, b = max(start, t0) - t0, min(end, t0 + n) - t0
-                if kind == "spike":
-                    spike[a, i, 0] = sign * mag
-                elif kind == "level_shift":
-                    shift[a, i, 0] = sign * mag
-                else:
-                    burst[a:b, i, 0] = mag
-        return spike, shift, burst
+                if kind == "flatline" and start >= t0:
+                    self._held[i, start] = x[start - t0].copy()
+                noise = None
+                if kind == "variance_burst":
+                    rng = np.random.default_rng([self.seed, 3, i, start])
+                    noise = rng.standard_normal((end - start, self.width))
+                size = np.full(self.width, mag * unit[0])
+                held = self._held.get((i, start))
+                apply_anomaly(x, kind, start, end, size, sign, noise, t0=t0, held=held)
 
     def block(self, n: int) -> np.ndarray:
         """The next ``n`` steps of every stream, shape ``(n, n_streams, width)``."""
         t0 = self._t
-        spike, shift, burst = self._effects(t0, n)
         z = self._noise_rng.standard_normal((n, self.n_streams, self.width))
-        out = np.empty((n, self.n_streams, self.width))
+        sensor = np.empty((n, self.n_streams, self.width))
+        logp = np.empty((n, self.n_streams, self.width))
         steps = np.arange(t0, t0 + n, dtype=np.float64)
         for k in range(n):
-            # sensors: level + seasonality + AR(1) noise (innovations scaled in a burst)
-            self._level += shift[k] * self._std
-            self._ar = self._phi * self._ar + self._sigma * burst[k] * z[k]
+            # sensors: level + seasonality + AR(1) noise; ticks: log price random walk
+            self._ar = self._phi * self._ar + self._sigma * z[k]
             season = self._amp * np.sin(2 * math.pi * steps[k] / self._period + self._phase)
-            sensor = self._level + season + self._ar + spike[k] * self._std
-            # ticks: log price random walk; a shift jumps it, a spike is one bad print
-            self._logp += self._vol * (burst[k] * z[k] + shift[k])
-            tick = np.exp(self._logp + spike[k] * self._vol)
-            out[k] = np.where(self._is_tick[:, None], tick, sensor)
+            sensor[k] = self._level + season + self._ar
+            self._logp += self._vol * z[k]
+            logp[k] = self._logp
+        self._inject(t0, sensor, logp)
+        out = np.where(self._is_tick[None, :, None], np.exp(logp), sensor)
         self._t += n
         return np.round(out, 4)
 
