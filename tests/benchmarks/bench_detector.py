@@ -229,8 +229,8 @@ def scoring_parts(spec: TCNSpec) -> None:
             policy, levels, pending, rng.normal(size=(streams, n)), state, times
         )
     obs, times = rng.normal(size=(streams, n)), np.full(streams, 1.6e9 + 300.0 * 300)
-    season_end = 8 + 4 * n + scoring.season_size(n)
-    block = state[:, season_end : season_end + scoring.level_size(n)]
+    at = scoring.blocks(n)
+    block = state[:, at.level : at.end]
     cpu = torch.device("cpu")
     best = {"score_batch": math.inf, "level_novelty": math.inf}
     for _ in range(3):  # in turns, best of three each

@@ -32,6 +32,7 @@ from tcnad.detector.lab.nab import LabelledSeries, evaluate, load_corpus
 from tcnad.detector.lab.offline import score_series
 from tcnad.detector.lab.series import Series
 from tcnad.detector.lab.synthetic import generate_corpus, inject_anomalies
+from tcnad.detector.scoring.likelihood import _echo
 from tcnad.topology.cli.score import load_engine, set_threads
 from tests.benchmarks.nab_run import Capturing, padded_times, replay_scores
 
@@ -101,10 +102,10 @@ def replay(c: Captured) -> tuple[np.ndarray, np.ndarray]:
 
 
 def echo(raw: np.ndarray, policy: scoring.AlertPolicy) -> np.ndarray:
-    """``score_batch``'s echo suppression (``scoring._echo``) over whole series."""
+    """``score_batch``'s echo suppression (``scoring.likelihood._echo``) over whole series."""
     out, peak = np.zeros_like(raw), np.zeros(raw.shape[0])
     for t in range(raw.shape[1]):
-        out[:, t], peak = scoring._echo(policy, raw[:, t], peak)
+        out[:, t], peak = _echo(policy, raw[:, t], peak)
     return out
 
 
