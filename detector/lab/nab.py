@@ -14,6 +14,7 @@ that never changes its score and ``perfect = tp * number of windows``.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,7 @@ import numpy.typing as npt
 from tcnad.detector.arrays import F64, I64
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab import corpora
-from tcnad.detector.lab.series import Series, Times, parse_times, read_series
+from tcnad.detector.lab.series import Series, Times, format_times, parse_times, read_series
 
 PROBATION_PERCENT = 0.15
 PROBATION_CAP_ROWS = 5000  # the period is at most PROBATION_PERCENT * this = 750 rows
@@ -291,6 +292,24 @@ def window_labels(n_rows: int, windows: Sequence[tuple[int, int]]) -> npt.NDArra
     for first, last in windows:
         labels[first : last + 1] = 1
     return labels
+
+
+def write_results(
+    out: Path, detector: str, key: str, series: Series, score: F64, labels: npt.NDArray[np.int8]
+) -> Path:
+    """NAB's results file for the data file ``key`` (``category/name.csv``):
+    ``out/<detector>/<category>/<detector>_<name>`` with ``timestamp,value,anomaly_score,label``
+    (``score`` and ``labels``: one per row of ``series``). Returns its path."""
+    category, name = Path(key).parent.name, Path(key).name
+    path = out / detector / category / f"{detector}_{name}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "value", "anomaly_score", "label"])
+        times, values = format_times(series.timestamps), series.values.tolist()
+        for ts, v, sc, lab in zip(times, values, score.tolist(), labels.tolist(), strict=True):
+            w.writerow([ts, repr(v), repr(sc), int(lab)])
+    return path
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from tcnad.detector.lab.offline import score_series
 from tcnad.detector.lab.series import Series
 from tcnad.detector.lab.synthetic import generate_corpus, inject_anomalies
 from tcnad.detector.scoring.likelihood import _echo
-from tcnad.topology.cli.score import load_engine, set_threads
+from tcnad.topology.cli.options import load_engine, set_threads
 from tests.benchmarks.nab_run import Capturing, padded_times, replay_scores
 
 

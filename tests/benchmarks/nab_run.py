@@ -32,7 +32,7 @@ from tcnad.detector.lab.offline import score_series
 from tcnad.detector.lab.series import Series, epoch_seconds
 from tcnad.detector.result import StepResult
 from tcnad.topology.cli.nab import category_table, format_results, missed_windows, outcomes
-from tcnad.topology.cli.score import load_engine, set_threads
+from tcnad.topology.cli.options import load_engine, set_threads
 
 
 class Capturing:

@@ -26,7 +26,7 @@ import time
 
 from tcnad.detector import scoring
 from tcnad.detector.lab.nab import evaluate
-from tcnad.topology.cli.score import set_threads
+from tcnad.topology.cli.options import set_threads
 from tests.benchmarks import burst_corpus, pattern_corpus
 from tests.benchmarks.level_novelty import Captured, capture, from_nab_cache, synthetic
 from tests.benchmarks.nab_run import replay_scores

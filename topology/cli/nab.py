@@ -26,11 +26,12 @@ from tcnad.detector.lab.nab import (
     evaluate,
     file_outcome,
     load_corpus,
+    write_results,
 )
 from tcnad.detector.lab.nab import window_labels as labels_of
 from tcnad.detector.lab.offline import Scored
 from tcnad.detector.lab.series import Series
-from tcnad.topology.cli.score import add_model_args, load_engine, score_all, set_threads, write_nab
+from tcnad.topology.cli.options import add_model_args, load_engine, score_all, set_threads
 
 CLEAN_CATEGORY = "artificialNoAnomaly"
 
@@ -190,7 +191,7 @@ def _report(
     if args.out is not None:
         for c, r in zip(corpus, scored, strict=True):
             labels = labels_of(len(r.score), c.windows)
-            write_nab(args.out, args.detector_name, c.name, r, labels)
+            write_results(args.out, args.detector_name, c.name, r.series, r.score, labels)
         print(f"NAB results layout written to {args.out / args.detector_name}")
 
 

@@ -18,7 +18,7 @@ from tcnad.detector.lab.nab import load_windows, window_rows, windows_path
 from tcnad.detector.lab.offline import Scored
 from tcnad.detector.lab.plot import Trace, plot_trace, read_trace
 from tcnad.detector.lab.series import read_series
-from tcnad.topology.cli.score import add_model_args, load_engine, score_all, set_threads
+from tcnad.topology.cli.options import add_model_args, load_engine, score_all, set_threads
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

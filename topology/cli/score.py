@@ -13,22 +13,23 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm import tqdm
 
 from tcnad.detector.errors import DetectorError
-from tcnad.detector.lab.nab import load_windows, window_labels, window_rows, windows_path
-from tcnad.detector.lab.offline import Scored, score_series
-from tcnad.detector.lab.series import Series, format_times, read_series
-
-if TYPE_CHECKING:
-    from tcnad.detector.engine import Detector, StreamDetector
+from tcnad.detector.lab.nab import (
+    load_windows,
+    window_labels,
+    window_rows,
+    windows_path,
+    write_results,
+)
+from tcnad.detector.lab.offline import Scored
+from tcnad.detector.lab.series import format_times, read_series
+from tcnad.topology.cli.options import add_model_args, load_engine, score_all, set_threads
 
 log = logging.getLogger(__name__)
 
@@ -49,44 +50,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=_run)
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
-    """--model and --device, defaulting to TCNAD_MODEL and TCNAD_DEVICE."""
-    p.add_argument(
-        "--model",
-        default=os.environ.get("TCNAD_MODEL", ""),
-        help="checkpoint path (default: $TCNAD_MODEL, else the shipped model)",
-    )
-    p.add_argument(
-        "--device",
-        default=os.environ.get("TCNAD_DEVICE", "auto"),
-        help="auto, cpu, cuda, ... (default: $TCNAD_DEVICE or auto)",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="CPU threads for torch (default 1: batches of a few dozen streams run fastest "
-        "on one thread; 0 keeps torch's default)",
-    )
-
-
-def set_threads(threads: int) -> None:
-    """Apply --threads (0: leave torch's default)."""
-    if threads > 0:
-        import torch
-
-        torch.set_num_threads(threads)
-
-
-def load_engine(model: str, device: str, capacity: int) -> Detector:
-    """The worker's Detector with a pool of ``capacity`` slots."""
-    from tcnad.detector.engine import Detector
-
-    return Detector.from_checkpoint(
-        model or None, device=None if device == "auto" else device, capacity=capacity
-    )
-
-
 def collect_inputs(inputs: Sequence[Path]) -> list[tuple[Path, str]]:
     """(path, key) per CSV; key is the path below a given directory, or the file's name."""
     found: list[tuple[Path, str]] = []
@@ -100,16 +63,6 @@ def collect_inputs(inputs: Sequence[Path]) -> list[tuple[Path, str]]:
     if not found:
         raise DetectorError("no CSV files found in the inputs")
     return found
-
-
-def score_all(engine: StreamDetector, series: Sequence[Series], capacity: int) -> list[Scored]:
-    """Score with a progress bar on stderr counting readings."""
-    total = sum(len(s) for s in series)
-    bar = tqdm(
-        total=total, unit="rd", unit_scale=True, desc="scoring", file=sys.stderr, mininterval=1.0
-    )
-    with bar:
-        return score_series(engine, series, capacity, on_step=bar.update)
 
 
 def _fmt(x: float) -> str:
@@ -138,21 +91,6 @@ def write_scored(path: Path, scored: Scored) -> None:
             w.writerow([ts, repr(v), repr(sc), _fmt(lo), _fmt(me), _fmt(up), int(al)])
 
 
-def write_nab(out: Path, detector: str, key: str, scored: Scored, labels: np.ndarray) -> Path:
-    """NAB's results file for one data file ``category/name.csv``."""
-    category, name = Path(key).parent.name, Path(key).name
-    path = out / detector / category / f"{detector}_{name}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    s = scored.series
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["timestamp", "value", "anomaly_score", "label"])
-        times, values, scores = format_times(s.timestamps), s.values.tolist(), scored.score.tolist()
-        for ts, v, sc, lab in zip(times, values, scores, labels.tolist(), strict=True):
-            w.writerow([ts, repr(v), repr(sc), int(lab)])
-    return path
-
-
 def _find_windows(inputs: Sequence[Path], given: Path | None) -> dict[str, list[tuple[str, str]]]:
     """NAB windows for labels: the given file, else labels/ beside an input data/ directory."""
     if given is not None:
@@ -179,7 +117,9 @@ def _run(args: argparse.Namespace) -> int:
                 limits = windows.get(key, [])
                 rows = window_rows(result.series.timestamps, limits, key)
                 labels = window_labels(len(result.series), rows)
-                write_nab(args.out, args.detector_name, key, result, labels)
+                write_results(
+                    args.out, args.detector_name, key, result.series, result.score, labels
+                )
             else:
                 write_scored(args.out / key, result)
     except DetectorError as exc:

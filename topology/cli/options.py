@@ -1,0 +1,69 @@
+"""What several commands share: the model options and the helpers behind them.
+
+Command modules (``tcnad.topology.cli.main.COMMANDS``) import from here, never from each
+other (a unit test checks it), so each command stays one module with one job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from tqdm import tqdm
+
+from tcnad.detector.lab.offline import Scored, score_series
+from tcnad.detector.lab.series import Series
+
+if TYPE_CHECKING:
+    from tcnad.detector.engine import Detector, StreamDetector
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """--model, --device and --threads, defaulting to TCNAD_MODEL and TCNAD_DEVICE."""
+    p.add_argument(
+        "--model",
+        default=os.environ.get("TCNAD_MODEL", ""),
+        help="checkpoint path (default: $TCNAD_MODEL, else the shipped model)",
+    )
+    p.add_argument(
+        "--device",
+        default=os.environ.get("TCNAD_DEVICE", "auto"),
+        help="auto, cpu, cuda, ... (default: $TCNAD_DEVICE or auto)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads for torch (default 1: batches of a few dozen streams run fastest "
+        "on one thread; 0 keeps torch's default)",
+    )
+
+
+def set_threads(threads: int) -> None:
+    """Apply --threads (0: leave torch's default)."""
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def load_engine(model: str, device: str, capacity: int) -> Detector:
+    """The worker's Detector with a pool of ``capacity`` slots (--model and --device)."""
+    from tcnad.detector.engine import Detector
+
+    return Detector.from_checkpoint(
+        model or None, device=None if device == "auto" else device, capacity=capacity
+    )
+
+
+def score_all(engine: StreamDetector, series: Sequence[Series], capacity: int) -> list[Scored]:
+    """``score_series`` with a progress bar on stderr counting readings."""
+    total = sum(len(s) for s in series)
+    bar = tqdm(
+        total=total, unit="rd", unit_scale=True, desc="scoring", file=sys.stderr, mininterval=1.0
+    )
+    with bar:
+        return score_series(engine, series, capacity, on_step=bar.update)
