@@ -23,7 +23,8 @@ first differences):
 - level_shift: every later reading moved by 1.5-3 spreads;
 - variance: a stretch (1-3% of the file) with added noise of 4-8 noises (at least 0.4
   spread);
-- drift: a ramp over a stretch reaching 2-4 spreads, held afterwards;
+- drift: a ramp reaching 2-4 spreads within the window's second half (30-80% of it),
+  held afterwards;
 - flatline: a stretch (2-4%) stuck at the last value before it;
 - season_break: a stretch of 3-6 seasonal periods played half a period late (phase flip),
   only for recordings with a season (daily for hourly data, yearly for weekly/monthly).
@@ -357,7 +358,7 @@ def inject(
     last = n - width // 2 - 2
     lengths: dict[str, Callable[[], int]] = {
         "variance": lambda: int(rng.uniform(0.01, 0.03) * n),
-        "drift": lambda: int(rng.uniform(0.02, 0.05) * n),
+        "drift": lambda: int(rng.uniform(0.3, 0.8) * (width // 2)),
         "flatline": lambda: int(rng.uniform(0.02, 0.04) * n),
         "season_break": lambda: int(rng.integers(3, 7)) * rec.period,
         "spike": lambda: int(rng.integers(1, 4)),
