@@ -18,11 +18,11 @@ import numpy as np
 
 from tcnad.detector.arrays import F64
 from tcnad.detector.errors import DetectorError
+from tcnad.detector.lab import corpora
 from tcnad.detector.lab.nab import (
     FileOutcome,
     LabelledSeries,
     ProfileResult,
-    default_root,
     evaluate,
     file_outcome,
     load_corpus,
@@ -42,7 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--data",
         type=Path,
         default=None,
-        help="a NAB copy (default: the corpus shipped with tcnad)",
+        help="a NAB copy, or any folder in NAB's layout (default: the --corpus shipped)",
+    )
+    p.add_argument(
+        "--corpus",
+        default="nab",
+        help="a corpus shipped with tcnad, by name: nab, realinject (see "
+        "tcnad.detector.lab.corpora; --data overrides it)",
     )
     p.add_argument("--out", type=Path, default=None, help="also write NAB's results layout")
     p.add_argument("--detector-name", default="tcnad")
@@ -185,7 +191,8 @@ def _report(
         print("standard profile, windows missed:")
         print(missed_windows(corpus, files))
     clean = [r for c, r in zip(corpus, scored, strict=True) if c.name.startswith(CLEAN_CATEGORY)]
-    print(band_report(f"{CLEAN_CATEGORY} (NAB)", clean, target))
+    if clean:
+        print(band_report(f"{CLEAN_CATEGORY} (NAB)", clean, target))
     if synthetic:
         print(band_report(f"clean synthetic (seed {args.synthetic_seed})", synthetic, target))
     if args.out is not None:
@@ -198,7 +205,7 @@ def _report(
 def _run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     try:
-        corpus = load_corpus(args.data or default_root())
+        corpus = load_corpus(args.data or corpora.unpack(args.corpus))
         synthetic = clean_synthetic(args.synthetic, args.synthetic_seed) if args.synthetic else []
         series = [item.series for item in corpus] + synthetic
         engine = load_engine(args.model, args.device, len(series))
@@ -212,7 +219,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         target = engine.policy.target_miss_rate
         _report(args, corpus, scored[: len(corpus)], scored[len(corpus) :], target)
-    except DetectorError as exc:
+    except (DetectorError, FileNotFoundError) as exc:
         print(f"tcnad nab: {exc}", file=sys.stderr)
         return 1
     return 0
