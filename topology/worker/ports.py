@@ -11,8 +11,6 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from tcnad.detector.engine import StreamDetector
-
 
 @dataclass(frozen=True, slots=True)
 class OutMessage:
@@ -29,7 +27,3 @@ class Publisher(Protocol):
         Returns an awaitable that completes once the broker acknowledged every one, and
         raises otherwise."""
         ...
-
-
-# The former name of the detector protocol, until every worker module uses StreamDetector.
-DetectorLike = StreamDetector
