@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from tcnad.detector.engine import StreamDetector
 from tcnad.topology.wire.decode import Decoded
-from tcnad.topology.wire.schemas import Alert, ScoreRecord
+from tcnad.topology.wire.schemas import Alert, ScoreRecord, alert_id
 from tcnad.topology.worker.hotcache import HotEntry
 from tcnad.topology.worker.ports import OutMessage
 
@@ -79,7 +79,7 @@ def build_alerts(
             d = plan.items[int(results.order[i])][r]
             rec, rd = d.record, d.reading
             alert = Alert(
-                id=f"{rd.stream}:{rec.partition}:{rec.offset}",
+                id=alert_id(rd.stream, rec.partition, rec.offset),
                 stream=rd.stream,
                 ts=rd.ts,
                 value=list(rd.values),
