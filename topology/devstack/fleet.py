@@ -204,10 +204,6 @@ class SyntheticFleet:
         self._vol = rng.uniform(5e-4, 2e-3, (s, 1))
         self._logp = np.log(rng.uniform(20, 500, (s, 1))) + rng.uniform(0, 0.5, (s, w))
 
-    @property
-    def steps_done(self) -> int:
-        return self._t
-
     def _inject(self, t0: int, sensor: np.ndarray, logp: np.ndarray) -> None:
         """Apply every anomaly that touches steps ``t0 .. t0 + n`` to the clean block
         (``(n, n_streams, width)``, in place): sensors in their units, ticks on the log
