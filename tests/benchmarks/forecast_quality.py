@@ -34,7 +34,7 @@ from tcnad.detector.lab import corpora
 from tcnad.detector.lab.nab import LabelledSeries, load_corpus, window_labels
 from tcnad.detector.lab.offline import Scored, score_series
 from tcnad.detector.result import StepResult
-from tcnad.topology.cli.score import load_engine, set_threads
+from tcnad.topology.cli.options import load_engine, set_threads
 
 
 class Recording:
