@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,9 +13,11 @@ from tcnad.detector.state import StateDelta, StreamState
 UNKNOWN_SOURCE = 0
 
 
+@functools.lru_cache(maxsize=4096)
 def source_id(topic: str, partition: int) -> int:
     """A 64-bit id of a topic's partition, the source of a stream's readings (never
-    ``UNKNOWN_SOURCE``). Offsets compare only within one source."""
+    ``UNKNOWN_SOURCE``). Offsets compare only within one source. Cached: the worker asks
+    once per reading."""
     digest = hashlib.blake2b(f"{topic}\x00{partition}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") or 1
 

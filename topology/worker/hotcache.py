@@ -15,6 +15,8 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tcnad.state.types import UNKNOWN_SOURCE
+
 logger = logging.getLogger(__name__)
 
 
@@ -24,6 +26,8 @@ class HotEntry:
 
     saved_step: step of the state last saved (or loaded); the next save is fenced on it.
     offset / timestamp: of the last reading applied (-1 / -inf: none yet).
+    source: ``tcnad.state.types.source_id`` of the topic partition ``offset`` belongs to
+    (``UNKNOWN_SOURCE``: none yet, or stored before sources were recorded).
     partition: the partition its readings came from (-1: not known yet).
     unsaved: the readings applied since the last save began (a fenced save applies them
     again on top of the newer stored state).
@@ -34,6 +38,7 @@ class HotEntry:
     saved_step: int
     offset: int
     timestamp: float
+    source: int = UNKNOWN_SOURCE
     partition: int = -1
     unsaved: list[Any] = field(default_factory=list)
     saved_offset: int = -1

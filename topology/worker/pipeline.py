@@ -23,7 +23,7 @@ import numpy as np
 
 from tcnad.detector.engine import StreamDetector
 from tcnad.detector.state import StreamState
-from tcnad.state.types import CacheStore
+from tcnad.state.types import UNKNOWN_SOURCE, CacheStore, source_id
 from tcnad.topology.wire.decode import Decoded, RawRecord, dead_letter, decode_batch
 from tcnad.topology.wire.schemas import DeadLetter
 from tcnad.topology.worker.batch import BatchOutcome, PipelineConfig, PreparedBatch
@@ -173,8 +173,9 @@ class BatchPipeline:
         results = step_rounds(self.detector, plan)
         out.step_s += time.perf_counter() - t0
         for stream, entry, items in zip(plan.streams, plan.entries, plan.items, strict=True):
-            entry.offset = items[-1].record.offset
-            entry.timestamp = items[-1].reading.ts
+            last = items[-1].record
+            entry.offset, entry.timestamp = last.offset, items[-1].reading.ts
+            entry.source, entry.partition = source_id(last.topic, last.partition), last.partition
             self.unsaved.stepped(stream, entry, items)
         alerts = build_alerts(plan, results, self.config.alerts_topic, self.detector.model_id)
         messages = list(alerts)
@@ -209,6 +210,7 @@ class BatchPipeline:
             entry.saved_offset = rec.offset
             entry.offset = rec.offset
             entry.timestamp = rec.timestamp
+            entry.source = rec.source
             slots.append(entry.slot)
         self.detector.reset(np.asarray(fresh, dtype=np.int64))
         self.detector.put(np.asarray(slots, dtype=np.int64), states)
@@ -216,27 +218,40 @@ class BatchPipeline:
     def _plan(
         self, groups: dict[str, list[Decoded]], dead: list[DeadLetter], out: BatchOutcome
     ) -> StepPlan:
-        """Drop replays and readings not after the stream's last one; the rest in order."""
+        """The readings to apply, per stream in order; replays skipped, stale ones dead.
+
+        A stream's applied timestamps only increase, so a reading after the last applied
+        one cannot be in the state yet: it is applied, whatever its topic, partition or
+        offset (a new topic, a recreated one, a repartitioned one). A reading that is not
+        after it is a replay when it comes from the stored source at an offset not after
+        the stored one (skipped and counted), and a stale reading otherwise
+        (``not_after_last``: dead-lettered, never dropped silently).
+        """
         plan = StepPlan()
         for stream, items in groups.items():
             entry = self.hot.get(stream)
             assert entry is not None
             keep: list[Decoded] = []
-            last_off, last_ts = entry.offset, entry.timestamp
+            last_off, last_ts, source = entry.offset, entry.timestamp, entry.source
             for d in items:
-                if d.record.offset <= last_off:
+                rec = d.record
+                if d.reading.ts > last_ts:
+                    keep.append(d)
+                    last_off, last_ts = rec.offset, d.reading.ts
+                    source = source_id(rec.topic, rec.partition)
+                elif rec.offset <= last_off and source in (
+                    UNKNOWN_SOURCE,
+                    source_id(rec.topic, rec.partition),
+                ):
                     out.replays += 1
-                elif d.reading.ts <= last_ts:
+                else:
                     dead.append(
                         dead_letter(
-                            d.record,
+                            rec,
                             NOT_AFTER_LAST,
                             f"ts={d.reading.ts!r} is not after the stream's last ts={last_ts!r}",
                         )
                     )
-                else:
-                    keep.append(d)
-                    last_off, last_ts = d.record.offset, d.reading.ts
             if keep:
                 plan.add(stream, entry, keep)
         return plan

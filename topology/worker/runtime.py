@@ -172,6 +172,13 @@ class WorkerRuntime:
         m.last_batch.set(now)
         self.health.last_batch = now
         self.batches += 1
+        skipped = {"replayed": out.replays, **out.dead} if out.replays or out.dead else {}
+        if skipped:
+            logger.info(
+                "batch skipped readings=%d %s",
+                sum(skipped.values()),
+                " ".join(f"{reason}={n}" for reason, n in sorted(skipped.items()) if n),
+            )
         logger.debug(
             "batch records=%d applied=%d replays=%d alerts=%d dead=%d fenced=%d took=%.1fms",
             out.records,

@@ -314,22 +314,26 @@ class StreamSaver:
             raise
         self._check_regressions(settled.saved_before, out)
 
-    def _check_regressions(self, saved_before: dict[str, int], out: BatchOutcome) -> None:
-        """After fenced streams were reloaded: a stored offset below the one this worker had
-        saved (``saved_before``) means Redis lost acknowledged writes (a host crash under
-        ``appendfsync everysec``); the readings in between are missing from the state.
+    def _check_regressions(
+        self, saved_before: dict[str, tuple[int, int]], out: BatchOutcome
+    ) -> None:
+        """After fenced streams were reloaded: a stored step below the one this worker had
+        saved (``saved_before``: step, offset) means Redis lost acknowledged writes (a host
+        crash under ``appendfsync everysec``); the readings in between are missing from the
+        state. Steps, not offsets, decide: a stream's offsets restart on a new source.
         Counted and logged: docs/architecture.md, "Durability", says how to re-read them."""
-        for stream, saved in saved_before.items():
+        for stream, (step, offset) in saved_before.items():
             entry = self.unsaved.hot.get(stream)
-            if entry is not None and entry.saved_offset < saved:
+            if entry is not None and entry.saved_step < step:
                 out.regressions += 1
                 logger.error(
-                    "stored state of stream %r went back: offset %d is stored, %d was "
-                    "saved; readings of offsets %d..%d are missing from it (Redis lost "
-                    "acknowledged writes?)",
+                    "stored state of stream %r went back: step %d (offset %d) is stored, "
+                    "step %d (offset %d) was saved; %d readings are missing from it (Redis "
+                    "lost acknowledged writes?)",
                     stream,
+                    entry.saved_step,
                     entry.saved_offset,
-                    saved,
-                    entry.saved_offset + 1,
-                    saved,
+                    step,
+                    offset,
+                    step - entry.saved_step,
                 )

@@ -42,11 +42,12 @@ class Snapshot:
 @dataclass
 class Settled:
     """A save's outcome for the pipeline: per fenced stream still hot, the readings to apply
-    again (its hot copy is gone) and the offset this worker had saved for it; ``orphaned``:
+    again (its hot copy is gone) and the step and offset this worker had saved for it;
+    ``orphaned``:
     fenced streams whose hot copy was dropped while the save was in flight."""
 
     again: dict[str, list[Decoded]]
-    saved_before: dict[str, int]
+    saved_before: dict[str, tuple[int, int]]
     orphaned: list[str]
 
 
@@ -102,7 +103,7 @@ class UnsavedStreams:
         since = np.asarray([e.saved_step for e in entries], dtype=np.int64)
         deltas = self.detector.delta(slots, since)
         updates = [
-            StreamUpdate(s, delta, e.offset, e.timestamp)
+            StreamUpdate(s, delta, e.offset, e.timestamp, e.source)
             for s, delta, e in zip(streams, deltas, entries, strict=True)
         ]
         readings = []
@@ -136,7 +137,7 @@ class UnsavedStreams:
             elif self.hot.get(stream) is entry:
                 settled.again[stream] = items + entry.unsaved
                 entry.unsaved = []
-                settled.saved_before[stream] = entry.saved_offset
+                settled.saved_before[stream] = (entry.saved_step, entry.saved_offset)
                 self.forget([stream])
             else:
                 settled.orphaned.append(stream)  # only a failed batch drops a saving stream

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from tcnad.detector.errors import DetectorError
+from tcnad.state.codec import state_delta
 from tcnad.state.memory import MemoryCacheStore
+from tcnad.state.types import UNKNOWN_SOURCE, StreamUpdate, source_id
 from tcnad.topology.worker import saver as saver_module
 from tcnad.topology.worker.hotcache import HotCache
 from tcnad.topology.worker.pipeline import BatchPipeline, PipelineConfig
@@ -83,6 +85,66 @@ async def test_replayed_offsets_are_skipped_by_a_fresh_worker() -> None:
     assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(8)]))
     out = await other.process(series("a", 8))
     assert out.replays == 8 and out.applied == 0
+
+
+def moved(stream: str, n: int, start: int, topic: str, partition: int = 0) -> list:
+    """Readings ``start..n`` of ``stream`` (times as ``series``) from another source, whose
+    offsets start at 0 again."""
+    return [
+        reading(stream, 1000.0 + i, 1.0 + i % 3, i - start, partition, topic)
+        for i in range(start, n)
+    ]
+
+
+async def test_newer_readings_from_another_topic_are_applied_despite_lower_offsets() -> None:
+    pipe, store, _ = make()
+    await pipe.process(series("a", 6))  # offsets 0-5 of readings[0]
+    other, _, _ = make(store)
+    out = await other.process(moved("a", 10, 6, topic="readings-v2"))  # offsets 0-3
+    assert out.applied == 4 and out.replays == 0 and not out.dead
+    rec = await stored_state(store, "a")
+    assert rec.offset == 3 and rec.source == source_id("readings-v2", 0)
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(10)]))
+
+
+async def test_a_recreated_topic_and_a_new_partition_are_new_sources() -> None:
+    pipe, store, _ = make()
+    await pipe.process(series("a", 6))
+    # the topic was deleted and created again: same name and partition, offsets from 0
+    out = await pipe.process(moved("a", 9, 6, topic="readings"))
+    assert out.applied == 3 and out.replays == 0
+    # the stream's key now lands on partition 2 of the same topic
+    out = await pipe.process(moved("a", 12, 9, topic="readings", partition=2))
+    assert out.applied == 3 and out.replays == 0
+    rec = await stored_state(store, "a")
+    assert rec.source == source_id("readings", 2) and pipe.hot.partition_of("a") == 2
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in range(12)]))
+
+
+async def test_old_readings_are_replays_from_the_stored_source_and_stale_from_another() -> None:
+    pipe, store, _ = make()
+    await pipe.process(series("a", 6))
+    fresh, _, _ = make(store)
+    out = await fresh.process(series("a", 6))  # the same records again: replays
+    assert out.replays == 6 and out.applied == 0 and not out.dead
+    out = await fresh.process(moved("a", 6, 0, topic="mirror"))  # old readings, new source
+    assert out.replays == 0 and out.applied == 0 and out.dead == {"not_after_last": 6}
+    assert (await stored_state(store, "a")).state.step == 6
+
+
+async def test_a_state_of_unknown_source_keeps_the_offset_rule() -> None:
+    """States stored before sources were recorded: old records are still replays."""
+    pipe, store, _ = make()
+    await pipe.process(series("a", 6))
+    rec = await stored_state(store, "a")
+    legacy = StreamUpdate("a", state_delta(rec.state, 0), rec.offset, rec.timestamp)
+    await store.delete(["a"])
+    assert (await store.save([legacy])).saved == ["a"]
+    assert (await stored_state(store, "a")).source == UNKNOWN_SOURCE
+    fresh, _, _ = make(store)
+    out = await fresh.process(series("a", 8))
+    assert out.replays == 6 and out.applied == 2 and not out.dead
+    assert (await stored_state(store, "a")).source == source_id("readings", 0)
 
 
 async def test_bad_records_and_stale_timestamps_go_to_the_dlq_with_reasons() -> None:
