@@ -147,11 +147,12 @@ class KafkaSecurity(BaseSettings):
             return None
         from aiokafka.helpers import create_ssl_context
 
-        return create_ssl_context(
+        context: ssl.SSLContext = create_ssl_context(
             cafile=self.kafka_ssl_cafile or None,
             certfile=self.kafka_ssl_certfile or None,
             keyfile=self.kafka_ssl_keyfile or None,
         )
+        return context
 
     def kafka_client_options(self) -> dict[str, Any]:
         """Keyword arguments for every aiokafka client (producer, consumer, admin)."""
@@ -188,7 +189,7 @@ class KafkaSecurity(BaseSettings):
 
     def kafka_security_summary(self) -> str:
         """One line for logs: protocol, mechanism, user and files; never the password."""
-        parts = [self.kafka_security_protocol]
+        parts: list[str] = [self.kafka_security_protocol]
         if self.kafka_security_protocol in _SASL_PROTOCOLS:
             parts.append(f"{self.kafka_sasl_mechanism} user={self.kafka_sasl_username}")
         if self.kafka_security_protocol in _TLS_PROTOCOLS:
