@@ -6,15 +6,51 @@ with the weights (the checkpoint's ``TCNSpec``), not here.
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from tcnad.topology.security import KafkaSecurity, RedisSecurity
 
 LogLevel = Literal["crit", "error", "warn", "info", "debug"]
 GC_GEN1_THRESHOLD = 1000  # young collections between two passes over the middle generation
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+_BOOTSTRAP_SERVER = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+def check_redis_url(url: str) -> str:
+    """``url`` if redis-py can use it as a server address, else ``ValueError`` saying why."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is no number or out of range raises ValueError
+    except ValueError as exc:
+        raise ValueError(
+            f"not a usable URL ({exc}); expected e.g. redis://127.0.0.1:6379/0"
+        ) from exc
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ValueError(
+            "must be a redis://, rediss:// or unix:// URL, e.g. redis://127.0.0.1:6379/0"
+        )
+    if parts.scheme == "unix" and not parts.path:
+        raise ValueError("a unix:// URL needs the socket's path, e.g. unix:///run/redis.sock")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError(f"{parts.scheme}:// needs a host, e.g. {parts.scheme}://127.0.0.1:6379/0")
+    return url
+
+
+def check_kafka_bootstrap(servers: str) -> str:
+    """``servers`` if it is ``host:port[,host:port...]``, else ``ValueError`` saying why."""
+    hosts = [h.strip() for h in servers.split(",")]
+    for host in hosts:
+        m = _BOOTSTRAP_SERVER.match(host)
+        if m is None or not 1 <= int(m.group(1)) <= 65535:
+            raise ValueError(
+                f"{host!r} is not host:port; expected host:port[,host:port...], e.g. 127.0.0.1:9092"
+            )
+    return ",".join(hosts)
 
 
 class Settings(KafkaSecurity, RedisSecurity):
@@ -118,6 +154,16 @@ class Settings(KafkaSecurity, RedisSecurity):
     web_enabled: bool = Field(False, description="faust's own web server")
     web_port: int = Field(6066, ge=1, le=65535)
     log_level: LogLevel = "info"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: str) -> str:
+        return check_redis_url(url)
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _kafka_bootstrap(cls, servers: str) -> str:
+        return check_kafka_bootstrap(servers)
 
     @model_validator(mode="after")
     def _batch_sizes(self) -> Self:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import signal
 import sys
 import time
@@ -21,6 +20,7 @@ from datetime import datetime, timezone
 
 from pydantic import ValidationError
 
+from tcnad.topology.cli.main import settings_from
 from tcnad.topology.kafka_io import KafkaIOError, tail, topic_partitions
 from tcnad.topology.security import KafkaSecurity, error_text
 from tcnad.topology.wire.schemas import Alert
@@ -31,23 +31,17 @@ _WAIT_TOPIC_S = 1.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    env = os.environ.get
     p = sub.add_parser(
         "alerts",
         help="tail the alerts topic",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    # Unset, these default to their TCNAD_ variables through Settings (_kafka_settings).
     p.add_argument(
-        "--bootstrap",
-        default=env("TCNAD_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-        help="Kafka bootstrap servers (env TCNAD_KAFKA_BOOTSTRAP)",
+        "--bootstrap", default=None, help="Kafka bootstrap servers (env TCNAD_KAFKA_BOOTSTRAP)"
     )
-    p.add_argument(
-        "--topic",
-        default=env("TCNAD_ALERTS_TOPIC", "alerts"),
-        help="alerts topic (env TCNAD_ALERTS_TOPIC)",
-    )
+    p.add_argument("--topic", default=None, help="alerts topic (env TCNAD_ALERTS_TOPIC)")
     p.add_argument("--json", action="store_true", help="print each alert as one JSON line")
     p.add_argument(
         "--from-beginning", action="store_true", help="start at the oldest alert instead of now"
@@ -73,6 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"tcnad alerts: {error_text(exc)}", file=sys.stderr)
         return 2
+    _kafka_settings(args)
     try:
         return asyncio.run(_tail(args))
     except KafkaIOError as exc:
@@ -81,6 +76,18 @@ def _run(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # e.g. piped into `head`
         sys.stderr.close()  # nothing more can be reported; avoid a second error at exit
         return 0
+
+
+def _kafka_settings(args: argparse.Namespace) -> None:
+    """--bootstrap and --topic: the flags, else their TCNAD_ variables, checked by
+    ``Settings`` (a bad one raises ``BadSetting``, reported in one line)."""
+    s = settings_from(
+        {
+            "kafka_bootstrap": ("--bootstrap", args.bootstrap),
+            "alerts_topic": ("--topic", args.topic),
+        }
+    )
+    args.bootstrap, args.topic = s.kafka_bootstrap, s.alerts_topic
 
 
 def _num(x: float) -> str:

@@ -14,7 +14,6 @@ import contextlib
 import itertools
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from tcnad.topology.cli.main import settings_from
 from tcnad.topology.devstack.fleet import CsvReplay, SyntheticFleet
 from tcnad.topology.kafka_io import BatchProducer, KafkaIOError, ensure_topic
 from tcnad.topology.security import KafkaSecurity, error_text
@@ -48,23 +48,30 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _add_kafka_args(p: argparse.ArgumentParser) -> None:
-    env = os.environ.get
+    # Unset flags default to the TCNAD_ variables through Settings (_kafka_settings).
     p.add_argument(
-        "--bootstrap",
-        default=env("TCNAD_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-        help="Kafka bootstrap servers (env TCNAD_KAFKA_BOOTSTRAP)",
+        "--bootstrap", default=None, help="Kafka bootstrap servers (env TCNAD_KAFKA_BOOTSTRAP)"
     )
-    p.add_argument(
-        "--topic",
-        default=env("TCNAD_READINGS_TOPIC", "readings"),
-        help="readings topic (env TCNAD_READINGS_TOPIC)",
-    )
+    p.add_argument("--topic", default=None, help="readings topic (env TCNAD_READINGS_TOPIC)")
     p.add_argument(
         "--partitions",
-        type=int,
-        default=int(env("TCNAD_PARTITIONS", "8")),
+        default=None,
+        metavar="N",
         help="partitions if the topic must be created (env TCNAD_PARTITIONS)",
     )
+
+
+def _kafka_settings(args: argparse.Namespace) -> None:
+    """--bootstrap, --topic and --partitions: the flags, else their TCNAD_ variables, checked
+    by ``Settings`` (a bad one raises ``BadSetting``, reported in one line)."""
+    s = settings_from(
+        {
+            "kafka_bootstrap": ("--bootstrap", args.bootstrap),
+            "readings_topic": ("--topic", args.topic),
+            "partitions": ("--partitions", args.partitions),
+        }
+    )
+    args.bootstrap, args.topic, args.partitions = s.kafka_bootstrap, s.readings_topic, s.partitions
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -146,8 +153,8 @@ def _add_fleet_args(p: argparse.ArgumentParser) -> None:
 
 
 def _check_args(args: argparse.Namespace) -> str | None:
-    if args.streams < 1 or args.width < 1 or args.partitions < 1:
-        return "--streams, --width and --partitions must be >= 1"
+    if args.streams < 1 or args.width < 1:
+        return "--streams and --width must be >= 1"
     if args.rate < 0 or (args.duration is not None and args.duration <= 0):
         return "--rate must be >= 0 and --duration > 0"
     if args.interval is not None and args.interval <= 0:
@@ -171,6 +178,7 @@ def _run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"tcnad produce: {error_text(exc)}", file=sys.stderr)
         return 2
+    _kafka_settings(args)
     try:
         return asyncio.run(_produce(args))
     except KafkaIOError as exc:

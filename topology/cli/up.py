@@ -121,16 +121,15 @@ def child_env(stack: EmbeddedStack) -> dict[str, str]:
     return env
 
 
-def create_demo_topics(stack: EmbeddedStack, env: dict[str, str]) -> None:
-    """Create the readings, alerts and dead-letter topics with the configured partitions."""
+def create_demo_topics(stack: EmbeddedStack) -> None:
+    """Create the readings, alerts and dead-letter topics with the configured partitions
+    (the TCNAD_ variables the children read too, through ``Settings``)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    partitions = int(env.get("TCNAD_PARTITIONS", "8"))
-    names = {
-        env.get("TCNAD_READINGS_TOPIC", "readings"): partitions,
-        env.get("TCNAD_ALERTS_TOPIC", "alerts"): partitions,
-        env.get("TCNAD_DLQ_TOPIC", "readings-dlq"): partitions,
-    }
+    from tcnad.topology.settings import Settings
+
+    s = Settings()
+    names = {topic: s.partitions for topic in (s.readings_topic, s.alerts_topic, s.dlq_topic)}
 
     async def create() -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
@@ -154,7 +153,7 @@ def run_children(
     """
     env = child_env(stack)
     if children:
-        create_demo_topics(stack, env)
+        create_demo_topics(stack)
     procs: list[ManagedProcess] = []
     try:
         for child in children:

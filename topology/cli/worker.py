@@ -11,9 +11,13 @@ import os
 import sys
 from typing import Any
 
+from tcnad.topology.cli.main import settings_from
+from tcnad.topology.security import redact_url
+from tcnad.topology.settings import Settings
+
 LEVELS = ("crit", "error", "warn", "info", "debug")
 _FLAGS: dict[str, tuple[str, type, str]] = {
-    # flag: (settings field, type, help)
+    # flag: (settings field, type, help); Settings converts and validates the value
     "--bootstrap": ("kafka_bootstrap", str, "Kafka bootstrap servers host:port[,host:port]"),
     "--redis-url": ("redis_url", str, "Redis URL for stream states"),
     "--readings-topic": ("readings_topic", str, "topic of readings"),
@@ -52,8 +56,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     for flag, (field, typ, text) in _FLAGS.items():
         env = f"TCNAD_{field.upper()}"
-        shown = os.environ.get(env, _field_default(field))
-        p.add_argument(flag, dest=field, type=typ, default=None, help=f"{text} [{env}: {shown}]")
+        shown = redact_url(str(os.environ.get(env, _field_default(field))))
+        metavar = {int: "N", float: "SECONDS"}.get(typ)
+        # No argparse type: Settings converts the string, so a bad value gets its one-line
+        # error (tcnad.topology.cli.main) like a bad variable.
+        p.add_argument(
+            flag, dest=field, default=None, metavar=metavar, help=f"{text} [{env}: {shown}]"
+        )
     p.add_argument("--no-metrics", action="store_true", help="no /metrics and /health server")
     p.add_argument("--web", action="store_true", help="enable faust's web server")
     p.add_argument("-l", "--log-level", dest="log_level", choices=LEVELS, default=None)
@@ -61,26 +70,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _field_default(field: str) -> object:
-    from tcnad.topology.settings import Settings
-
     return Settings.model_fields[field].default
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
-    from tcnad.topology.settings import Settings
-
-    overrides: dict[str, Any] = {
-        field: getattr(args, field)
-        for field, _, _ in _FLAGS.values()
-        if getattr(args, field, None) is not None
+    """The worker's ``Settings``: ``TCNAD_*`` variables overridden by the flags given.
+    Raises ``BadSetting`` (one line naming the flag or variable) when one is invalid."""
+    flags: dict[str, tuple[str, Any]] = {
+        field: (flag, getattr(args, field, None)) for flag, (field, _, _) in _FLAGS.items()
     }
-    if args.no_metrics:
-        overrides["metrics_enabled"] = False
-    if args.web:
-        overrides["web_enabled"] = True
-    if args.log_level:
-        overrides["log_level"] = args.log_level
-    return Settings(**overrides)
+    flags["metrics_enabled"] = ("--no-metrics", False if args.no_metrics else None)
+    flags["web_enabled"] = ("--web", True if args.web else None)
+    flags["log_level"] = ("--log-level", args.log_level)
+    return settings_from(flags)
 
 
 def run(args: argparse.Namespace) -> int:
