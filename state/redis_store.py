@@ -147,6 +147,16 @@ class RedisCacheStore:
             raise StoreUnavailable("info", [], exc) from exc
         return str(info["run_id"])
 
+    async def check(self) -> None:
+        """PING, then load the save script: raises ``StoreUnavailable`` unless Redis answers
+        and accepts the script (a worker checks this before it joins its group)."""
+        try:
+            await self.client.ping()
+            await self._load_script()
+        except (RedisError, OSError) as exc:
+            self._script_loaded = False
+            raise StoreUnavailable("check", [], exc) from exc
+
     async def close(self) -> None:
         await self.client.aclose()
 

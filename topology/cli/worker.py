@@ -87,16 +87,29 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    # Before anything logs or joins the group: one line and exit 3 if Redis or Kafka is
+    # unreachable, rather than a traceback once the first readings arrive.
+    from tcnad.topology.worker import preflight
+
+    problem = preflight.check_reachable(settings)
+    if problem:
+        print(f"tcnad worker: {problem}", file=sys.stderr)
+        return preflight.UNREACHABLE
     level = {"crit": "CRITICAL", "warn": "WARNING"}.get(settings.log_level, settings.log_level)
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     import faust
 
-    from tcnad.topology.worker.app import create_app
+    from tcnad.topology.worker.app import create_app, load_detector
     from tcnad.topology.worker.runtime import tune_gc, watch_gc
 
-    app = create_app(settings)
+    detector = load_detector(settings)
+    problem = preflight.check_store(settings, detector.layout)
+    if problem:
+        print(f"tcnad worker: {problem}", file=sys.stderr)
+        return preflight.UNREACHABLE
+    app = create_app(settings, detector=detector)
     tune_gc(settings.gc_gen0_threshold)
     watch_gc()
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)

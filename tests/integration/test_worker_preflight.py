@@ -1,0 +1,95 @@
+"""A worker whose Redis or Kafka does not answer at start exits at once with one line on
+stderr; a bad setting is one line and exit code 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+
+import pytest
+
+from tests.integration.redis_proc import free_port
+
+from .worker_harness import REPO, topics_for, worker_env
+
+pytestmark = pytest.mark.timeout(240)
+
+CLI = (sys.executable, "-m", "tcnad.topology.cli")
+FAST_S = 30.0  # "a few seconds" on an idle machine; generous for two busy shared cores
+
+
+def tcnad(
+    argv: list[str], env: Mapping[str, str], timeout_s: float = 60.0
+) -> tuple[int, str, str, float]:
+    """Run ``tcnad argv``; returns (exit code, stdout, stderr, seconds). ``subprocess.run``
+    kills the child (by PID) if it outlives ``timeout_s``."""
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [*CLI, *argv], env=dict(env), cwd=REPO, capture_output=True, text=True, timeout=timeout_s
+    )
+    return done.returncode, done.stdout, done.stderr, time.monotonic() - t0
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("TCNAD_")}
+
+
+def test_unreachable_redis_is_one_line_and_a_quick_non_zero_exit(
+    kafka_bootstrap: str, unique_name: str
+) -> None:
+    port = free_port()  # nothing listens here
+    url = f"redis://:hunter2@127.0.0.1:{port}/0"
+    env = worker_env(kafka_bootstrap, url, topics_for(unique_name))
+    code, _, err, took = tcnad(["worker"], env)
+    assert code == 3, err
+    assert err == (
+        f"tcnad worker: Redis at redis://:***@127.0.0.1:{port}/0 is unreachable "
+        "(Connection refused); check TCNAD_REDIS_URL / --redis-url\n"
+    )
+    assert took < FAST_S, took
+
+
+def test_unreachable_kafka_is_one_line_and_a_quick_non_zero_exit(
+    redis_url: str, unique_name: str
+) -> None:
+    bootstrap = f"127.0.0.1:{free_port()}"
+    env = worker_env(bootstrap, redis_url, topics_for(unique_name))
+    code, _, err, took = tcnad(["worker"], env)
+    assert code == 3, err
+    assert err == (
+        f"tcnad worker: Kafka at {bootstrap} is unreachable (Connection refused); "
+        "check TCNAD_KAFKA_BOOTSTRAP / --bootstrap\n"
+    )
+    assert took < FAST_S, took
+
+
+def test_a_port_that_is_no_kafka_broker_is_named_too(redis_url: str, unique_name: str) -> None:
+    redis_port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    bootstrap = f"127.0.0.1:{redis_port}"  # a Redis answers there, not Kafka
+    env = worker_env(bootstrap, redis_url, topics_for(unique_name))
+    code, _, err, _ = tcnad(["worker"], env)
+    assert code == 3, err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"tcnad worker: Kafka at {bootstrap} answers no Kafka metadata"), err
+
+
+def test_a_bad_variable_fails_even_help_in_one_line() -> None:
+    env = clean_env() | {"TCNAD_PARTITIONS": "abc"}
+    code, out, err, _ = tcnad(["--help"], env)
+    assert code == 2 and out == ""
+    assert err == (
+        "tcnad: TCNAD_PARTITIONS='abc' is not valid: "
+        "Input should be a valid integer, unable to parse string as an integer\n"
+    )
+
+
+def test_a_redis_url_without_scheme_is_one_line() -> None:
+    code, out, err, _ = tcnad(["worker", "--redis-url", "localhost:6379"], clean_env())
+    assert code == 2 and out == ""
+    assert err == (
+        "tcnad worker: --redis-url='localhost:6379' is not valid: must be a redis://, "
+        "rediss:// or unix:// URL, e.g. redis://127.0.0.1:6379/0\n"
+    )

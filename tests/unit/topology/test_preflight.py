@@ -1,0 +1,74 @@
+"""The worker's start-up checks say in one line what is unreachable and why."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+
+import pytest
+from redis.exceptions import AuthenticationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from tcnad.state.errors import StoreUnavailable
+from tcnad.topology.worker.preflight import kafka_servers, reason, redis_line
+
+URL = "redis://:hunter2@redis:6379/0"
+
+
+def caused(exc: BaseException, cause: BaseException) -> BaseException:
+    exc.__cause__ = cause
+    return exc
+
+
+def test_a_socket_error_is_told_by_the_os_reason() -> None:
+    refused = OSError(errno.ECONNREFUSED, "Connect call failed ('127.0.0.1', 1)")
+    assert reason(refused, 5) == "Connection refused"
+    wrapped = caused(RedisConnectionError("Error 111 connecting to redis:6379."), refused)
+    assert reason(wrapped, 5) == "Connection refused"
+    unknown = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert reason(unknown, 5) == "Name or service not known"
+    assert reason(asyncio.TimeoutError(), 2.5) == "no answer within 2.5 s"
+    assert reason(RedisTimeoutError("Timeout connecting to server"), 5) == "no answer within 5 s"
+    assert reason(ValueError("odd\n  thing"), 5) == "odd thing"
+
+
+def test_redis_lines_name_the_redacted_address_and_the_setting() -> None:
+    refused = caused(RedisConnectionError("x"), ConnectionRefusedError(errno.ECONNREFUSED, "x"))
+    assert redis_line(URL, refused, 5) == (
+        "Redis at redis://:***@redis:6379/0 is unreachable (Connection refused); "
+        "check TCNAD_REDIS_URL / --redis-url"
+    )
+    auth = AuthenticationError("invalid username-password pair or user is disabled.")
+    line = redis_line(URL, StoreUnavailable("check", [], auth), 5)
+    assert line == (
+        "Redis at redis://:***@redis:6379/0 refused the worker (invalid username-password "
+        "pair or user is disabled.); check TCNAD_REDIS_URL / --redis-url"
+    )
+    assert "hunter2" not in line
+
+
+def test_bootstrap_servers_split_into_host_and_port() -> None:
+    assert kafka_servers("k1:9092,[::1]:9093") == [("k1", 9092), ("::1", 9093)]
+
+
+def test_the_worker_checks_before_it_loads_the_model(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib
+
+    cli = importlib.import_module("tcnad.topology.cli.main")
+    from tcnad.topology.worker import app, preflight
+
+    def no_model(settings: object) -> None:
+        raise AssertionError("the model was loaded before the check failed")
+
+    monkeypatch.setattr(app, "load_detector", no_model)
+    monkeypatch.setattr(
+        preflight, "check_reachable", lambda s: "Kafka at k:1 is unreachable (Connection refused)"
+    )
+    assert cli.main(["worker", "--bootstrap", "k:1"]) == preflight.UNREACHABLE
+    assert capsys.readouterr().err == (
+        "tcnad worker: Kafka at k:1 is unreachable (Connection refused)\n"
+    )

@@ -1,0 +1,207 @@
+"""Checks a worker runs before it joins the consumer group: Redis and Kafka answer.
+
+``tcnad worker`` calls ``check_reachable`` before it loads the model (Redis answers PING,
+a Kafka bootstrap server answers a metadata request) and ``check_store`` once the model is
+loaded (Redis accepts the state store's save script). Each returns None, or the one line
+to print: what is unreachable, at which (password-redacted) address, why, and which
+setting to check. Outages after the start are retried (``retry.py``) and shown by
+``/health`` (``probes.py``), not checked here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tcnad.topology.security import redact_url
+from tcnad.topology.settings import Settings
+
+if TYPE_CHECKING:
+    from tcnad.detector.state import StateLayout
+
+UNREACHABLE = 3  # exit code of a worker whose Redis or Kafka does not answer at start
+TIMEOUT_S = 5.0  # per dependency; connection refused or an unknown host fails at once
+REDIS_HINT = "check TCNAD_REDIS_URL / --redis-url"
+KAFKA_HINT = "check TCNAD_KAFKA_BOOTSTRAP / --bootstrap"
+
+T = TypeVar("T")
+
+
+def check_reachable(settings: Settings, timeout_s: float = TIMEOUT_S) -> str | None:
+    """None if Redis answers PING and a Kafka bootstrap server answers metadata, else the
+    line saying which does not (both, if neither does)."""
+
+    async def both() -> list[str | None]:
+        redis, kafka = redis_problem(settings, timeout_s), kafka_problem(settings, timeout_s)
+        return list(await asyncio.gather(redis, kafka))
+
+    problems = [p for p in _run_quietly(both) if p]
+    return "; ".join(problems) or None
+
+
+def check_store(
+    settings: Settings, layout: StateLayout, timeout_s: float = TIMEOUT_S
+) -> str | None:
+    """None if Redis answers PING and loads the save script of ``layout``, else the line."""
+
+    async def probe() -> str | None:
+        from tcnad.state.redis_store import RedisCacheStore
+
+        store = RedisCacheStore(
+            settings.redis_url,
+            layout,
+            namespace=settings.namespace,
+            ttl_s=settings.state_ttl_s,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            client_kwargs=settings.redis_client_kwargs(),
+        )
+        try:
+            await asyncio.wait_for(store.check(), timeout_s)
+        except Exception as exc:  # any failure is reported as one line
+            return redis_line(settings.redis_url, exc, timeout_s)
+        finally:
+            await store.close()
+        return None
+
+    return _run_quietly(probe)
+
+
+async def redis_problem(settings: Settings, timeout_s: float) -> str | None:
+    """None if Redis at ``settings.redis_url`` answers PING within ``timeout_s``."""
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    try:
+        client = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            **settings.redis_client_kwargs(),
+        )
+    except (ValueError, TypeError) as exc:  # an option in the URL redis-py rejects
+        return f"Redis URL {redact_url(settings.redis_url)} is not usable ({exc}); {REDIS_HINT}"
+    try:
+        await asyncio.wait_for(client.ping(), timeout_s)
+    except Exception as exc:  # any failure is reported as one line
+        return redis_line(settings.redis_url, exc, timeout_s)
+    finally:
+        await client.aclose()
+    return None
+
+
+def redis_line(url: str, exc: BaseException, timeout_s: float) -> str:
+    """The line for a Redis that failed a check with ``exc`` (a ``StoreUnavailable`` is
+    described by its cause)."""
+    from redis.exceptions import AuthenticationError, AuthorizationError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from tcnad.state.errors import StoreUnavailable
+
+    if isinstance(exc, StoreUnavailable):
+        exc = exc.cause
+    where = f"Redis at {redact_url(url)}"
+    why = reason(exc, timeout_s)
+    if isinstance(exc, (AuthenticationError, AuthorizationError)) or not (
+        _timed_out(exc) or isinstance(exc, (RedisConnectionError, OSError))
+    ):
+        return f"{where} refused the worker ({why}); {REDIS_HINT}"
+    return f"{where} is unreachable ({why}); {REDIS_HINT}"
+
+
+def kafka_servers(bootstrap: str) -> list[tuple[str, int]]:
+    """``host:port[,host:port]`` as ``(host, port)`` pairs (``[v6]:port`` without brackets)."""
+    out = []
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        out.append((host.strip("[]"), int(port)))
+    return out
+
+
+def kafka_client_options(settings: Settings, timeout_s: float) -> dict[str, Any]:
+    """Options of the Kafka clients these checks and the probes make (the worker's own
+    consumer and producer are faust's), TLS and SASL included."""
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "request_timeout_ms": max(1, int(timeout_s * 1000)),
+        "client_id": f"{settings.group_id}-probe",
+        **settings.kafka_client_options(),
+    }
+
+
+async def kafka_problem(settings: Settings, timeout_s: float) -> str | None:
+    """None if a Kafka bootstrap server accepts a connection and answers a metadata request
+    within ``timeout_s``. A plain TCP connect comes first: it says why a server is
+    unreachable (refused, unknown host, timeout), which the Kafka client only logs."""
+    where = f"Kafka at {settings.kafka_bootstrap}"
+    refused: list[str] = []
+    for host, port in kafka_servers(settings.kafka_bootstrap):
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        except Exception as exc:  # any failure is reported as one line
+            refused.append(f"{host}:{port}: {reason(exc, timeout_s)}")
+            continue
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+        break
+    else:
+        why = refused[0].split(": ", 1)[1] if len(refused) == 1 else ", ".join(refused)
+        return f"{where} is unreachable ({why}); {KAFKA_HINT}"
+    from aiokafka.client import AIOKafkaClient
+
+    client = AIOKafkaClient(**kafka_client_options(settings, timeout_s))
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout_s)
+    except Exception as exc:  # any failure is reported as one line
+        why = reason(exc, timeout_s)
+        return f"{where} answers no Kafka metadata request ({why}); {KAFKA_HINT}"
+    finally:
+        await client.close()
+    return None
+
+
+def reason(exc: BaseException, timeout_s: float) -> str:
+    """Why a check failed, in a few words: the OS's reason for a socket error (``Connection
+    refused``, ``Name or service not known``), ``no answer within N s`` for a timeout, else
+    the exception's own message."""
+    if _timed_out(exc):
+        return f"no answer within {timeout_s:g} s"
+    for link in _chain(exc):
+        if isinstance(link, OSError) and isinstance(link.errno, int) and link.errno > 0:
+            return os.strerror(link.errno)  # asyncio's own text repeats the address
+        if isinstance(link, OSError) and link.strerror:
+            return str(link.strerror)  # e.g. a resolver's "Name or service not known"
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _timed_out(exc: BaseException) -> bool:
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, (asyncio.TimeoutError, TimeoutError, RedisTimeoutError))
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
+
+
+def _run_quietly(check: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``check`` in a fresh event loop with logging off: the clients' own error logs
+    (aiokafka logs each refused connection) would add lines to the one a check prints."""
+    logging.disable(logging.CRITICAL)
+    try:
+        return asyncio.run(check())
+    finally:
+        logging.disable(logging.NOTSET)
