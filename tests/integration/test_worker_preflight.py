@@ -1,19 +1,22 @@
 """A worker whose Redis or Kafka does not answer at start exits at once with one line on
-stderr; a bad setting is one line and exit code 2."""
+stderr; a bad setting is one line and exit code 2; a running worker's /health answers 503
+while its Redis is down and 200 once it is back."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import pytest
 
-from tests.integration.redis_proc import free_port
+from tests.integration.redis_proc import RedisProc, free_port
 
-from .worker_harness import REPO, topics_for, worker_env
+from .worker_harness import REPO, Workers, scrape, topics_for, worker_env
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -93,3 +96,53 @@ def test_a_redis_url_without_scheme_is_one_line() -> None:
         "tcnad worker: --redis-url='localhost:6379' is not valid: must be a redis://, "
         "rediss:// or unix:// URL, e.g. redis://127.0.0.1:6379/0\n"
     )
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisProc]:
+    with RedisProc(tmp_path / "redis") as server:  # stopped by its PID on the way out
+        yield server
+
+
+@pytest.fixture
+def workers(
+    kafka_bootstrap: str, own_redis: RedisProc, unique_name: str, tmp_path: Path
+) -> Iterator[Workers]:
+    w = Workers(worker_env(kafka_bootstrap, own_redis.url, topics_for(unique_name)), tmp_path)
+    yield w
+    w.stop_all()
+
+
+def wait_health(workers: Workers, want: int, timeout_s: float) -> dict[str, object]:
+    """Poll the worker's /health until it answers ``want``; returns the body."""
+    proc = workers.procs[0]
+    deadline = time.monotonic() + timeout_s
+    last: tuple[int, str] = (0, "")
+    while time.monotonic() < deadline:
+        assert proc.running, workers.logs(60)
+        if "metrics and health on" in proc.log_tail(10_000):
+            last = scrape(proc, "/health")
+            if last[0] == want:
+                return dict(json.loads(last[1]))
+        time.sleep(0.5)
+    raise AssertionError(f"/health never answered {want}; last {last}\n{workers.logs(60)}")
+
+
+def test_health_is_503_while_redis_is_down_and_200_once_it_is_back(
+    workers: Workers, own_redis: RedisProc
+) -> None:
+    workers.start()
+    body = wait_health(workers, 200, 150)
+    assert body["status"] == "ok" and body["unreachable"] is None
+
+    own_redis.stop()
+    body = wait_health(workers, 503, 30)
+    assert body["status"] == "unreachable", body
+    assert body["unreachable"] == {"redis": "Connection refused"}, body
+    assert "redis unreachable" in str(body["error"])
+
+    own_redis.start()
+    body = wait_health(workers, 200, 30)
+    assert body["status"] == "ok" and body["unreachable"] is None
+    log = workers.procs[0].log_tail(10_000)
+    assert "redis unreachable: Connection refused" in log and "redis reachable again" in log

@@ -22,6 +22,7 @@ from tcnad.topology.worker.consumer import BatchConsumer, tuned_transport
 from tcnad.topology.worker.hotcache import HotCache
 from tcnad.topology.worker.metrics import Health, MetricsServer, WorkerMetrics
 from tcnad.topology.worker.pipeline import BatchPipeline, PipelineConfig
+from tcnad.topology.worker.probes import watch_dependencies
 from tcnad.topology.worker.runtime import FaustPublisher, WorkerRuntime, watch_loop_lag
 from tcnad.topology.worker.topics import ensure_topics
 
@@ -74,6 +75,7 @@ class WorkerApp(faust.App):
         assert isinstance(consumer, BatchConsumer)
         consumer.batch_handler = self.runtime
         self.add_future(watch_loop_lag(self.metrics))  # cancelled when the app stops
+        self.add_future(watch_dependencies(self.health, s, self.store))  # /health: 503 if down
         if s.metrics_enabled and self.metrics_server is None:
             self.metrics_server = MetricsServer(
                 self.metrics, self.health, "0.0.0.0", s.metrics_port

@@ -2,7 +2,8 @@
 
 Each worker owns a ``CollectorRegistry`` (no process-global state), served by a small
 threaded HTTP server: ``GET /metrics`` (Prometheus text format) and ``GET /health`` (JSON;
-200 while the worker is healthy, 503 once it has failed or stalled).
+200 while the worker is healthy, 503 once it has failed and while Redis or Kafka does not
+answer its probes).
 """
 
 from __future__ import annotations
@@ -103,19 +104,25 @@ class Health:
     last_batch: float = 0.0
     assigned: list[int] = field(default_factory=list)
     failed: str = ""
+    # Dependencies the probes (probes.py) found unreachable: name -> why. Replaced whole,
+    # never mutated, so the HTTP thread reads one consistent mapping.
+    down: dict[str, str] = field(default_factory=dict)
 
     def snapshot(self) -> tuple[int, dict[str, Any]]:
-        ok = not self.failed
+        down = self.down
+        status = "failed" if self.failed else "unreachable" if down else "ok"
+        problems = "; ".join(f"{name} unreachable: {why}" for name, why in down.items())
         body = {
-            "status": "ok" if ok else "failed",
+            "status": status,
             "uptime_s": round(time.time() - self.started, 3),
             "last_batch_age_s": round(time.time() - self.last_batch, 3)
             if self.last_batch
             else None,
             "partitions": self.assigned,
-            "error": self.failed or None,
+            "unreachable": dict(down) or None,
+            "error": self.failed or problems or None,
         }
-        return (200 if ok else 503), body
+        return (200 if status == "ok" else 503), body
 
 
 class MetricsServer:

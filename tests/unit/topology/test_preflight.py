@@ -1,4 +1,5 @@
-"""The worker's start-up checks say in one line what is unreachable and why."""
+"""The worker's start-up checks say in one line what is unreachable and why; its probes keep
+``/health`` at 503 while a dependency does not answer."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tcnad.state.errors import StoreUnavailable
+from tcnad.topology.worker.metrics import Health
 from tcnad.topology.worker.preflight import kafka_servers, reason, redis_line
+from tcnad.topology.worker.probes import DependencyProbe, redis_ping
 
 URL = "redis://:hunter2@redis:6379/0"
 
@@ -51,6 +54,59 @@ def test_redis_lines_name_the_redacted_address_and_the_setting() -> None:
 
 def test_bootstrap_servers_split_into_host_and_port() -> None:
     assert kafka_servers("k1:9092,[::1]:9093") == [("k1", 9092), ("::1", 9093)]
+
+
+async def test_the_probe_marks_a_dependency_down_and_clears_it_when_it_answers() -> None:
+    health = Health()
+    answers = {"redis": False}
+
+    async def ping() -> None:
+        if not answers["redis"]:
+            raise RedisConnectionError("x") from ConnectionRefusedError(errno.ECONNREFUSED, "x")
+
+    async def hangs() -> None:
+        await asyncio.sleep(10)
+
+    probe = DependencyProbe(health, {"redis": ping, "kafka": hangs}, timeout_s=0.05)
+    assert await probe.probe_once() == {
+        "redis": "Connection refused",
+        "kafka": "no answer within 0.05 s",
+    }
+    code, body = health.snapshot()
+    assert code == 503 and body["status"] == "unreachable"
+    assert body["unreachable"] == {
+        "redis": "Connection refused",
+        "kafka": "no answer within 0.05 s",
+    }
+    assert body["error"] == (
+        "redis unreachable: Connection refused; kafka unreachable: no answer within 0.05 s"
+    )
+
+    answers["redis"] = True
+    probe.checks["kafka"] = ping
+    assert await probe.probe_once() == {}
+    code, body = health.snapshot()
+    assert code == 200 and body["status"] == "ok" and body["unreachable"] is None
+
+
+def test_a_failed_worker_stays_failed_whatever_the_probes_say() -> None:
+    health = Health(failed="StoreGaveUp: state load failed 3 times", down={"redis": "x"})
+    code, body = health.snapshot()
+    assert code == 503 and body["status"] == "failed" and body["error"].startswith("StoreGave")
+
+
+async def test_redis_is_probed_only_through_a_store_with_a_client() -> None:
+    from tcnad.detector.state import StateLayout
+    from tcnad.state.memory import MemoryCacheStore
+    from tcnad.state.redis_store import RedisCacheStore
+
+    layout = StateLayout(((4, 1),), 8, "m")
+    assert redis_ping(MemoryCacheStore(layout)) is None
+    store = RedisCacheStore("redis://127.0.0.1:1/0", layout)
+    try:
+        assert redis_ping(store) == store.client.ping
+    finally:
+        await store.close()
 
 
 def test_the_worker_checks_before_it_loads_the_model(
