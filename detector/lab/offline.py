@@ -26,8 +26,10 @@ class Scored(StepResult):
     ``StepResult`` with one row per reading of the series, each ``(n,)`` (the series has
     one value per reading).
 
-    outside is computed here from the series' values and the band (the band, on the
-    readings' own scale, is what ``tcnad score`` writes and ``tcnad plot`` draws).
+    outside compares each value with the band as reported (on the readings' own scale, as
+    ``tcnad score`` writes it and ``tcnad plot`` draws it), so the band-miss rate of
+    ``tcnad nab`` counts what those show; the scorer's own flag compares a count on the
+    square-root scale and can differ from it only by rounding at the band's edge.
     """
 
     series: Series
