@@ -146,3 +146,22 @@ def test_health_is_503_while_redis_is_down_and_200_once_it_is_back(
     assert body["status"] == "ok" and body["unreachable"] is None
     log = workers.procs[0].log_tail(10_000)
     assert "redis unreachable: Connection refused" in log and "redis reachable again" in log
+
+
+def test_health_is_503_while_the_broker_is_down(
+    redis_url: str, unique_name: str, tmp_path: Path
+) -> None:
+    from tcnad.topology.devstack.stack import KafkaBroker
+
+    broker = KafkaBroker(log_dir=tmp_path)  # this test's own, so it can stop it
+    broker.start()
+    workers = Workers(worker_env(broker.bootstrap, redis_url, topics_for(unique_name)), tmp_path)
+    try:
+        workers.start()
+        assert wait_health(workers, 200, 150)["status"] == "ok"
+        broker.stop()
+        body = wait_health(workers, 503, 30)
+        assert body["status"] == "unreachable" and "kafka" in dict(body["unreachable"]), body
+    finally:
+        workers.stop_all()
+        broker.stop()
