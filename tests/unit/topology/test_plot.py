@@ -21,7 +21,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def nab_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A two-file NAB-shaped corpus and a fake engine behind load_engine."""
     rng = np.random.default_rng(3)
-    for cat, name, n in [("catA", "a.csv", 300), ("catB", "b.csv", 200)]:
+    for cat, name, n in [("catA", "a.csv", 300), ("artificialNoAnomaly", "b.csv", 200)]:
         d = tmp_path / "nab" / "data" / cat
         d.mkdir(parents=True)
         times = np.datetime64("2014-01-01T00:00") + np.arange(n) * np.timedelta64(5, "m")
@@ -31,7 +31,7 @@ def nab_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (d / name).write_text("timestamp,value\n" + "\n".join(lines) + "\n")
     windows = {
         "catA/a.csv": [["2014-01-01 12:00:00.000000", "2014-01-01 13:00:00.000000"]],
-        "catB/b.csv": [],
+        "artificialNoAnomaly/b.csv": [],  # the clean category: the band-miss report
     }
     (tmp_path / "nab" / "labels").mkdir()
     (tmp_path / "nab" / "labels" / "combined_windows.json").write_text(json.dumps(windows))
@@ -82,7 +82,7 @@ def test_score_nab_layout_has_labels(nab_copy: Path, tmp_path: Path) -> None:
     assert list(rows[0]) == ["timestamp", "value", "anomaly_score", "label"]
     labelled = [i for i, r in enumerate(rows) if r["label"] == "1"]
     assert labelled == list(range(144, 157))  # 12:00 .. 13:00 at 5-minute steps
-    assert {r["label"] for r in _rows(out / "fake" / "catB" / "fake_b.csv")} == {"0"}
+    assert {r["label"] for r in _rows(out / "fake" / "artificialNoAnomaly" / "fake_b.csv")} == {"0"}
 
 
 def test_score_missing_input_is_a_clear_error(
