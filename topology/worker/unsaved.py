@@ -43,8 +43,7 @@ class Snapshot:
 class Settled:
     """A save's outcome for the pipeline: per fenced stream still hot, the readings to apply
     again (its hot copy is gone) and the step and offset this worker had saved for it;
-    ``orphaned``:
-    fenced streams whose hot copy was dropped while the save was in flight."""
+    ``orphaned``: fenced streams whose hot copy was dropped while the save was in flight."""
 
     again: dict[str, list[Decoded]]
     saved_before: dict[str, tuple[int, int]]
