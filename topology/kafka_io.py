@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -27,6 +27,7 @@ __all__ = [
     "KafkaIOError",
     "client_options",
     "ensure_topic",
+    "ensure_topics",
     "tail",
     "topic_partitions",
 ]
@@ -70,10 +71,42 @@ async def topic_partitions(
     return len(parts or ())
 
 
+async def ensure_topics(
+    bootstrap: str, partitions: Mapping[str, int], *, security: KafkaSecurity | None = None
+) -> list[str]:
+    """Create the topics that do not exist yet, each with its partition count (replication
+    factor 1); returns the names created. Idempotent: another client creating one first is
+    no error."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options(security))
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        todo = [NewTopic(t, n, 1) for t, n in partitions.items() if t and t not in existing]
+        if not todo:
+            return []
+        try:
+            response = await admin.create_topics(todo)
+        except TopicAlreadyExistsError:
+            logger.debug("topics created concurrently by someone else")
+            return []
+    except (KafkaError, OSError) as exc:
+        where = f"{sorted(partitions)} on {bootstrap}"
+        raise KafkaIOError(f"cannot create topics {where}: {exc!r}") from exc
+    finally:
+        await admin.close()
+    failed = [(t[0], t[1]) for t in response.topic_errors if t[1] not in (0, _TOPIC_ALREADY_EXISTS)]
+    if failed:
+        raise KafkaIOError(f"cannot create topics on {bootstrap}: {failed}")
+    names = [t.name for t in todo]
+    logger.info("created topics %s", names)
+    return names
+
+
 async def ensure_topic(
     bootstrap: str, topic: str, partitions: int, *, security: KafkaSecurity | None = None
 ) -> int:
-    """Create ``topic`` with ``partitions`` partitions unless it exists; return its count."""
+    """Create ``topic`` with ``partitions`` partitions unless it exists; return its count
+    once the broker's metadata shows it."""
     existing = await topic_partitions(bootstrap, topic, security=security)
     if existing:
         if existing != partitions:
@@ -81,17 +114,7 @@ async def ensure_topic(
                 "topic=%s exists with %d partitions (asked %d)", topic, existing, partitions
             )
         return existing
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options(security))
-    try:
-        await admin.start()
-        resp = await admin.create_topics([NewTopic(topic, partitions, replication_factor=1)])
-    except (KafkaError, OSError) as exc:
-        raise KafkaIOError(f"cannot create topic {topic!r} on {bootstrap}: {exc!r}") from exc
-    finally:
-        await admin.close()
-    errors = [e for e in resp.topic_errors if e[1] not in (0, _TOPIC_ALREADY_EXISTS)]
-    if errors:
-        raise KafkaIOError(f"cannot create topic {topic!r} on {bootstrap}: {errors}")
+    await ensure_topics(bootstrap, {topic: partitions}, security=security)
     for _ in range(50):  # metadata may lag the creation briefly
         n = await topic_partitions(bootstrap, topic, security=security)
         if n:

@@ -46,10 +46,10 @@ from aiokafka.partitioner import DefaultPartitioner  # noqa: E402
 
 from tcnad.topology.devstack.processes import ManagedProcess  # noqa: E402
 from tcnad.topology.devstack.stack import EmbeddedStack  # noqa: E402
+from tcnad.topology.kafka_io import ensure_topics  # noqa: E402
 from tcnad.topology.settings import Settings  # noqa: E402
 from tcnad.topology.wire.decode import RawRecord, decode_batch  # noqa: E402
 from tcnad.topology.worker.app import faust_datadir  # noqa: E402
-from tcnad.topology.worker.topics import ensure_topics  # noqa: E402
 from tests.proc_helpers import stat_fields  # noqa: E402
 
 DEFAULT_PARTITIONS = 8

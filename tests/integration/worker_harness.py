@@ -19,7 +19,7 @@ from tcnad.detector.state import StateLayout, StreamState
 from tcnad.state.redis_store import RedisCacheStore
 from tcnad.state.types import StreamRecord
 from tcnad.topology.devstack.processes import ManagedProcess
-from tcnad.topology.worker.topics import ensure_topics
+from tcnad.topology.kafka_io import ensure_topics
 
 REPO = Path(__file__).resolve().parents[2]
 PARTITIONS = 4

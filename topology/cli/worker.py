@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     # Before anything logs or joins the group: one line and exit 3 if Redis or Kafka is
     # unreachable, rather than a traceback once the first readings arrive.
-    from tcnad.topology.worker import preflight
+    from tcnad.topology.worker import checks as preflight
 
     problem = preflight.check_reachable(settings)
     if problem:

@@ -1,12 +1,32 @@
-"""A batch as the pipeline sees it: decoded, what applying or saving it did, and settings."""
+"""A batch as the pipeline sees it: decoded, what applying or saving it did, its settings,
+and what it hands to Kafka: ``OutMessage`` s through a ``Publisher``, which returns what
+completes once the broker acknowledged every one (a fake in unit tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tcnad.topology.wire.decode import Decoded
 from tcnad.topology.wire.schemas import DeadLetter
+
+
+@dataclass(frozen=True, slots=True)
+class OutMessage:
+    """One message to produce: topic, key bytes (None: any partition), value bytes."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class Publisher(Protocol):
+    async def send(self, messages: Sequence[OutMessage]) -> Awaitable[object]:
+        """Hand every message to the producer, in order (raise if one cannot be sent).
+        Returns an awaitable that completes once the broker acknowledged every one, and
+        raises otherwise."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,14 @@ from tcnad.detector.state import StreamState
 from tcnad.state.types import UNKNOWN_SOURCE, CacheStore, source_id
 from tcnad.topology.wire.decode import Decoded, RawRecord, dead_letter, decode_batch
 from tcnad.topology.wire.schemas import DeadLetter
-from tcnad.topology.worker.batch import BatchOutcome, PipelineConfig, PreparedBatch
+from tcnad.topology.worker.batch import (
+    BatchOutcome,
+    OutMessage,
+    PipelineConfig,
+    PreparedBatch,
+    Publisher,
+)
 from tcnad.topology.worker.hotcache import HotCache
-from tcnad.topology.worker.ports import OutMessage, Publisher
 from tcnad.topology.worker.retry import retry_store
 from tcnad.topology.worker.rounds import (
     StepPlan,

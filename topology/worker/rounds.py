@@ -17,8 +17,8 @@ import numpy.typing as npt
 from tcnad.detector.engine import StreamDetector
 from tcnad.topology.wire.decode import Decoded
 from tcnad.topology.wire.schemas import Alert, ScoreRecord, alert_id
+from tcnad.topology.worker.batch import OutMessage
 from tcnad.topology.worker.hotcache import HotEntry
-from tcnad.topology.worker.ports import OutMessage
 
 
 @dataclass

@@ -14,10 +14,9 @@ from faust.types import TP
 
 from tcnad.topology.settings import GC_GEN1_THRESHOLD
 from tcnad.topology.wire.decode import RawRecord
-from tcnad.topology.worker.batch import BatchOutcome, PreparedBatch
+from tcnad.topology.worker.batch import BatchOutcome, OutMessage, PreparedBatch
 from tcnad.topology.worker.metrics import Health, WorkerMetrics
 from tcnad.topology.worker.pipeline import BatchPipeline
-from tcnad.topology.worker.ports import OutMessage
 
 logger = logging.getLogger(__name__)
 

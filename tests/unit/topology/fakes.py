@@ -18,7 +18,7 @@ from tcnad.detector.spec import TCNSpec
 from tcnad.detector.state import StateDelta, StateLayout, StreamState
 from tcnad.state.codec import state_delta
 from tcnad.topology.wire.decode import RawRecord
-from tcnad.topology.worker.ports import OutMessage
+from tcnad.topology.worker.batch import OutMessage
 
 LAYOUT = StateLayout(ring_shapes=((2, 1), (4, 2)), stats_size=3, model_id="fake01")
 

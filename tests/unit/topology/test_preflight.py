@@ -13,9 +13,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tcnad.state.errors import StoreUnavailable
+from tcnad.topology.worker.checks import (
+    DependencyProbe,
+    kafka_servers,
+    reason,
+    redis_line,
+    redis_ping,
+)
 from tcnad.topology.worker.metrics import Health
-from tcnad.topology.worker.preflight import kafka_servers, reason, redis_line
-from tcnad.topology.worker.probes import DependencyProbe, redis_ping
 
 URL = "redis://:hunter2@redis:6379/0"
 
@@ -115,7 +120,8 @@ def test_the_worker_checks_before_it_loads_the_model(
     import importlib
 
     cli = importlib.import_module("tcnad.topology.cli.main")
-    from tcnad.topology.worker import app, preflight
+    from tcnad.topology.worker import app
+    from tcnad.topology.worker import checks as preflight
 
     def no_model(settings: object) -> None:
         raise AssertionError("the model was loaded before the check failed")
