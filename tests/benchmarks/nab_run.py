@@ -31,7 +31,7 @@ from tcnad.detector.lab.nab import default_root, evaluate, load_corpus
 from tcnad.detector.lab.offline import score_series
 from tcnad.detector.lab.series import Series, epoch_seconds
 from tcnad.detector.result import StepResult
-from tcnad.topology.cli.nab import category_table, format_results, missed_windows, outcomes
+from tcnad.topology.cli.lab.nab import category_table, format_results, missed_windows, outcomes
 from tcnad.topology.cli.options import load_engine, set_threads
 
 

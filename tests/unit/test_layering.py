@@ -78,3 +78,18 @@ def test_importing_every_detector_module_loads_no_infrastructure() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_modules_and_package_folders_stay_small() -> None:
+    """No module over 400 lines, no package folder with more than 12 modules."""
+    big, crowded = {}, {}
+    for folder in ("detector", "state", "topology"):
+        for init in (ROOT / folder).rglob("__init__.py"):
+            modules = [p for p in init.parent.glob("*.py") if p.name != "__init__.py"]
+            if len(modules) > 12:
+                crowded[str(init.parent.relative_to(ROOT))] = len(modules)
+            for p in modules:
+                n = len(p.read_text().splitlines())
+                if n > 400:
+                    big[str(p.relative_to(ROOT))] = n
+    assert big == {} and crowded == {}

@@ -19,9 +19,16 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-COMMANDS = ("up", "worker", "produce", "alerts", "train", "score", "nab", "plot", "bench")
+OPERATIONS = ("up", "worker", "produce", "alerts")
+LAB = ("train", "score", "nab", "plot", "bench")  # offline, in tcnad.topology.cli.lab
+COMMANDS = OPERATIONS + LAB
 USAGE_ERROR = 2  # a bad flag or TCNAD_ variable; nothing was started
 _SECRET_FIELD = re.compile(r"pass|secret|token", re.IGNORECASE)
+
+
+def command_module(name: str) -> str:
+    """The module that implements command ``name``."""
+    return f"tcnad.topology.cli.{'lab.' if name in LAB else ''}{name}"
 
 
 class BadSetting(Exception):
@@ -49,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tcnad {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"tcnad.topology.cli.{name}")
+        module = importlib.import_module(command_module(name))
         module.register(sub)
     return parser
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tcnad.topology.cli import main
-from tcnad.topology.cli.bench import SUITES
+from tcnad.topology.cli.lab.bench import SUITES
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -8,7 +8,7 @@ import pytest
 from tcnad.detector.lab import nab
 from tcnad.detector.lab.offline import Scored
 from tcnad.detector.lab.series import Series
-from tcnad.topology.cli import nab as nab_cmd
+from tcnad.topology.cli.lab import nab as nab_cmd
 
 STANDARD = nab.PROFILES[0]
 N = 100  # rows per file; the probationary period is rows 0..14

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tcnad.topology import cli
-from tcnad.topology.cli import plot as plot_cmd
-from tcnad.topology.cli import score as score_cmd
+from tcnad.topology.cli.lab import plot as plot_cmd
+from tcnad.topology.cli.lab import score as score_cmd
 from tests.unit.detector.test_offline import FakeEngine
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -150,7 +150,7 @@ def test_nab_command_prints_scores_and_band_miss(
 ) -> None:
     from types import SimpleNamespace
 
-    from tcnad.topology.cli import nab as nab_cmd
+    from tcnad.topology.cli.lab import nab as nab_cmd
 
     def engine(model: str, device: str, cap: int) -> FakeEngine:
         fake = FakeEngine(cap)
