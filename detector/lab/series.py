@@ -1,13 +1,12 @@
-"""Reading and writing univariate series as ``timestamp,value`` CSV files.
+"""Univariate series: ``timestamp,value`` files read into ``Series``, and times written back.
 
 Timestamps are kept as ``datetime64[us]`` (``(n,)``) and values as float64 ``(n,)``. This is
-the file format of the Numenta Anomaly Benchmark and of ``tcnad score``.
+the file format of the Numenta Anomaly Benchmark and of ``tcnad score``; the files are read
+by ``tcnad.detector.lab.tables.read_table``, whose rules every command shares.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tcnad.detector.arrays import F64
-from tcnad.detector.errors import DetectorError
+from tcnad.detector.lab.tables import Table, TableError, read_table
 
 Times = npt.NDArray[np.datetime64]
 
@@ -26,8 +25,7 @@ def epoch_seconds(times: Times) -> F64:
     return np.asarray(us / 1e6, dtype=np.float64)
 
 
-class SeriesFormatError(DetectorError, ValueError):
-    """A series file is not a ``timestamp,value`` CSV with finite values in time order."""
+SeriesFormatError = TableError  # a series file that is not readings: see ``tables``
 
 
 @dataclass(frozen=True)
@@ -50,34 +48,26 @@ def parse_times(texts: list[str], where: str) -> Times:
         raise SeriesFormatError(f"{where}: unreadable timestamp ({exc})") from exc
 
 
-def read_series(path: Path, name: str | None = None) -> Series:
-    """Read a ``timestamp,value`` CSV (header required; extra columns are ignored).
+def series_of(table: Table, name: str) -> Series:
+    """The one value column of ``table`` as a ``Series``."""
+    if table.values.shape[1] != 1:
+        raise TableError(f"{table.path}: {table.values.shape[1]} value columns; expected 1")
+    return Series(name, table.timestamps, np.ascontiguousarray(table.values[:, 0]))
 
-    Rows are readings in file order; timestamps are kept as given (real exports repeat some,
-    e.g. around daylight-saving changes). Raises SeriesFormatError naming the file and row
-    for a missing column or a non-finite or unparsable value.
+
+def read_series(
+    path: Path, name: str | None = None, *, in_order: bool = False, skip_bad_rows: bool = False
+) -> Series:
+    """Read a ``timestamp,value`` file (``tables.read_table``, one value column).
+
+    By default rows are readings in file order, timestamps kept as given, as the Numenta
+    Anomaly Benchmark's data files are read (its results have one row per data row, and
+    its real exports repeat some timestamps, e.g. around daylight-saving changes);
+    ``in_order`` requires each timestamp to be later than the previous row's. Raises
+    ``TableError`` (``BadRow`` naming the file and line) for a file that is not readings.
     """
-    with path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows or [c.strip() for c in rows[0][:2]] != ["timestamp", "value"]:
-        raise SeriesFormatError(f"{path}: expected a header 'timestamp,value'")
-    texts: list[str] = []
-    values: list[float] = []
-    for lineno, row in enumerate(rows[1:], start=2):
-        if not row:
-            continue
-        if len(row) < 2:
-            raise SeriesFormatError(f"{path}:{lineno}: expected 'timestamp,value', got {row}")
-        try:
-            value = float(row[1])
-        except ValueError as exc:
-            raise SeriesFormatError(f"{path}:{lineno}: value {row[1]!r} is not a number") from exc
-        if not math.isfinite(value):
-            raise SeriesFormatError(f"{path}:{lineno}: value {row[1]!r} is not finite")
-        texts.append(row[0])
-        values.append(value)
-    times = parse_times(texts, str(path))
-    return Series(name or path.name, times, np.asarray(values, dtype=np.float64))
+    table = read_table(path, n_values=1, in_order=in_order, skip_bad_rows=skip_bad_rows)
+    return series_of(table, name or path.name)
 
 
 def format_times(times: Times) -> list[str]:

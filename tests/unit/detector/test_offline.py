@@ -115,7 +115,7 @@ def test_read_series_round_trip_and_errors(tmp_path: Path) -> None:
     assert s.values.tolist() == [1.5, -2.0]
     assert format_times(s.timestamps) == ["2014-04-01 00:00:00", "2014-04-01 00:05:00"]
     for body, match in [
-        ("time,value\n", "header"),
+        ("timestamp value\n", "no comma, semicolon or tab"),
         ("timestamp,value\n2014-04-01 00:00:00,abc\n", "not a number"),
         ("timestamp,value\n2014-04-01 00:00:00,nan\n", "not finite"),
         ("timestamp,value\nyesterday,1\n", "timestamp"),
