@@ -12,6 +12,8 @@ from tcnad.state.codec import StateCodec
 _SAVE_TEMPLATE = """\
 -- KEYS: meta, rings. ARGV: since_step (decimal), meta body, changed ring rows.
 -- Returns 1 applied, 2 already applied (stored body equals ARGV[2]), 0 fenced.
+-- REWRITE: an already applied save writes the meta again (same bytes, same TTL), so a WAIT
+-- after it also covers the earlier write that it repeats.
 -- A stored meta of format 1 (OLD: same layout, body without the source) counts as a state
 -- at its step; the update rewrites it in the current format.
 local HEAD = "{head}"
@@ -22,6 +24,7 @@ local OLD_HL = {old_head_len}
 local OLD_SIZE = {old_meta_size}
 local RESET = {reset}
 local TTL = {ttl_ms}
+local REWRITE = {rewrite}
 local RINGS = {{{rings}}}
 local since = tonumber(ARGV[1])
 local body = ARGV[2]
@@ -37,7 +40,10 @@ if stored then
   if at > 0 then
     local current = struct.unpack('<i8', stored, at + 1)
     if current ~= since then
-      if at == HL and string.sub(stored, HL + 1) == body then return 2 end
+      if at == HL and string.sub(stored, HL + 1) == body then
+        if REWRITE then redis.call('SET', KEYS[1], stored, 'KEEPTTL') end
+        return 2
+      end
       return 0
     end
   elseif since ~= 0 or not RESET then
@@ -80,8 +86,9 @@ def lua_bytes(data: bytes) -> str:
     return "".join(f"\\{b:03d}" for b in data)
 
 
-def save_script(codec: StateCodec, reset: bool, ttl_ms: int) -> str:
-    """The save script for one layout; see the template for its contract."""
+def save_script(codec: StateCodec, reset: bool, ttl_ms: int, rewrite: bool = False) -> str:
+    """The save script for one layout; see the template for its contract. ``rewrite``:
+    a save found already applied writes its meta again (for saves followed by WAIT)."""
     rings = ", ".join(
         f"{{{base}, {length}, {row}}}"
         for base, (length, _), row in zip(
@@ -97,6 +104,7 @@ def save_script(codec: StateCodec, reset: bool, ttl_ms: int) -> str:
         old_meta_size=codec.old_meta_size,
         reset="true" if reset else "false",
         ttl_ms=ttl_ms,
+        rewrite="true" if rewrite else "false",
         rings=rings,
     )
 

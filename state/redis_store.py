@@ -76,6 +76,25 @@ class RedisCacheStore:
         socket_connect_timeout: float = 5.0,
         client_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
+        self._configure(layout, namespace, ttl_s, on_incompatible)
+        self.client: aioredis.Redis = aioredis.Redis.from_url(
+            redis_url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_connect_timeout,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=False,
+            **dict(client_kwargs or {}),
+        )
+
+    def _configure(
+        self,
+        layout: StateLayout,
+        namespace: str,
+        ttl_s: float | None,
+        on_incompatible: str,
+        rewrite_replayed: bool = False,
+    ) -> None:
+        """What every Redis store shares: codec, policy, counters and the save script."""
         if not namespace or "{" in namespace or "}" in namespace:
             raise ValueError(f"namespace must be non-empty without braces, got {namespace!r}")
         if ttl_s is not None and ttl_s <= 0:
@@ -86,17 +105,9 @@ class RedisCacheStore:
         self.codec = StateCodec(layout)
         self.stats = StoreStats()
         ttl_ms = 0 if ttl_s is None else max(1, round(ttl_s * 1000))
-        self._script = save_script(self.codec, self.policy == "reset", ttl_ms)
+        self._script = save_script(self.codec, self.policy == "reset", ttl_ms, rewrite_replayed)
         self._sha = sha1(self._script)
         self._script_loaded = False
-        self.client: aioredis.Redis = aioredis.Redis.from_url(
-            redis_url,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_connect_timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=False,
-            **dict(client_kwargs or {}),
-        )
 
     def keys(self, stream: str) -> tuple[str, str]:
         return stream_keys(self.namespace, stream)
@@ -185,7 +196,24 @@ class RedisCacheStore:
         return replies
 
     async def _pipeline(self, commands: Sequence[Command]) -> list[Any]:
-        """Send ``commands`` pipelined, ``PIPELINE_BYTES`` at a time; returns their replies.
+        """Send ``commands`` pipelined, ``PIPELINE_BYTES`` at a time; returns their replies."""
+        replies, _ = await self._pipelined(self.client, commands)
+        return replies
+
+    async def _pipelined(
+        self,
+        client: aioredis.Redis,
+        commands: Sequence[Command],
+        *,
+        tail: Command | None = None,
+        asking: bool = False,
+    ) -> tuple[list[Any], list[Any]]:
+        """Send ``commands`` to ``client`` pipelined, ``PIPELINE_BYTES`` at a time.
+
+        Returns the commands' replies and, per round trip, the reply to ``tail`` (a command
+        sent last in every piece, such as WAIT, which covers the writes of its connection),
+        or None without one. ``asking``: each command is preceded by ASKING (a slot being
+        imported, Redis Cluster); their replies are dropped.
 
         A pipeline is written to the socket in one piece: redis-py joins it into one
         buffer and asyncio copies what the socket does not take at once, all inside one
@@ -194,18 +222,30 @@ class RedisCacheStore:
         of ``PIPELINE_BYTES`` bound that to a few, at the cost of one round trip each.
         """
         replies: list[Any] = []
-        pipe, size = self.client.pipeline(transaction=False), 0
+        tails: list[Any] = []
+        pipe, size = client.pipeline(transaction=False), 0
+
+        async def flush() -> None:
+            if tail is not None:
+                pipe.execute_command(*tail)
+                self.stats.bytes_sent += resp_size(tail)
+            got = await self._execute(pipe)
+            tails.append(got.pop() if tail is not None else None)
+            replies.extend(got[1::2] if asking else got)
+
         for command in commands:
             n = resp_size(command)
             if size and size + n > PIPELINE_BYTES:
-                replies.extend(await self._execute(pipe))
-                pipe, size = self.client.pipeline(transaction=False), 0
+                await flush()
+                pipe, size = client.pipeline(transaction=False), 0
+            if asking:
+                pipe.execute_command("ASKING")
             pipe.execute_command(*command)
             size += n
             self.stats.bytes_sent += n
         self.stats.commands += len(commands)
-        replies.extend(await self._execute(pipe))
-        return replies
+        await flush()
+        return replies, tails
 
     async def _execute(self, pipe: Any) -> list[Any]:
         self.stats.round_trips += 1

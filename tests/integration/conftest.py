@@ -172,6 +172,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Redis Cluster (3 masters, 3 replicas) on loopback for the whole session; see
+    ``tests/integration/redis_cluster.py``."""
+    from .redis_cluster import start_cluster
+
+    yield from start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+
+
 @pytest.fixture
 def unique_name(request: pytest.FixtureRequest) -> str:
     """A name no other test uses (for topics, consumer groups and Redis namespaces)."""
