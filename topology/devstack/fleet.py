@@ -23,7 +23,7 @@ import csv
 import heapq
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,11 @@ from tcnad.topology.wire.schemas import (
 
 __all__ = [
     "ANOMALY_KINDS",
-    "AlertCheck",
+    "SHIFT_WINDOW",
     "Anomaly",
     "CsvReplay",
     "StreamTruth",
     "SyntheticFleet",
-    "check_alerts",
     "tick_symbols",
 ]
 
@@ -83,7 +82,7 @@ _SYMBOLS = [
 ]
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SPIKE_WINDOW = 5  # readings after a spike in which an alert still counts as a hit
-_SHIFT_WINDOW = 50  # readings after a level shift's onset in which alerts are hits
+SHIFT_WINDOW = 50  # readings after a level shift's onset in which alerts are hits
 # readings of the kinds that last (a spike and a level shift's onset take one)
 _DURATION = {"variance_burst": (20, 60), "flatline": (20, 60)}
 # size in standard deviations, drawn uniformly; a flatline has none (magnitude 0)
@@ -272,7 +271,7 @@ class SyntheticFleet:
             for kind, start, end, mag, _sign in sched.until(stop):
                 if start >= stop:
                     continue
-                window = {"spike": _SPIKE_WINDOW, "level_shift": _SHIFT_WINDOW}.get(kind, 0)
+                window = {"spike": _SPIKE_WINDOW, "level_shift": SHIFT_WINDOW}.get(kind, 0)
                 last = end - 1 + window if kind != "level_shift" else start + window
                 out[i].anomalies.append(
                     Anomaly(
@@ -343,37 +342,3 @@ def _number_or_text(cell: str) -> float | str:
         return float(text)
     except ValueError:
         return text
-
-
-@dataclass
-class AlertCheck:
-    """Alerts matched against a truth document: anomalies detected or missed, false alerts."""
-
-    detected: list[tuple[str, dict[str, Any]]]
-    missed: list[tuple[str, dict[str, Any]]]
-    false_alerts: list[tuple[str, float]]
-
-
-def check_alerts(
-    truth: dict[str, Any], alerts: Iterable[tuple[str, float]], slack_s: float = 0.0
-) -> AlertCheck:
-    """Match ``(stream, ts)`` alerts with the anomalies of a ``truth_document``: an alert in
-    ``[start_ts - slack_s, window_end_ts + slack_s]`` detects the anomaly; any other alert
-    is false (every alert on a clean stream is)."""
-    windows = {s["stream"]: s["anomalies"] for s in truth["streams"]}
-    hit: set[tuple[str, int]] = set()
-    false_alerts: list[tuple[str, float]] = []
-    for stream, ts in alerts:
-        matched = False
-        for j, a in enumerate(windows.get(stream, [])):
-            if a["start_ts"] - slack_s <= ts <= a["window_end_ts"] + slack_s:
-                hit.add((stream, j))
-                matched = True
-        if not matched:
-            false_alerts.append((stream, ts))
-    detected: list[tuple[str, dict[str, Any]]] = []
-    missed: list[tuple[str, dict[str, Any]]] = []
-    for stream, anomalies in windows.items():
-        for j, a in enumerate(anomalies):
-            (detected if (stream, j) in hit else missed).append((stream, a))
-    return AlertCheck(detected, missed, false_alerts)
