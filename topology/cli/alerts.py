@@ -3,6 +3,7 @@
 Reads every partition of the alerts topic without joining a consumer group, so it never
 takes partitions from anyone. Ctrl-C or SIGTERM ends it with status 0, as do ``--max`` and
 ``--timeout``. A record that is not a valid alert is reported on stderr and skipped.
+``--save FILE`` also writes each alert shown to FILE as one JSON line.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
 
 from pydantic import ValidationError
 
@@ -53,6 +56,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=None,
         metavar="SECONDS",
         help="exit after this many seconds",
+    )
+    p.add_argument(
+        "--save",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write each alert shown to FILE (replaced), one JSON line each",
     )
     p.set_defaults(func=_run)
 
@@ -149,6 +159,7 @@ async def _tail(args: argparse.Namespace) -> int:
         security=args.security,
     )
     ready = False
+    save = _open_save(args.save)
     try:
         async for batch in records:
             if not ready:  # the first poll has placed the consumer: alerts from now on show
@@ -160,18 +171,31 @@ async def _tail(args: argparse.Namespace) -> int:
                 )
                 ready = True
             for record in batch:
-                shown += _show(record.value, record.partition, record.offset, args.json)
+                shown += _show(record.value, record.partition, record.offset, args.json, save)
                 if args.max is not None and shown >= args.max:
                     return 0
             sys.stdout.flush()
+            if save is not None:
+                save.flush()
             if stop.is_set() or time.monotonic() >= deadline:
                 return 0
     finally:
+        if save is not None:
+            save.close()
         await records.aclose()
     return 0
 
 
-def _show(value: bytes | None, partition: int, offset: int, as_json: bool) -> int:
+def _open_save(path: Path | None) -> IO[str] | None:
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("w", encoding="utf-8")
+
+
+def _show(
+    value: bytes | None, partition: int, offset: int, as_json: bool, save: IO[str] | None = None
+) -> int:
     """Print one alert record; 1 if it was an alert, 0 if it was skipped."""
     try:
         alert = Alert.model_validate_json(value or b"")
@@ -185,4 +209,6 @@ def _show(value: bytes | None, partition: int, offset: int, as_json: bool) -> in
         )
         return 0
     print(alert.model_dump_json() if as_json else format_alert(alert))
+    if save is not None:
+        save.write(alert.model_dump_json() + "\n")
     return 1

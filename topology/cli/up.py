@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -20,11 +22,14 @@ from pathlib import Path
 
 from tcnad.topology.devstack.processes import ManagedProcess, terminate_on_signals
 from tcnad.topology.devstack.stack import EmbeddedStack, StackError
+from tcnad.topology.devstack.truth import read_alerts, score_alerts
 
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.2
 _STOP_GRACE_S = 30.0  # a worker finishes its batch and commits before it exits
+_SERVING = re.compile(r"metrics and health on http://(\S+):(\d+)")
+_LOG_SCAN_BYTES = 1 << 20  # the worker logs its port at start; stop looking after this much
 _DESCRIPTION = """\
 Start a Kafka-protocol broker (tansu) and a redis-server on free loopback ports, then a
 an alert tail (its output is printed here), a worker and the synthetic fleet producer.
@@ -76,12 +81,14 @@ def demo_children(log_dir: Path, python: str = sys.executable) -> list[Child]:
     """The demo's processes in start order: alert tail, worker, synthetic fleet producer.
 
     They stop in reverse order, so the tail still prints the alerts of the worker's last batch.
-    The producer writes where it injected anomalies to ``log_dir/truth.json`` when it stops.
+    The producer writes where it injected anomalies to ``log_dir/truth.json`` when it stops,
+    the tail each alert to ``log_dir/alerts.jsonl``.
     """
     cli = (python, "-m", "tcnad.topology.cli")
     truth = str(log_dir / "truth.json")
+    saved = str(log_dir / "alerts.jsonl")
     return [
-        Child("alerts", (*cli, "alerts", "--from-beginning"), to_terminal=True),
+        Child("alerts", (*cli, "alerts", "--from-beginning", "--save", saved), to_terminal=True),
         Child("worker", (*cli, "worker")),
         Child("produce", (*cli, "produce", "--no-progress", "--truth", truth)),
     ]
@@ -91,16 +98,35 @@ def _run(args: argparse.Namespace) -> int:
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="tcnad-up-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     children = [] if args.stack_only else demo_children(log_dir)
+    for old in ("truth.json", "alerts.jsonl") if children else ():  # a reused --log-dir's
+        (log_dir / old).unlink(missing_ok=True)
     try:
         with terminate_on_signals(), EmbeddedStack(log_dir=log_dir) as stack:
             _announce(stack, log_dir)
-            return run_children(stack, children, log_dir, args.duration)
+            code = run_children(stack, children, log_dir, args.duration)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: everything above has been stopped
         print("tcnad up: stopped", file=sys.stderr, flush=True)
-        return 0
+        code = 0
     except StackError as exc:
         print(f"tcnad up: {exc}", file=sys.stderr, flush=True)
         return 1
+    if children:
+        print_summary(log_dir)
+    return code
+
+
+def print_summary(log_dir: Path) -> None:
+    """How many injected anomalies the demo's alerts caught, missed and falsely raised,
+    from ``truth.json`` and ``alerts.jsonl`` (rules: ``tcnad.topology.devstack.truth``)."""
+    truth_path = log_dir / "truth.json"
+    try:
+        truth = json.loads(truth_path.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"summary: none, {truth_path} is unreadable ({exc})", flush=True)
+        return
+    card = score_alerts(truth, read_alerts(log_dir / "alerts.jsonl"))
+    print("\n".join(card.lines()))
+    print(f"logs, truth.json and alerts.jsonl in {log_dir}", flush=True)
 
 
 def _announce(stack: EmbeddedStack, log_dir: Path) -> None:
@@ -155,22 +181,59 @@ def run_children(
     if children:
         create_demo_topics(stack)
     procs: list[ManagedProcess] = []
+    urls: list[_ServingUrl] = []
     try:
         for child in children:
             log = None if child.to_terminal else log_dir / f"{child.name}.log"
+            if log is not None and child.name.startswith("worker"):
+                urls.append(_ServingUrl(child.name, log))  # before it starts: its lines only
             proc = ManagedProcess(child.name, child.argv, log, env=env)
             proc.start()
             procs.append(proc)
             print(f"{child.name:<6} {log or '(output below)'}  pid={proc.pid}", flush=True)
-        return _supervise(procs, duration)
+        return _supervise(procs, duration, urls)
     finally:
         for proc in reversed(procs):
             proc.stop(grace_s=_STOP_GRACE_S)
 
 
-def _supervise(procs: Sequence[ManagedProcess], duration: float | None) -> int:
+class _ServingUrl:
+    """Prints a worker's /metrics and /health URLs once its log names the port it serves
+    (looking only past what the log held before, as a log file is appended to)."""
+
+    def __init__(self, name: str, log_path: Path) -> None:
+        self.name, self.log_path, self.done = name, log_path, False
+        self.offset = log_path.stat().st_size if log_path.exists() else 0
+
+    def poll(self) -> None:
+        if self.done:
+            return
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(self.offset)
+                head = fh.read(_LOG_SCAN_BYTES).decode("utf-8", "replace")
+        except OSError:
+            return
+        m = _SERVING.search(head)
+        if m is None:
+            self.done = len(head) >= _LOG_SCAN_BYTES  # metrics off, or logged elsewhere
+            return
+        host = "127.0.0.1" if m.group(1) in ("0.0.0.0", "[::]", "::") else m.group(1)
+        base = f"http://{host}:{m.group(2)}"
+        print(
+            f"{self.name:<6} metrics {base}/metrics  health {base}/health  log {self.log_path}",
+            flush=True,
+        )
+        self.done = True
+
+
+def _supervise(
+    procs: Sequence[ManagedProcess], duration: float | None, urls: Sequence[_ServingUrl] = ()
+) -> int:
     deadline = None if duration is None else time.monotonic() + duration
     while deadline is None or time.monotonic() < deadline:
+        for url in urls:
+            url.poll()
         for proc in procs:
             code = proc.returncode
             if code is not None and code != 0:
