@@ -127,6 +127,21 @@ class Settings(KafkaSecurity, RedisSecurity):
     store_backoff_s: float = Field(0.2, gt=0, description="first retry delay, doubled each time")
     store_backoff_max_s: float = Field(5.0, gt=0)
     fenced_retries: int = Field(3, ge=0, description="re-applications after a fenced save")
+    redis_cluster: bool = Field(
+        False,
+        description="TCNAD_REDIS_URL names a node of a Redis Cluster (any one; the others "
+        "are discovered): each stream's state goes to the master of its slot",
+    )
+    redis_wait_replicas: int | None = Field(
+        None,
+        ge=0,
+        description="replicas that must acknowledge a save's writes (WAIT) before its offsets "
+        "are committed; fewer is a failed save, retried (unset: 1 with redis_cluster, else "
+        "0; only with redis_cluster)",
+    )
+    redis_wait_timeout_ms: int = Field(
+        1000, ge=1, description="how long a save's WAIT waits for the replicas"
+    )
 
     # Alert policy (passed to the detector's AlertPolicy; unset = the detector's default).
     alert_warmup: int | None = Field(None, ge=0, description="readings before a stream alerts")
@@ -175,6 +190,22 @@ class Settings(KafkaSecurity, RedisSecurity):
                 f"({self.batch_max_size})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _redis_cluster(self) -> Self:
+        if self.redis_cluster and self.redis_url.startswith("unix:"):
+            raise ValueError("redis_cluster needs a redis:// or rediss:// URL of a node")
+        if not self.redis_cluster and self.redis_wait_replicas:
+            raise ValueError(
+                "redis_wait_replicas is supported with redis_cluster only (TCNAD_REDIS_CLUSTER=1)"
+            )
+        return self
+
+    def wait_replicas(self) -> int:
+        """Replicas a save waits for: ``redis_wait_replicas``, or 1 on a cluster, else 0."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if self.redis_cluster else 0
 
     def alert_policy_overrides(self) -> dict[str, float | int]:
         """The alert-policy knobs set explicitly, keyed by their ``AlertPolicy`` names."""

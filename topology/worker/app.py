@@ -169,9 +169,22 @@ def create_app(
 
 
 def create_store(settings: Settings, layout: StateLayout) -> CacheStore:
-    """The worker's ``RedisCacheStore``: URL (password, ACL user, rediss://) and CA file."""
+    """The worker's ``RedisCacheStore``: URL (password, ACL user, rediss://) and CA file;
+    with ``redis_cluster`` a ``RedisClusterCacheStore`` whose saves wait for replicas."""
     from tcnad.state.redis_store import RedisCacheStore
 
+    if settings.redis_cluster:
+        from tcnad.state.cluster_store import RedisClusterCacheStore
+
+        return RedisClusterCacheStore(
+            settings.redis_url,
+            layout,
+            namespace=settings.namespace,
+            ttl_s=settings.state_ttl_s,
+            wait_replicas=settings.wait_replicas(),
+            wait_timeout_ms=settings.redis_wait_timeout_ms,
+            client_kwargs=settings.redis_client_kwargs(),
+        )
     return RedisCacheStore(
         settings.redis_url,
         layout,
