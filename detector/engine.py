@@ -92,18 +92,19 @@ class Detector:
         device: str | torch.device | None = None,
         capacity: int = 4096,
         meta: dict[str, object] | None = None,
+        ring_dtype: str = "float32",
     ) -> None:
         self.spec = spec
         self.policy = policy or AlertPolicy()
         self.meta = dict(meta or {})
         self.weights = weights
-        self.pool = RingPool(spec, weights, capacity, device)
+        self.pool = RingPool(spec, weights, capacity, device, ring_dtype)
         self.model_id = compute_model_id(spec, weights)
         n, q = spec.n_inputs, spec.n_quantiles
         self._norm_end = normalize.norm_size(n)
         self._pend_end = self._norm_end + n * q
         size = self._pend_end + scoring.state_size(n)
-        self.layout = StateLayout(spec.ring_shapes, size, self.model_id)
+        self.layout = StateLayout(spec.ring_shapes, size, self.model_id, ring_dtype)
         self._levels = np.asarray(spec.quantiles, dtype=np.float64)
         self._stats = np.tile(self._fresh_stats(), (capacity, 1))
 
@@ -114,10 +115,12 @@ class Detector:
         policy: AlertPolicy | None = None,
         device: str | torch.device | None = None,
         capacity: int = 4096,
+        ring_dtype: str = "float32",
     ) -> Detector:
-        """Load a checkpoint (``None``: the shipped default model)."""
+        """Load a checkpoint (``None``: the shipped default model); ``ring_dtype``: how the
+        pool holds (and a store keeps) the rings, see ``tcnad.detector.state.RING_DTYPES``."""
         spec, weights, meta = load_checkpoint(path)
-        return cls(spec, weights, policy, device, capacity, meta)
+        return cls(spec, weights, policy, device, capacity, meta, ring_dtype)
 
     @property
     def capacity(self) -> int:

@@ -15,6 +15,17 @@ import numpy as np
 
 from tcnad.detector.arrays import F32, F64
 
+RING_DTYPES = ("float32", "float16", "bfloat16")
+"""How the rings may be held and stored: ``float32`` (the default), or half precision."""
+RING_ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
+
+
+def check_ring_dtype(name: str) -> str:
+    """``name`` if it is one of ``RING_DTYPES``, else ``ValueError`` saying what is allowed."""
+    if name not in RING_DTYPES:
+        raise ValueError(f"ring dtype must be one of {', '.join(RING_DTYPES)}, got {name!r}")
+    return name
+
 
 @dataclass(frozen=True)
 class StateLayout:
@@ -24,16 +35,28 @@ class StateLayout:
     stats_size: length of the float64 ``stats`` vector (normalisation, pending band,
     calibration and alert state; its inner layout belongs to ``detector``).
     model_id: short identifier of the weights + spec that produced the state.
+    ring_dtype: how the rings are held in the detector's pool and stored (``RING_DTYPES``);
+    the arrays of ``StreamState`` and ``StateDelta`` are float32 whatever it is, holding
+    values that this dtype represents exactly.
     """
 
     ring_shapes: tuple[tuple[int, int], ...]
     stats_size: int
     model_id: str
+    ring_dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        check_ring_dtype(self.ring_dtype)
+
+    @property
+    def ring_itemsize(self) -> int:
+        """Bytes of one ring value as held and stored."""
+        return RING_ITEMSIZE[self.ring_dtype]
 
     @property
     def ring_bytes(self) -> int:
-        """Bytes of all rings of one stream in float32."""
-        return sum(length * ch * 4 for length, ch in self.ring_shapes)
+        """Bytes of all rings of one stream in ``ring_dtype``."""
+        return sum(length * ch for length, ch in self.ring_shapes) * self.ring_itemsize
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,12 @@ L_j``), computes the new column with one matmul over the taps plus one over the 
 input, and writes the current input into row ``t_b % L_j``. Unwritten rows are zeros, which
 is exactly the causal zero padding of the full forward pass, so stepping equals
 ``tcnad.detector.model.folded_forward`` to float32 rounding.
+
+The rings may be held in half precision (``ring_dtype`` float16 or bfloat16), halving the
+state of a stream; the step still computes in float32: the taps read are widened to
+float32 and each new input is rounded to the ring dtype when it is written (so a ring holds
+exactly what the store keeps, and a stream reloaded from the store continues as one that
+stayed in the pool).
 """
 
 from __future__ import annotations
@@ -22,8 +28,14 @@ from torch import Tensor
 from tcnad.detector.arrays import I64
 from tcnad.detector.model import Weights, params_to_quantiles
 from tcnad.detector.spec import TCNSpec
+from tcnad.detector.state import check_ring_dtype
 
 A = TypeVar("A", npt.NDArray[np.int64], Tensor)
+TORCH_RING_DTYPE = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -51,8 +63,9 @@ class _Conv:
 class RingPool:
     """Ring buffers of ``capacity`` stream slots plus each slot's step count.
 
-    rings[j]: ``(capacity, L_j, C_j)`` float32 on ``device``; steps: ``(capacity,)`` int64
-    host array (readings applied per slot).
+    rings[j]: ``(capacity, L_j, C_j)`` in ``ring_dtype`` on ``device``; steps:
+    ``(capacity,)`` int64 host array (readings applied per slot). Whatever ``ring_dtype``,
+    rows are read and written as float32 (``read``, ``write``, ``read_rows``).
     """
 
     def __init__(
@@ -61,14 +74,20 @@ class RingPool:
         weights: Weights,
         capacity: int,
         device: str | torch.device | None = None,
+        ring_dtype: str = "float32",
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.spec = spec
         self.capacity = capacity
         self.device = resolve_device(device)
+        self.ring_dtype = check_ring_dtype(ring_dtype)
+        self._dtype = TORCH_RING_DTYPE[ring_dtype]
+        self._half = self._dtype != torch.float32
+        # numpy has no bfloat16: on CPU its rings are viewed as int16 (the same bits)
+        self._np_view = torch.int16 if self._dtype == torch.bfloat16 else self._dtype
         self.rings = [
-            torch.zeros((capacity, length, ch), dtype=torch.float32, device=self.device)
+            torch.zeros((capacity, length, ch), dtype=self._dtype, device=self.device)
             for length, ch in spec.ring_shapes
         ]
         self.steps: I64 = np.zeros(capacity, dtype=np.int64)
@@ -84,7 +103,7 @@ class RingPool:
         # (measured faster than index_select / index_copy_ for scattered rows).
         self._host = self.device.type == "cpu"
         self._flat = [r.view(-1, r.shape[2]) for r in self.rings]
-        self._flat_np = [f.numpy() for f in self._flat] if self._host else []
+        self._flat_np = [f.view(self._np_view).numpy() for f in self._flat] if self._host else []
 
     def _load_weights(self, weights: Weights) -> None:
         spec, dev = self.spec, self.device
@@ -115,17 +134,22 @@ class RingPool:
 
     def _gather(self, j: int, rows: I64 | Tensor) -> Tensor:
         """Rows of ring ``j`` (flat indices ``(n,)``: numpy on CPU, a device tensor
-        otherwise) -> ``(n, C_j)`` on the pool's device."""
+        otherwise) -> ``(n, C_j)`` float32 on the pool's device."""
         if isinstance(rows, Tensor):
-            return self._flat[j].index_select(0, rows)
-        return torch.from_numpy(np.take(self._flat_np[j], rows, axis=0))
+            got = self._flat[j].index_select(0, rows)
+        else:
+            got = torch.from_numpy(np.take(self._flat_np[j], rows, axis=0))
+        return got.view(self._dtype).float() if self._half else got
 
     def _scatter(self, j: int, rows: I64 | Tensor, x: Tensor) -> None:
-        """Write ``x`` ``(n, C_j)`` into rows ``(n,)`` of ring ``j``."""
+        """Write ``x`` ``(n, C_j)`` float32 into rows ``(n,)`` of ring ``j`` (rounded to
+        the ring dtype)."""
+        if self._half:
+            x = x.to(self._dtype)
         if isinstance(rows, Tensor):
             self._flat[j].index_copy_(0, rows, x)
         else:
-            self._flat_np[j][rows] = x.numpy()
+            self._flat_np[j][rows] = x.view(self._np_view).numpy()
 
     @torch.inference_mode()
     def step(self, slots: I64, z: Tensor) -> Tensor:
@@ -176,13 +200,14 @@ class RingPool:
     def read(self, slots: I64) -> list[npt.NDArray[np.float32]]:
         """Copy whole rings of ``slots`` to host: per conv ``(B, L_j, C_j)`` float32."""
         idx = torch.from_numpy(slots).to(self.device)
-        return [r.index_select(0, idx).cpu().numpy() for r in self.rings]
+        return [r.index_select(0, idx).float().cpu().numpy() for r in self.rings]
 
     def write(self, slots: I64, rings: list[npt.NDArray[np.float32]], steps: I64) -> None:
-        """Overwrite whole rings and step counts of ``slots``. rings[j]: ``(B, L_j, C_j)``."""
+        """Overwrite whole rings and step counts of ``slots``. rings[j]: ``(B, L_j, C_j)``
+        float32 (rounded to the ring dtype)."""
         idx = torch.from_numpy(slots).to(self.device)
         for ring, rows in zip(self.rings, rings, strict=True):
-            ring.index_copy_(0, idx, torch.from_numpy(rows).to(self.device, torch.float32))
+            ring.index_copy_(0, idx, torch.from_numpy(rows).to(self.device, self._dtype))
         self.steps[slots] = steps
 
     def read_rows(self, j: int, slots: I64, rows: I64) -> npt.NDArray[np.float32]:
@@ -190,8 +215,8 @@ class RingPool:
         length, ch = self.spec.ring_shapes[j]
         flat = (slots[:, None] * length + rows).reshape(-1)
         if self._host:
-            out = np.take(self._flat_np[j], flat, axis=0)
+            got = torch.from_numpy(np.take(self._flat_np[j], flat, axis=0))
         else:
-            dev_rows = torch.from_numpy(flat).to(self.device)
-            out = self._flat[j].index_select(0, dev_rows).cpu().numpy()
+            got = self._flat[j].index_select(0, torch.from_numpy(flat).to(self.device)).cpu()
+        out = got.view(self._dtype).float().numpy() if self._half else got.numpy()
         return out.reshape(len(slots), rows.shape[1], ch)

@@ -4,8 +4,10 @@ meta = header | body
   header = b"TCNS" | format version u16 | layout fingerprint u32 | len u8 | model id
   body   = step i64 | offset i64 | timestamp f64 | source u64 | stats f64 * stats_size
            (little-endian; ``source`` names the topic partition of ``offset``)
-rings  = ring 0 | ring 1 | ...  each row-major ``(L_j, C_j)`` little-endian float32, so slot
-         ``s`` of ring ``j`` is the ``C_j * 4`` bytes at ``ring_base[j] + s * C_j * 4``.
+rings  = ring 0 | ring 1 | ...  each row-major ``(L_j, C_j)`` in the layout's ring dtype,
+         little-endian: float32 (4 bytes), float16 or bfloat16 (2 bytes; bfloat16 as the
+         upper 16 bits of the float32, rounded to nearest even), so slot ``s`` of ring ``j``
+         is the ``C_j * w`` bytes at ``ring_base[j] + s * C_j * w`` (``w`` the value's size).
 
 The header says who wrote the state; a reader compares it byte for byte with its own, so a
 state of another model id, format version, ring dtype or shapes is never used silently. The
@@ -22,6 +24,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from tcnad.detector.arrays import F32, F64
 from tcnad.detector.state import StateDelta, StateLayout, StreamState, delta_size
@@ -31,7 +34,11 @@ from tcnad.state.types import UNKNOWN_SOURCE, StreamRecord, StreamUpdate
 FORMAT_VERSION = 2
 OLD_FORMAT_VERSION = 1  # read (source unknown) and upgraded on the next save
 MAGIC = b"TCNS"
-RING_DTYPE = "<f4"
+RING_DTYPE = "<f4"  # the default ring dtype's stored form
+# Each ring dtype's stored form, and its name in the layout fingerprint (float32's is the
+# one used before there was a choice, so states stored then stay readable).
+STORED_DTYPE = {"float32": "<f4", "float16": "<f2", "bfloat16": "<u2"}
+_FINGERPRINT_TAG = {"float32": "<f4", "float16": "<f2", "bfloat16": "<bf16"}
 MAX_STEP = 2**53  # the Lua side holds steps as doubles
 _HEAD = struct.Struct("<4sHIB")  # magic, format version, fingerprint, model id length
 _POS = struct.Struct("<qqdQ")  # step, offset, timestamp, source
@@ -40,8 +47,34 @@ _OLD_POS = struct.Struct("<qqd")  # format 1: step, offset, timestamp
 
 def fingerprint(layout: StateLayout) -> int:
     """CRC32 of the ring dtype, ring shapes and stats size."""
-    text = f"{RING_DTYPE}|{list(layout.ring_shapes)}|{layout.stats_size}"
+    tag = _FINGERPRINT_TAG[layout.ring_dtype]
+    text = f"{tag}|{list(layout.ring_shapes)}|{layout.stats_size}"
     return zlib.crc32(text.encode("ascii"))
+
+
+def to_stored(values: npt.ArrayLike, ring_dtype: str) -> npt.NDArray[np.generic]:
+    """float32 ring values as stored for ``ring_dtype`` (a flat little-endian array).
+
+    bfloat16: the upper 16 bits of each float32, rounded to nearest even (NaN stays NaN),
+    which is what ``torch`` does converting to ``torch.bfloat16``."""
+    if ring_dtype != "bfloat16":
+        with np.errstate(over="ignore"):  # float16 beyond 65,504 is inf, as in torch
+            same: npt.NDArray[np.generic] = np.asarray(values, dtype=STORED_DTYPE[ring_dtype])
+            return same.reshape(-1)
+    bits = np.ascontiguousarray(values, dtype="<f4").reshape(-1).view("<u4")
+    rounded = (bits + (np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1)))) >> 16
+    out: npt.NDArray[np.generic] = rounded.astype("<u2")
+    nan = (bits & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
+    if nan.any():
+        out[nan] = ((bits[nan] >> 16) | 0x0040).astype("<u2")
+    return out
+
+
+def from_stored(stored: npt.NDArray[np.generic], ring_dtype: str) -> F32:
+    """The float32 values of stored ring values (a fresh, writable array)."""
+    if ring_dtype != "bfloat16":
+        return stored.astype(np.float32)
+    return (stored.astype("<u4") << np.uint32(16)).view("<f4").astype(np.float32, copy=False)
 
 
 def describe_header(meta: bytes) -> str:
@@ -79,7 +112,10 @@ class StateCodec:
         old = _HEAD.pack(MAGIC, OLD_FORMAT_VERSION, fingerprint(layout), len(model)) + model
         self.old_header = old
         self.old_meta_size = len(old) + _OLD_POS.size + 8 * layout.stats_size
-        self.row_bytes = tuple(ch * 4 for _, ch in layout.ring_shapes)
+        self.ring_dtype = layout.ring_dtype
+        self.itemsize = layout.ring_itemsize
+        self._stored = STORED_DTYPE[layout.ring_dtype]
+        self.row_bytes = tuple(ch * self.itemsize for _, ch in layout.ring_shapes)
         bases, pos = [], 0
         for (length, _), row in zip(layout.ring_shapes, self.row_bytes, strict=True):
             bases.append(pos)
@@ -111,7 +147,7 @@ class StateCodec:
         for ring, shape in zip(rings, self.layout.ring_shapes, strict=True):
             if ring.shape != shape:
                 raise InvalidUpdate(f"ring shape {ring.shape} != {shape}")
-            parts.append(np.ascontiguousarray(ring, dtype=RING_DTYPE).tobytes())
+            parts.append(to_stored(ring, self.ring_dtype).tobytes())
         return b"".join(parts)
 
     def encode_rows(self, delta: StateDelta) -> bytes:
@@ -129,7 +165,7 @@ class StateCodec:
                 f"rows of steps {delta.since_step}->{delta.step} have shape {shape}, the "
                 f"layout needs ({want},)"
             )
-        return rows.astype(RING_DTYPE, copy=False).tobytes()
+        return to_stored(rows, self.ring_dtype).tobytes()
 
     def encode_update(self, update: StreamUpdate) -> tuple[bytes, bytes]:
         """``(meta body, ring rows)`` of a validated update."""
@@ -214,15 +250,16 @@ class StateCodec:
     def decode_rings(self, blob: bytes) -> tuple[F32, ...]:
         """Rings ``(L_j, C_j)`` float32 from a possibly short blob (missing tail = zeros);
         writable views into one fresh array."""
-        values = np.frombuffer(blob, dtype=RING_DTYPE, count=len(blob) // 4)
+        w = self.itemsize
+        values = np.frombuffer(blob, dtype=self._stored, count=len(blob) // w)
         if len(blob) == self.layout.ring_bytes:
-            full = values.astype(np.float32)  # one copy, writable
+            full = from_stored(values, self.ring_dtype)  # one copy, writable
         else:
-            full = np.zeros(self.layout.ring_bytes // 4, dtype=np.float32)
-            full[: len(values)] = values
+            full = np.zeros(self.layout.ring_bytes // w, dtype=np.float32)
+            full[: len(values)] = from_stored(values, self.ring_dtype)
         out = []
         for (length, ch), base in zip(self.layout.ring_shapes, self.ring_base, strict=True):
-            out.append(full[base // 4 : base // 4 + length * ch].reshape(length, ch))
+            out.append(full[base // w : base // w + length * ch].reshape(length, ch))
         return tuple(out)
 
     def _check_ring_count(self, n: int) -> None:

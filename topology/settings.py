@@ -16,6 +16,7 @@ from pydantic_settings import SettingsConfigDict
 from tcnad.topology.security import KafkaSecurity, RedisSecurity
 
 LogLevel = Literal["crit", "error", "warn", "info", "debug"]
+RingDtype = Literal["float32", "float16", "bfloat16"]
 GC_GEN1_THRESHOLD = 1000  # young collections between two passes over the middle generation
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 _BOOTSTRAP_SERVER = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
@@ -121,6 +122,12 @@ class Settings(KafkaSecurity, RedisSecurity):
     # State.
     hot_cache_bytes: int = Field(
         512 * 1024 * 1024, ge=0, description="bytes of stream states kept hot (LRU)"
+    )
+    ring_dtype: RingDtype = Field(
+        "float32",
+        description="how the ring buffers are held in the hot cache and stored in Redis: "
+        "float16 and bfloat16 halve them (the step computes in float32 either way); part "
+        "of the state layout, so states stored with another one start fresh",
     )
     state_ttl_s: float | None = Field(None, description="expire idle stream states; None = never")
     store_retries: int = Field(6, ge=0, description="retries of a failed load/save")

@@ -50,12 +50,16 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def load_engine(model: str, device: str, capacity: int) -> Detector:
-    """The worker's Detector with a pool of ``capacity`` slots (--model and --device)."""
+def load_engine(model: str, device: str, capacity: int, ring_dtype: str = "float32") -> Detector:
+    """The worker's Detector with a pool of ``capacity`` slots (--model and --device), its
+    rings held as ``ring_dtype``."""
     from tcnad.detector.engine import Detector
 
     return Detector.from_checkpoint(
-        model or None, device=None if device == "auto" else device, capacity=capacity
+        model or None,
+        device=None if device == "auto" else device,
+        capacity=capacity,
+        ring_dtype=ring_dtype,
     )
 
 

@@ -205,6 +205,14 @@ def load_detector(settings: Settings) -> StreamDetector:
         torch.set_num_threads(settings.torch_threads)
     policy = AlertPolicy(**settings.alert_policy_overrides())  # type: ignore[arg-type]
     device = None if settings.device == "auto" else settings.device
-    det = Detector.from_checkpoint(settings.model or None, policy=policy, device=device)
-    logger.info("model=%s device=%s capacity=%d", det.model_id, det.device, det.capacity)
+    det = Detector.from_checkpoint(
+        settings.model or None, policy=policy, device=device, ring_dtype=settings.ring_dtype
+    )
+    logger.info(
+        "model=%s device=%s capacity=%d rings=%s",
+        det.model_id,
+        det.device,
+        det.capacity,
+        det.layout.ring_dtype,
+    )
     return det

@@ -152,7 +152,8 @@ def test_nab_command_prints_scores_and_band_miss(
 
     from tcnad.topology.cli.lab import nab as nab_cmd
 
-    def engine(model: str, device: str, cap: int) -> FakeEngine:
+    def engine(model: str, device: str, cap: int, ring_dtype: str) -> FakeEngine:
+        assert ring_dtype == "float32"
         fake = FakeEngine(cap)
         fake.policy = SimpleNamespace(target_miss_rate=0.01)  # type: ignore[attr-defined]
         return fake

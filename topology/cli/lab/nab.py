@@ -9,6 +9,7 @@ anomaly-free streams, against the configured target.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from tcnad.detector.lab.nab import (
 from tcnad.detector.lab.nab import window_labels as labels_of
 from tcnad.detector.lab.offline import Scored
 from tcnad.detector.lab.series import Series
+from tcnad.detector.state import RING_DTYPES
 from tcnad.topology.cli.options import add_model_args, load_engine, score_all, set_threads
 
 CLEAN_CATEGORY = "artificialNoAnomaly"
@@ -63,6 +65,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument(
         "--synthetic-seed", type=int, default=2024, help="their seed (not a training seed)"
+    )
+    p.add_argument(
+        "--ring-dtype",
+        choices=RING_DTYPES,
+        default=os.environ.get("TCNAD_RING_DTYPE", "float32"),
+        help="how the detector holds its ring buffers, as the worker's TCNAD_RING_DTYPE "
+        "(default: $TCNAD_RING_DTYPE or float32)",
     )
     add_model_args(p)
     p.set_defaults(func=_run)
@@ -208,7 +217,7 @@ def _run(args: argparse.Namespace) -> int:
         corpus = load_corpus(args.data or corpora.unpack(args.corpus))
         synthetic = clean_synthetic(args.synthetic, args.synthetic_seed) if args.synthetic else []
         series = [item.series for item in corpus] + synthetic
-        engine = load_engine(args.model, args.device, len(series))
+        engine = load_engine(args.model, args.device, len(series), args.ring_dtype)
         start = time.perf_counter()
         scored = score_all(engine, series, len(series))
         elapsed = time.perf_counter() - start
