@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tcnad.topology.devstack.cluster import RedisClusterStack
 from tcnad.topology.devstack.processes import ManagedProcess, terminate_on_signals
 from tcnad.topology.devstack.stack import EmbeddedStack, StackError
 from tcnad.topology.devstack.truth import read_alerts, score_alerts
@@ -59,6 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--stack-only",
         action="store_true",
         help="start only the broker and Redis, print their addresses and wait",
+    )
+    p.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="a Redis Cluster (3 masters, 3 replicas) instead of one Redis; the worker "
+        "runs with TCNAD_REDIS_CLUSTER=1",
     )
     p.add_argument(
         "--duration",
@@ -101,7 +108,10 @@ def _run(args: argparse.Namespace) -> int:
     for old in ("truth.json", "alerts.jsonl") if children else ():  # a reused --log-dir's
         (log_dir / old).unlink(missing_ok=True)
     try:
-        with terminate_on_signals(), EmbeddedStack(log_dir=log_dir) as stack:
+        with (
+            terminate_on_signals(),
+            EmbeddedStack(log_dir=log_dir, redis_cluster=args.redis_cluster) as stack,
+        ):
             _announce(stack, log_dir)
             code = run_children(stack, children, log_dir, args.duration)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: everything above has been stopped
@@ -131,9 +141,12 @@ def print_summary(log_dir: Path) -> None:
 
 def _announce(stack: EmbeddedStack, log_dir: Path) -> None:
     print(f"kafka  {stack.kafka_bootstrap}  pid={stack.kafka.pid}")
-    print(f"redis  {stack.redis_url}  pid={stack.redis.pid}")
+    pid = stack.redis.pids if isinstance(stack.redis, RedisClusterStack) else stack.redis.pid
+    print(f"redis  {stack.redis_url}  pid={pid}")
     print(f"logs   {log_dir}")
     print(f"export TCNAD_KAFKA_BOOTSTRAP={stack.kafka_bootstrap}")
+    if stack.redis_cluster:
+        print("export TCNAD_REDIS_CLUSTER=1")
     print(f"export TCNAD_REDIS_URL={stack.redis_url}", flush=True)
 
 
@@ -142,6 +155,8 @@ def child_env(stack: EmbeddedStack) -> dict[str, str]:
     env = dict(os.environ)
     env["TCNAD_KAFKA_BOOTSTRAP"] = stack.kafka_bootstrap
     env["TCNAD_REDIS_URL"] = stack.redis_url
+    if stack.redis_cluster:
+        env["TCNAD_REDIS_CLUSTER"] = "1"
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("TCNAD_METRICS_PORT", "0")  # any free port: the demo must not clash
     return env

@@ -31,6 +31,8 @@ from tcnad.topology.devstack.processes import ManagedProcess
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from tcnad.topology.devstack.cluster import RedisClusterStack
+
 __all__ = [
     "EmbeddedStack",
     "KafkaBroker",
@@ -341,12 +343,24 @@ class KafkaBroker(_Service):
 class EmbeddedStack(_StartStop):
     """A broker and a Redis started together; a context manager that always tears both down."""
 
-    def __init__(self, log_dir: Path | str | None = None, redis_appendonly: bool = False) -> None:
+    def __init__(
+        self,
+        log_dir: Path | str | None = None,
+        redis_appendonly: bool = False,
+        redis_cluster: bool = False,
+    ) -> None:
         self._owned_dir: Path | None = None
         if log_dir is None:
             log_dir = self._owned_dir = Path(tempfile.mkdtemp(prefix="tcnad-stack-"))
         self.log_dir = Path(log_dir)
-        self.redis = RedisServer(appendonly=redis_appendonly, log_dir=self.log_dir)
+        self.redis_cluster = redis_cluster  # 3 masters and 3 replicas instead of one Redis
+        self.redis: RedisServer | RedisClusterStack
+        if redis_cluster:
+            from tcnad.topology.devstack.cluster import RedisClusterStack
+
+            self.redis = RedisClusterStack(log_dir=self.log_dir)
+        else:
+            self.redis = RedisServer(appendonly=redis_appendonly, log_dir=self.log_dir)
         self.kafka = KafkaBroker(log_dir=self.log_dir)
         self._failed = False
 
