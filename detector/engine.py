@@ -5,7 +5,9 @@ Per reading of a stream: score the observation against the band forecast one ste
 TCN by one step (``streaming``) and store the forecast for the next reading, in raw units,
 in the stream's ``stats``:
 
-``stats = [normalisation (1 + 2N) | pending quantiles (N * Q, raw) | scoring.state_size(N)]``.
+``stats = [normalisation (1 + 2N) | pending quantiles (N * Q, raw) | scoring.SLICES]``,
+laid out by ``stats_layout`` (named, versioned slices; a stored vector of an older known
+layout is migrated, see ``scoring.layout``).
 """
 
 from __future__ import annotations
@@ -26,9 +28,43 @@ from tcnad.detector.errors import DetectorError
 from tcnad.detector.model import Weights
 from tcnad.detector.result import StepResult
 from tcnad.detector.scoring import AlertPolicy
+from tcnad.detector.scoring.layout import NAN, Field, Slice, StatsLayout
 from tcnad.detector.spec import TCNSpec
-from tcnad.detector.state import StateDelta, StateLayout, StreamState
+from tcnad.detector.state import OlderStats, StateDelta, StateLayout, StreamState
 from tcnad.detector.streaming import RingPool
+
+NORMALISATION = Slice(
+    "normalisation", 1, (Field("count"), Field("mean", per="input"), Field("var", per="input"))
+)
+PENDING = Slice("pending", 1, (Field("quantiles", per="quantile", fresh=NAN),))
+
+
+def stats_layout(spec: TCNSpec, scoring_slices: tuple[Slice, ...] = scoring.SLICES) -> StatsLayout:
+    """The layout of a stream's ``stats``: normalisation, pending quantiles, scoring."""
+    slices = (NORMALISATION, PENDING, *scoring_slices)
+    return StatsLayout(slices, spec.n_inputs, spec.n_quantiles)
+
+
+def _stats_key(layout: StatsLayout, scoring_slices: tuple[Slice, ...]) -> str:
+    """What tells the layout's states apart from others of its size: nothing for the first
+    known list of slices (states stored before slices had versions carry no key), the
+    layout's key for every later one."""
+    return "" if scoring_slices == scoring.KNOWN_LAYOUTS[0] else layout.key
+
+
+def _older(spec: TCNSpec, new: StatsLayout) -> tuple[OlderStats, ...]:
+    """How a stored vector of each older known layout becomes one of ``new``."""
+    out = []
+    for known in scoring.KNOWN_LAYOUTS:
+        if known == scoring.SLICES:
+            continue
+        old = stats_layout(spec, known)
+
+        def upgrade(stats: F64, old: StatsLayout = old) -> F64:
+            return new.migrate(stats, old)
+
+        out.append(OlderStats(old.size, _stats_key(old, known), upgrade))
+    return tuple(out)
 
 
 class StepInputError(DetectorError, ValueError):
@@ -100,11 +136,17 @@ class Detector:
         self.weights = weights
         self.pool = RingPool(spec, weights, capacity, device, ring_dtype)
         self.model_id = compute_model_id(spec, weights)
-        n, q = spec.n_inputs, spec.n_quantiles
-        self._norm_end = normalize.norm_size(n)
-        self._pend_end = self._norm_end + n * q
-        size = self._pend_end + scoring.state_size(n)
-        self.layout = StateLayout(spec.ring_shapes, size, self.model_id, ring_dtype)
+        self.stats_layout = lay = stats_layout(spec)
+        self._norm, self._pend = lay.at("normalisation"), lay.at("pending")
+        self._scoring = lay.span(scoring.SLICES[0].name, scoring.SLICES[-1].name)
+        self.layout = StateLayout(
+            spec.ring_shapes,
+            lay.size,
+            self.model_id,
+            ring_dtype,
+            stats_key=_stats_key(lay, scoring.SLICES),
+            older=_older(spec, lay),
+        )
         self._levels = np.asarray(spec.quantiles, dtype=np.float64)
         self._stats = np.tile(self._fresh_stats(), (capacity, 1))
 
@@ -131,13 +173,7 @@ class Detector:
         return self.pool.device
 
     def _fresh_stats(self) -> F64:
-        n = self.spec.n_inputs
-        parts = [
-            normalize.new_norm_stats(self.spec)[0],
-            np.full(n * self.spec.n_quantiles, np.nan),
-            scoring.new_state(n)[0],
-        ]
-        return np.concatenate(parts)
+        return self.stats_layout.fresh()[0]
 
     def new_state(self) -> StreamState:
         """State of a stream never seen: step 0, zero rings, fresh statistics."""
@@ -246,7 +282,7 @@ class Detector:
         """Raw quantiles forecast for each slot's next reading: ``(B, N, Q)`` (NaN: none)."""
         idx = self._check_slots(slots)
         n, q = self.spec.n_inputs, self.spec.n_quantiles
-        return self._stats[idx, self._norm_end : self._pend_end].reshape(-1, n, q).copy()
+        return self._stats[idx, self._pend].reshape(-1, n, q).copy()
 
     def step(
         self, slots: npt.ArrayLike, values: npt.ArrayLike, times: npt.ArrayLike | None = None
@@ -269,13 +305,15 @@ class Detector:
         if t is not None and t.shape != (idx.size,):
             raise StepInputError(f"times must have shape ({idx.size},), got {t.shape}")
         stats = self._stats[idx]
-        pending = stats[:, self._norm_end : self._pend_end].reshape(-1, n, q)
+        pending = stats[:, self._pend].reshape(-1, n, q)
         result, sc_state = scoring.score_batch(
-            self.policy, self._levels, pending, x, stats[:, self._pend_end :], t
+            self.policy, self._levels, pending, x, stats[:, self._scoring], t
         )
-        z, norm = normalize.normalize_step(self.spec, stats[:, : self._norm_end], x)
+        z, norm = normalize.normalize_step(self.spec, stats[:, self._norm], x)
         qz = self.pool.step(idx, torch.from_numpy(z.astype(np.float32)))
         raw = normalize.denormalize(self.spec, norm, qz.cpu().numpy().astype(np.float64))
         pend = raw.reshape(idx.size, n * q)
-        self._stats[idx] = np.concatenate([norm, pend, sc_state], axis=1)
+        new = np.empty_like(stats)
+        new[:, self._norm], new[:, self._pend], new[:, self._scoring] = norm, pend, sc_state
+        self._stats[idx] = new
         return result

@@ -7,9 +7,18 @@ it is; the worker turns its rows into alert and score messages, and offline scor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 
 from tcnad.detector.arrays import B8, F64
+
+I8 = npt.NDArray[np.int8]
+
+ABOVE, BELOW, FLAT = 1, -1, 0  # codes of ``StepResult.direction``
+DIRECTION_NAMES = {ABOVE: "above", BELOW: "below", FLAT: "flat"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,11 @@ class StepResult:
     outside: ``(B,)`` bool, some value lay outside its band.
     alert: ``(B,)`` bool, the reading starts an incident: raise an alert.
     warm: ``(B,)`` bool, the stream is past warm-up (its scores and alerts count).
+    parts: per part of the score (``band``, ``novelty``, ``level``, ``repeats``,
+        ``daily``), ``(B,)`` its score where it fired (warm and at least ``alert_score``),
+        0 elsewhere; the score is the largest of them before echo suppression.
+    direction: ``(B,)`` int8, ``ABOVE`` or ``BELOW`` the band's median (the value least
+        probable under its band, for several values), ``FLAT`` for a stuck value.
     """
 
     lower: F64
@@ -37,3 +51,33 @@ class StepResult:
     outside: B8
     alert: B8
     warm: B8
+    parts: Mapping[str, F64] = field(default_factory=dict)
+    direction: I8 = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+
+    def reason(self, i: int) -> dict[str, float]:
+        """The parts that fired at reading ``i``, strongest first, with their scores.
+
+        >>> r = StepResult(*[np.zeros(1)] * 9, parts={"band": np.array([0.9]),
+        ...                "novelty": np.array([0.96]), "daily": np.array([0.0])})
+        >>> r.reason(0)
+        {'novelty': 0.96, 'band': 0.9}
+        """
+        got = {k: float(v[i]) for k, v in self.parts.items() if v[i] > 0.0}
+        return dict(sorted(got.items(), key=lambda kv: -kv[1]))
+
+    def direction_of(self, i: int) -> str | None:
+        """``above``, ``below`` or ``flat`` for reading ``i`` (None if not known)."""
+        if i >= len(self.direction):
+            return None
+        return DIRECTION_NAMES[int(self.direction[i])]
+
+
+def directions(obs: F64, median: F64, p_each: F64, stuck: B8) -> I8:
+    """``StepResult.direction`` from obs and median ``(B, N)``, the values' tail
+    probabilities ``(B, N)`` and stuck ``(B,)``: for each reading, the value least probable
+    under its band is above or below its median (above where equal or without a band)."""
+    rows = np.arange(obs.shape[0])
+    worst = np.argmin(np.where(np.isfinite(p_each), p_each, np.inf), axis=1)
+    below = obs[rows, worst] < median[rows, worst]
+    out: I8 = np.where(stuck, FLAT, np.where(below, BELOW, ABOVE)).astype(np.int8)
+    return out

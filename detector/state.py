@@ -8,8 +8,8 @@ exactly the causal zero padding of the full forward pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,6 +28,16 @@ def check_ring_dtype(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class OlderStats:
+    """A stats layout that this one replaced: its size, its key, and how a vector laid out
+    by it becomes one of this layout (``upgrade``: ``(stats_size,)`` -> new)."""
+
+    stats_size: int
+    stats_key: str
+    upgrade: Callable[[F64], F64]
+
+
+@dataclass(frozen=True)
 class StateLayout:
     """Shapes of one stream's state for one model; what a store needs to validate bytes.
 
@@ -38,12 +48,17 @@ class StateLayout:
     ring_dtype: how the rings are held in the detector's pool and stored (``RING_DTYPES``);
     the arrays of ``StreamState`` and ``StateDelta`` are float32 whatever it is, holding
     values that this dtype represents exactly.
+    stats_key: what tells this stats layout apart from another of the same size (its
+    named, versioned slices; empty for the first versioned one, as before versions).
+    older: the older stats layouts whose stored vectors ``migrate`` turns into this one.
     """
 
     ring_shapes: tuple[tuple[int, int], ...]
     stats_size: int
     model_id: str
     ring_dtype: str = "float32"
+    stats_key: str = ""
+    older: tuple[OlderStats, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         check_ring_dtype(self.ring_dtype)
@@ -52,6 +67,18 @@ class StateLayout:
     def ring_itemsize(self) -> int:
         """Bytes of one ring value as held and stored."""
         return RING_ITEMSIZE[self.ring_dtype]
+
+    def migrate(
+        self, stats: F64, stored_fingerprint: int, fingerprint: Callable[[StateLayout], int]
+    ) -> F64 | None:
+        """``stats`` stored under ``stored_fingerprint`` (as ``fingerprint`` computes it, the
+        store's own) as a vector of this layout, if that fingerprint is one of an ``older``
+        layout of this size; None otherwise."""
+        for old in self.older:
+            was = replace(self, stats_size=old.stats_size, stats_key=old.stats_key, older=())
+            if stats.shape == (old.stats_size,) and fingerprint(was) == stored_fingerprint:
+                return old.upgrade(stats)
+        return None
 
     @property
     def ring_bytes(self) -> int:

@@ -49,6 +49,8 @@ def fingerprint(layout: StateLayout) -> int:
     """CRC32 of the ring dtype, ring shapes and stats size."""
     tag = _FINGERPRINT_TAG[layout.ring_dtype]
     text = f"{tag}|{list(layout.ring_shapes)}|{layout.stats_size}"
+    if layout.stats_key:  # the stats' slices, where they are not the first versioned ones
+        text += f"|{layout.stats_key}"
     return zlib.crc32(text.encode("ascii"))
 
 
@@ -205,8 +207,31 @@ class StateCodec:
             return len(self.old_header)
         return None
 
+    def migrated(self, meta: bytes) -> bytes | None:
+        """A meta record of this model and format written under an older stats layout that
+        the layout knows (``StateLayout.migrate``), rewritten as one of this layout; None
+        for any other record."""
+        if len(meta) < _HEAD.size or meta.startswith((self.header, self.old_header)):
+            return None
+        magic, version, fp, n = _HEAD.unpack_from(meta)
+        model = self.header[_HEAD.size :]
+        head = _HEAD.size + n
+        if magic != MAGIC or meta[_HEAD.size : head] != model:
+            return None
+        pos = {FORMAT_VERSION: _POS, OLD_FORMAT_VERSION: _OLD_POS}.get(version)
+        floats, extra = divmod(len(meta) - head - (pos.size if pos else 0), 8)
+        if pos is None or extra or floats <= 0:
+            return None
+        stats = np.frombuffer(meta, dtype="<f8", offset=head + pos.size).astype(np.float64)
+        new = self.layout.migrate(stats, fp, fingerprint)
+        if new is None or new.shape != (self.layout.stats_size,):
+            return None
+        mine = self.header if version == FORMAT_VERSION else self.old_header
+        return mine + meta[head : head + pos.size] + new.astype("<f8").tobytes()
+
     def stored_step(self, meta: bytes) -> int | None:
         """Step of a compatible, well-sized meta record; None otherwise."""
+        meta = self.migrated(meta) or meta
         at = self.body_offset(meta)
         return None if at is None else int(_POS.unpack_from(meta, at)[0])
 
@@ -217,6 +242,7 @@ class StateCodec:
         """
         if meta is None:
             return None
+        meta = self.migrated(meta) or meta
         if meta.startswith(self.header):
             size, pos = self.meta_size, _POS
         elif meta.startswith(self.old_header):

@@ -9,7 +9,7 @@ call), so a corpus of many files costs as many ``step`` calls as its longest fil
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -32,11 +32,13 @@ class Scored(StepResult):
     square-root scale and can differ from it only by rounding at the band's edge.
     """
 
-    series: Series
+    series: Series = field(kw_only=True)
 
 
-# What is read from each step's result; outside is computed from the values afterwards.
-FIELDS = tuple(f.name for f in fields(StepResult) if f.name != "outside")
+# What is read from each step's result; outside is computed from the values afterwards (the
+# parts that fired and the direction are left out: the alerts carry them).
+_LEFT_OUT = ("outside", "parts", "direction")
+FIELDS = tuple(f.name for f in fields(StepResult) if f.name not in _LEFT_OUT)
 _FLAGS = ("alert", "warm")
 
 

@@ -1,19 +1,69 @@
-"""The calibrated band and the tail probability of a reading under it.
+"""The calibrated band, the tail probability of a reading under it, and its calibration.
 
 The model forecasts raw quantiles; the band scores a reading against them widened or
 narrowed about the median by the stream's adaptive conformal scale,
-``median + exp(log_scale) * (q - median)`` (``log_scale`` is updated after every reading, see
-``combine._advance``). The tail probability interpolates the calibrated quantiles linearly
-and extends them with exponential tails.
+``median + exp(log_scale) * (q - median)``; after each reading ``log_scale += gain * (miss -
+target / N)``, so the long-run miss rate of the band tracks the target. The tail
+probability interpolates the calibrated quantiles linearly and extends them with
+exponential tails.
+
+State: ``BAND``, per value the log width scale. Parameters: ``BandPolicy``. Example: a
+reading at the median of a band has tail probability 1, one at its 5 % quantile 0.1::
+
+    >>> levels = np.array([0.05, 0.5, 0.95])
+    >>> cal = np.array([[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]])
+    >>> tail_probability(cal, levels, np.array([0.0, -1.0])).round(3)
+    array([1. , 0.1])
+    >>> p = BandPolicy()
+    >>> calibrate(p, np.zeros((1, 1)), np.array([True]), np.array([[True]]),
+    ...           np.array([40.0]), np.array([1.0])).round(4)
+    array([[0.0495]])
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from tcnad.detector.arrays import B8, F64
+from tcnad.detector.errors import SpecError
+from tcnad.detector.scoring.layout import Field, Slice
+
+BAND = Slice("band", 1, (Field("log_scale", per="input"),))
+TINY_WIDTH = 1e-12  # the least quantile gap and band width divided by
+
+
+@dataclass(frozen=True)
+class BandPolicy:
+    """How the band is calibrated.
+
+    target_miss_rate: long-run fraction of normal readings outside the calibrated band.
+    calibration_gain: step of the adaptive conformal update of the log width scale.
+    calibrate_after: readings before calibration updates start (early bands are rough).
+    min_scale, max_scale: bounds of the width scale.
+    shift_patience: consecutive misses after which a shift stops widening the band.
+    """
+
+    target_miss_rate: float = 0.01
+    calibration_gain: float = 0.05
+    calibrate_after: int = 32
+    min_scale: float = 0.5
+    max_scale: float = 4.0
+    shift_patience: int = 20
+
+    def __post_init__(self) -> None:
+        if self.calibrate_after < 0:
+            raise SpecError("calibrate_after must be >= 0")
+        if not 0.0 < self.target_miss_rate < 1.0:
+            raise SpecError(f"target_miss_rate must be in (0, 1), got {self.target_miss_rate}")
+        if not self.calibration_gain >= 0.0:
+            raise SpecError("calibration_gain must be >= 0")
+        if not 0.0 < self.min_scale <= 1.0 <= self.max_scale < math.inf:
+            raise SpecError("need 0 < min_scale <= 1 <= max_scale < inf")
+        if self.shift_patience < 1:
+            raise SpecError("shift_patience must be >= 1")
 
 
 def _band(levels: F64, pending: F64, log_scale: F64) -> tuple[B8, F64, F64]:
@@ -30,7 +80,7 @@ def tail_probability(cal: F64, levels: F64, obs: F64) -> F64:
     quantiles at ``levels`` are ``cal``, interpolated linearly inside and with exponential
     tails beyond the extremes. cal: ``(..., Q)`` non-decreasing, levels ``(Q,)``, obs ``(...)``.
     """
-    tiny = 1e-12
+    tiny = TINY_WIDTH
     q = cal.shape[-1]
     idx = np.clip((obs[..., None] >= cal).sum(axis=-1), 1, q - 1)
     c_lo = np.take_along_axis(cal, (idx - 1)[..., None], -1)[..., 0]
@@ -46,4 +96,18 @@ def tail_probability(cal: F64, levels: F64, obs: F64) -> F64:
     cdf = np.where(obs < cal[..., 0], below, cdf)
     upper_tail = np.where(obs > cal[..., -1], above, 1.0 - cdf)
     out: F64 = np.clip(2.0 * np.minimum(cdf, upper_tail), 0.0, 1.0)
+    return out
+
+
+def calibrate(
+    policy: BandPolicy, log_scale: F64, valid: B8, miss: B8, count: F64, out_run: F64
+) -> F64:
+    """The log width scales ``(B, N)`` after one reading: stepped towards the target miss
+    rate once ``calibrate_after`` readings were scored and while a run of misses
+    (``out_run``, this reading's included) is no longer than ``shift_patience``."""
+    n = miss.shape[1]
+    update = valid & (count >= policy.calibrate_after) & (out_run <= policy.shift_patience)
+    step = policy.calibration_gain * (miss.astype(np.float64) - policy.target_miss_rate / n)
+    new = log_scale + np.where(update[:, None], step, 0.0)
+    out: F64 = np.clip(new, math.log(policy.min_scale), math.log(policy.max_scale))
     return out

@@ -1,31 +1,63 @@
 """``score_batch``: one reading of each of B streams through every part of the scoring.
 
-The anomaly score is the largest of the likelihood score, the daily-pattern score and, for a
-novel (range or level) or stuck reading, ``novelty_score``; zero before warm-up; kept only
-above the decaying peak of recent scores (echo suppression). A reading starts or continues
-an incident when it is out of band, stuck or off its daily pattern and scores at least
-``alert_score`` (a new extreme inside the band raises the score but alerts nobody by
-itself: the band already allowed for it); an incident raises one alert, at its first
-reading. ``_advance`` then updates the counters and the band's calibration.
+The anomaly score is the largest of the parts' scores (``StepResult.parts``): the
+likelihood of the reading under the band, the daily pattern, and for a novel (range or
+level) or stuck reading its floor score; zero before warm-up; kept only above the decaying
+peak of recent scores (echo suppression). A reading starts or continues an incident when it
+is out of band, stuck or off its daily pattern and scores at least ``alert_score`` (a new
+extreme inside the band raises the score but alerts nobody by itself: the band already
+allowed for it); an incident raises one alert, at its first reading.
+
+The scoring state is ``SLICES`` laid end to end (``scoring_layout``). Example::
+
+    >>> lay = scoring_layout(1)
+    >>> lay.size, lay.key.split(",")[:3], lay.at("daily")
+    (193, ['incident@1', 'band@1', 'likelihood@1'], slice(12, 162, None))
 """
 
 from __future__ import annotations
 
-import math
+from functools import lru_cache
 
 import numpy as np
 
 from tcnad.detector.arrays import B8, F64
-from tcnad.detector.result import StepResult
-from tcnad.detector.scoring.band import _band, tail_probability
-from tcnad.detector.scoring.counts import _count_scale, from_count_scale
-from tcnad.detector.scoring.daily import daily_pattern
-from tcnad.detector.scoring.layout import _NOVEL, CALM_NEVER, _count_flags, blocks
-from tcnad.detector.scoring.level import level_novelty
-from tcnad.detector.scoring.likelihood import _ECHO, _echo, likelihood_score
-from tcnad.detector.scoring.novelty import novelty
+from tcnad.detector.result import StepResult, directions
+from tcnad.detector.scoring import band, daily, incident, level, likelihood, novelty, repeats
+from tcnad.detector.scoring.counts import COUNTS, _count_scale, from_count_scale
+from tcnad.detector.scoring.layout import Slice, StatsLayout
 from tcnad.detector.scoring.policy import AlertPolicy
-from tcnad.detector.scoring.repeats import repeats
+
+SLICES: tuple[Slice, ...] = (
+    incident.INCIDENT,
+    band.BAND,
+    likelihood.LIKELIHOOD,
+    novelty.RANGE,
+    repeats.REPEATS,
+    daily.DAILY,
+    level.LEVEL,
+    COUNTS,
+    novelty.NOVEL,
+)
+# Every list of slices a stored state may have been laid out by, oldest first; the last is
+# ``SLICES``. The first is identified by its size alone (as before slices had versions).
+KNOWN_LAYOUTS: tuple[tuple[Slice, ...], ...] = (SLICES,)
+
+
+@lru_cache(maxsize=64)
+def scoring_layout(n_inputs: int) -> StatsLayout:
+    """The layout of the scoring state for ``n_inputs`` values per reading."""
+    return StatsLayout(SLICES, n_inputs)
+
+
+def state_size(n_inputs: int) -> int:
+    """Length of the scoring slice of a stream's stats."""
+    return scoring_layout(n_inputs).size
+
+
+def new_state(n_inputs: int, batch: int = 1) -> F64:
+    """Scoring state of streams never scored: ``(batch, state_size(N))``."""
+    return scoring_layout(n_inputs).fresh(batch)
 
 
 def score_batch(
@@ -44,56 +76,69 @@ def score_batch(
     scores and the new state.
     """
     n = obs.shape[1]
-    lik_at, lo_at, rep_at, season_at, season_end, level_end = blocks(n)
+    lay = scoring_layout(n)
     raw_obs = obs
-    counts, obs, pending, state = _count_scale(policy, obs, pending, state, lo_at, season_at)
-    count, calm = state[:, 0], state[:, 1]
-    valid, cal, med = _band(levels, pending, state[:, 3:lik_at])
+    counts, obs, pending, state = _count_scale(policy.counts, obs, pending, state, lay)
+    part = {s.name: state[:, lay.at(s.name)] for s in SLICES}
+    count = part["incident"][:, 0]
+    valid, cal, med = band._band(levels, pending, part["band"])
     lower, upper = cal[:, :, 0], cal[:, :, -1]
     miss = ((obs < lower) | (obs > upper)) & valid[:, None]
     outside: B8 = np.asarray(miss.any(axis=1), dtype=np.bool_)
-    p_each = tail_probability(cal, levels, obs)
+    p_each = band.tail_probability(cal, levels, obs)
     tail_p = np.where(valid, np.minimum(1.0, n * p_each.min(axis=1)), 1.0)
-    width = np.maximum(upper - lower, 1e-12)
+    width = np.maximum(upper - lower, band.TINY_WIDTH)
     sev = np.maximum(np.maximum(lower - obs, obs - upper), 0.0) / width
     severity = np.where(valid, sev.max(axis=1), 0.0)
-    surprise = np.minimum(-np.log(np.maximum(tail_p, 1e-300)), policy.surprise_cap)
-    lik_score, lik = likelihood_score(policy, surprise, state[:, lik_at : lik_at + 2], count)
-    beyond, low, high = novelty(
-        policy, obs, state[:, lo_at : lo_at + n], state[:, lo_at + n : rep_at]
+    surprise = likelihood.surprise(policy.likelihood, tail_p)
+    lik_score, lik = likelihood.likelihood_score(
+        policy.likelihood, surprise, part["likelihood"][:, :2], count
     )
-    beyond &= count >= policy.novelty_after
-    novel = beyond & ~((state[:, _NOVEL] > 0.5) & bool(policy.novelty_once))  # once per run
-    stuck, rep = repeats(policy, raw_obs, state[:, rep_at:season_at])
-    warm = valid & (count >= policy.warmup)
-    pattern, season = daily_pattern(policy, obs, times, warm, state[:, season_at:season_end])
-    new_level, level = level_novelty(policy, obs, state[:, season_end:level_end])
-    novel |= new_level & warm
-    raw = np.where(
-        warm,
-        np.maximum(np.maximum(lik_score, pattern), (novel | stuck) * policy.novelty_score),
-        0.0,
+    rng = novelty.RANGE.split(part["range"], n)
+    beyond, low, high, excess = novelty.novelty(
+        policy.novelty.range_tolerance, obs, rng["low"], rng["high"]
     )
-    score, echo = _echo(policy, raw, state[:, lik_at + _ECHO])
+    beyond &= count >= policy.novelty.novelty_after
+    once = (part["novel"][:, 0] > 0.5) & bool(policy.novelty.novelty_once)
+    novel = beyond & ~once  # once per run
+    stuck, rep = repeats.repeats(policy.repeats, raw_obs, part["repeats"])
+    warm = valid & (count >= policy.incident.warmup)
+    pattern, season = daily.daily_pattern(policy.daily, obs, times, warm, part["daily"])
+    new_level, level_block, level_excess = level.level_novelty(policy.level, obs, part["level"])
+    floor = policy.novelty.novelty_score
+    parts = {
+        "band": lik_score,
+        "novelty": np.where(novel, novelty.floor_score(policy.novelty, excess), 0.0),
+        "level": np.where(new_level & warm, novelty.floor_score(policy.novelty, level_excess), 0.0),
+        "repeats": stuck * floor,
+        "daily": pattern,
+    }
+    raw = np.where(warm, np.maximum.reduce(list(parts.values())), 0.0)
+    score, echo = likelihood._echo(policy.likelihood, raw, part["likelihood"][:, 2])
     # A new extreme inside the band raises the score but is no alert by itself: the band
     # already allowed for it. A stuck value is, since a flatline never leaves the band, and
     # so is a day that strays from the stream's daily pattern.
-    off_pattern = (pattern > 0.0) & (pattern >= policy.alert_score)
-    worthy = warm & (outside | stuck | off_pattern) & (raw >= policy.alert_score)
-    alert = worthy & (calm >= policy.cooldown)
-    new = _advance(policy, state, valid, miss, worthy | (outside & ~warm))
-    new[:, lik_at : lik_at + 2] = np.where(valid[:, None], lik, state[:, lik_at : lik_at + 2])
-    new[:, lik_at + _ECHO] = np.where(valid, echo, state[:, lik_at + _ECHO])
-    new[:, lo_at:rep_at] = np.concatenate([low, high], axis=1)
-    new[:, rep_at:season_at] = rep
-    new[:, season_at:season_end] = season
-    new[:, season_end:level_end] = level
-    new[:, _count_flags(n)] = counts
-    new[:, _NOVEL] = beyond
+    alert_at = policy.incident.alert_score
+    off_pattern = (pattern > 0.0) & (pattern >= alert_at)
+    worthy = warm & (outside | stuck | off_pattern) & (raw >= alert_at)
+    alert = incident.alerts(policy.incident, part["incident"], worthy)
+    new = state.copy()
+    inc, out_run = incident.advance(part["incident"], valid, miss, worthy | (outside & ~warm))
+    new[:, lay.at("incident")] = inc
+    new[:, lay.at("band")] = band.calibrate(policy.band, part["band"], valid, miss, count, out_run)
+    lik_new = np.concatenate([lik, echo[:, None]], axis=1)
+    new[:, lay.at("likelihood")] = np.where(valid[:, None], lik_new, part["likelihood"])
+    new[:, lay.at("range")] = np.concatenate([low, high], axis=1)
+    new[:, lay.at("repeats")] = rep
+    new[:, lay.at("daily")] = season
+    new[:, lay.at("level")] = level_block
+    new[:, lay.at("counts")] = counts
+    new[:, lay.at("novel")] = beyond[:, None]
     if counts.any():  # the band on the readings' own scale
         lower, upper = (np.where(counts, from_count_scale(x), x) for x in (lower, upper))
         med = np.where(counts[:, :, None], from_count_scale(med), med)
     nan = np.full_like(lower, np.nan)
+    fired = {k: np.where(warm & (v >= alert_at) & (v > 0.0), v, 0.0) for k, v in parts.items()}
     out = StepResult(
         lower=np.where(valid[:, None], lower, nan),
         median=np.where(valid[:, None], med[:, :, 0], nan),
@@ -104,21 +149,7 @@ def score_batch(
         outside=outside,
         alert=alert,
         warm=warm,
+        parts=fired,
+        direction=directions(obs, med[:, :, 0], p_each, stuck),
     )
     return out, new
-
-
-def _advance(policy: AlertPolicy, state: F64, valid: B8, miss: B8, incident: B8) -> F64:
-    """Counters and calibration after one reading. state ``(B, state_size(N))``, miss ``(B, N)``."""
-    n = miss.shape[1]
-    count, calm, run = state[:, 0], state[:, 1], state[:, 2]
-    new = state.copy()
-    new[:, 0] = count + valid
-    new[:, 1] = np.where(valid, np.where(incident, 0.0, np.minimum(calm + 1.0, CALM_NEVER)), calm)
-    new_run = np.where(miss.any(axis=1), run + 1.0, 0.0)
-    new[:, 2] = np.where(valid, new_run, run)
-    update = valid & (count >= policy.calibrate_after) & (new_run <= policy.shift_patience)
-    step = policy.calibration_gain * (miss.astype(np.float64) - policy.target_miss_rate / n)
-    log_scale = state[:, 3 : 3 + n] + np.where(update[:, None], step, 0.0)
-    new[:, 3 : 3 + n] = np.clip(log_scale, math.log(policy.min_scale), math.log(policy.max_scale))
-    return new

@@ -5,24 +5,38 @@ its level.
 The band, the range, the daily profile and the recent level of a count live on that scale;
 the band is reported on the readings' own.
 
-State: per value, a count flag (``layout._count_flags``), 1 while every reading of it has
-been a non-negative integer.
+State: ``COUNTS``, per value 1 while every reading of it has been a non-negative integer.
+Parameters: ``CountsPolicy``. Example: the scale maps 0 to 0 and is undone exactly::
+
+    >>> x = np.array([0.0, 1.0, 100.0, -4.0])
+    >>> count_scale_of(x).round(3).tolist()
+    [0.0, 0.56, 9.406, -1.479]
+    >>> from_count_scale(count_scale_of(x[1:])).round(9).tolist()
+    [1.0, 100.0, -4.0]
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from tcnad.detector.arrays import B8, F64
-from tcnad.detector.scoring.daily import season_size
-from tcnad.detector.scoring.layout import _count_flags, new_state
-from tcnad.detector.scoring.level import level_size
-from tcnad.detector.scoring.policy import AlertPolicy
+from tcnad.detector.scoring.layout import Field, Slice, StatsLayout
 
+COUNTS = Slice("counts", 1, (Field("is_count", per="input", fresh=1.0),))
 _ANSCOMBE = 0.375
 _ANSCOMBE_ROOT = math.sqrt(_ANSCOMBE)
+
+
+@dataclass(frozen=True)
+class CountsPolicy:
+    """count_scale: score a value whose readings have all been non-negative integers (a
+    count) on the square-root scale (``count_scale_of``); False: always on the readings'
+    own scale."""
+
+    count_scale: bool = True
 
 
 def count_scale_of(x: F64) -> F64:
@@ -42,7 +56,7 @@ def from_count_scale(y: F64) -> F64:
 
 
 def _count_scale(
-    policy: AlertPolicy, obs: F64, pending: F64, state: F64, lo_at: int, season_at: int
+    policy: CountsPolicy, obs: F64, pending: F64, state: F64, layout: StatsLayout
 ) -> tuple[B8, F64, F64, F64]:
     """Which values are counts, and the observation, the forecast quantiles and the state
     on the scale each value is scored on.
@@ -52,11 +66,10 @@ def _count_scale(
     count's spread no longer grows with its level (a burst of a busy hour and a lull of a
     quiet one weigh alike). At its first other reading it leaves that scale for good: its
     range is mapped back (exactly: the scale is monotone and a count's extremes are whole
-    numbers) and its stream's daily profile and recent level start afresh. Returns
-    ``(counts (B, N), obs, pending, state)``.
+    numbers) and its stream's daily profile and recent level start afresh. state: ``(B,
+    layout.size)``. Returns ``(counts (B, N), obs, pending, state)``.
     """
-    n = obs.shape[1]
-    was = state[:, _count_flags(n)] > 0.5
+    was = state[:, layout.at("counts")] > 0.5
     if not policy.count_scale:
         return np.zeros_like(was), obs, pending, state
     with np.errstate(invalid="ignore"):
@@ -64,13 +77,13 @@ def _count_scale(
     left = was & ~counts
     if left.any():
         state = state.copy()
-        rng = state[:, lo_at : lo_at + 2 * n]
+        at = layout.at("range")
+        rng = state[:, at]
         both = np.concatenate([left, left], axis=1)
-        state[:, lo_at : lo_at + 2 * n] = np.where(both, np.round(from_count_scale(rng)), rng)
+        state[:, at] = np.where(both, np.round(from_count_scale(rng)), rng)
         fresh = left.any(axis=1)
-        # The daily profile and the recent level lie next to each other.
-        both_at = slice(season_at, season_at + season_size(n) + level_size(n))
-        state[fresh, both_at] = new_state(n, int(fresh.sum()))[:, both_at]
+        for name in ("daily", "level"):
+            state[fresh, layout.at(name)] = layout.fresh()[0, layout.at(name)]
     if counts.any():
         obs = np.where(counts, count_scale_of(obs), obs)
         pending = np.where(counts[:, :, None], count_scale_of(pending), pending)

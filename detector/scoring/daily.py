@@ -6,40 +6,87 @@ strays from the stream's usual values at that time of day scores (a pattern anom
 skipped, damped, flattened or early day whose values stay inside the range and the band),
 rising with how many times the recent residual exceeds its usual size.
 
-State: the daily profile, ``season_size(N)`` floats at ``layout.blocks(N).season``: per half
-hour of the day, the level and spread of the stream's readings there, and how far the last
-two hours or so strayed from them (layout in ``daily_pattern``).
+State: ``DAILY``: per half hour of the day, the level and spread of the stream's readings
+there, and how far the last two hours or so strayed from them. Parameters:
+``DailyPolicy``. Example: without reading times nothing scores and nothing changes::
+
+    >>> block = DAILY.fresh(1)[None, :]
+    >>> score, new = daily_pattern(DailyPolicy(), np.array([[1.0]]), None, np.array([True]),
+    ...                            block)
+    >>> score.tolist(), np.array_equal(new, block, equal_nan=True)
+    ([0.0], True)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from tcnad.detector.arrays import B8, F64
-from tcnad.detector.scoring.policy import AlertPolicy
+from tcnad.detector.errors import SpecError
+from tcnad.detector.scoring.layout import NAN, Field, Slice
 
 DAY = 86_400.0
 SEASON_BINS = 48  # time-of-day bins of the daily profile (half an hour each)
 SEASON_MIN_COUNT = 3  # readings a bin must have seen before it is compared with
 SEASON_SLOW = 0.002  # weight of a reading in the stream-wide mean, spread and residual size
 SEASON_WINDOW_DAYS = 1.0 / 12.0  # the recent residual averages about two hours
+SEASON_MIN_READINGS = 3.0  # ... and at least this many readings
+INTERVAL_RATE = 0.01  # weight of a new gap between readings in the usual interval
 RESIDUAL_CAP = 50.0  # a residual counts at most this many times the bin's spread
+LEAST_SPREAD = 1e-12  # the stream-wide spread divided by is at least this
+REL_TINY, ABS_TINY = 1e-9, 1e-12  # added to a bin's spread: relative to the level, absolute
+
+DAILY = Slice(
+    "daily",
+    1,
+    (
+        Field("last_time", fresh=NAN),
+        Field("interval", fresh=NAN),
+        Field("bin_count", count=SEASON_BINS),
+        Field("recent", per="input", fresh=1.0),  # the recent residual: its usual size
+        Field("size", per="input"),
+        Field("mean", per="input", fresh=NAN),
+        Field("spread", per="input"),
+        Field("bin_level", count=SEASON_BINS, per="input"),  # bin-major
+        Field("bin_spread", count=SEASON_BINS, per="input"),  # bin-major
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DailyPolicy:
+    """season_half: the daily-pattern score is ``e / (e + season_half)``, with ``e`` how many
+    times the recent residual from the stream's time-of-day profile exceeds its usual size,
+    minus one (0: off). season_gate: least strength of a stream's daily pattern (1 -
+    residual from the profile / deviation from the mean) for the score to count.
+    season_rate: weight of a reading in its time-of-day bin's level and spread."""
+
+    season_half: float = 3.0
+    season_gate: float = 0.5
+    season_rate: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not (self.season_half >= 0.0 and 0.0 < self.season_rate <= 1.0):
+            raise SpecError("season_half must be >= 0 and season_rate in (0, 1]")
+        if not self.season_gate < 1.0:
+            raise SpecError("season_gate must be < 1")
 
 
 def season_size(n_inputs: int) -> int:
-    """Length of the daily-pattern block at the end of the scoring slice."""
-    return 2 + SEASON_BINS + 4 * n_inputs + 2 * SEASON_BINS * n_inputs
+    """Length of the daily-pattern slice."""
+    return DAILY.size(n_inputs)
 
 
 def daily_pattern(
-    policy: AlertPolicy, obs: F64, times: F64 | None, ready: B8, season: F64
+    policy: DailyPolicy, obs: F64, times: F64 | None, ready: B8, season: F64
 ) -> tuple[F64, F64]:
     """How far recent readings stray from the stream's usual value at this time of day.
 
     obs: ``(B, N)``; times: ``(B,)`` epoch seconds (None or NaN: unknown, nothing changes);
-    ready: ``(B,)`` streams past warm-up; season: ``(B, season_size(N))`` [last time,
-    interval, bin counts, recent residual_1..N, residual size_1..N, mean_1..N,
-    spread_1..N, bin levels (bin-major), bin spreads (bin-major)].
+    ready: ``(B,)`` streams past warm-up; season: ``(B, season_size(N))`` the ``DAILY``
+    slice.
 
     Each half-hour bin of the day keeps an exponentially weighted level and spread of the
     readings that fell in it. A reading's residual is its distance from its bin's level in
@@ -53,34 +100,36 @@ def daily_pattern(
     new = season.copy()
     if times is None or policy.season_half <= 0:
         return np.zeros(b), new
+    at = DAILY.offsets(n)
     t = np.asarray(times, dtype=np.float64)
     has = np.isfinite(t)
     nb = SEASON_BINS
-    sc = 2 + nb
-    last, dt = season[:, 0], season[:, 1]
+    last, dt = season[:, at["last_time"]][:, 0], season[:, at["interval"]][:, 0]
     step = t - last
     seen = has & np.isfinite(step) & (step > 0)
-    new[:, 1] = np.where(seen, np.where(np.isfinite(dt), dt + 0.01 * (step - dt), step), dt)
-    new[:, 0] = np.where(has, t, last)
-    per_day = DAY / np.where(np.isfinite(new[:, 1]), new[:, 1], DAY)
-    rate = 1.0 / np.maximum(3.0, per_day * SEASON_WINDOW_DAYS)
+    interval = np.where(seen, np.where(np.isfinite(dt), dt + INTERVAL_RATE * (step - dt), step), dt)
+    new[:, at["interval"]] = interval[:, None]
+    new[:, at["last_time"]] = np.where(has, t, last)[:, None]
+    per_day = DAY / np.where(np.isfinite(interval), interval, DAY)
+    rate = 1.0 / np.maximum(SEASON_MIN_READINGS, per_day * SEASON_WINDOW_DAYS)
     rows = np.arange(b)
     j = np.clip(np.floor(np.where(has, t, 0.0) % DAY * nb / DAY), 0, nb - 1).astype(np.int64)
-    count = season[rows, 2 + j]
-    recent, size = season[:, sc : sc + n], season[:, sc + n : sc + 2 * n]
-    mean, spread = season[:, sc + 2 * n : sc + 3 * n], season[:, sc + 3 * n : sc + 4 * n]
+    bins = at["bin_count"].start + j
+    count = season[rows, bins]
+    recent, size = season[:, at["recent"]], season[:, at["size"]]
+    mean, spread = season[:, at["mean"]], season[:, at["spread"]]
     # Views into the new block (splitting the last axis keeps them views): bin updates land
     # in place.
-    levels = new[:, sc + 4 * n : sc + 4 * n + nb * n].reshape(b, nb, n)
-    spreads = new[:, sc + 4 * n + nb * n :].reshape(b, nb, n)
+    levels = new[:, at["bin_level"]].reshape(b, nb, n)
+    spreads = new[:, at["bin_spread"]].reshape(b, nb, n)
     level, bin_spread = levels[rows, j], spreads[rows, j]
     known = np.isfinite(mean)
-    tiny = 1e-9 * (np.where(known, np.abs(mean), 0.0) + spread) + 1e-12
+    tiny = REL_TINY * (np.where(known, np.abs(mean), 0.0) + spread) + ABS_TINY
     dist = np.abs(obs - level)
     compare = (has & ready & (count >= SEASON_MIN_COUNT))[:, None]
     residual = np.minimum(dist / (bin_spread + tiny), RESIDUAL_CAP)
     new_recent = recent + rate[:, None] * (np.where(compare, residual, 1.0) - recent)
-    strength = 1.0 - size / np.maximum(spread, 1e-12)
+    strength = 1.0 - size / np.maximum(spread, LEAST_SPREAD)
     excess = new_recent - 1.0
     on = compare & (strength > policy.season_gate) & (excess > 0)
     each = np.where(on, excess / (np.maximum(excess, 0.0) + policy.season_half), 0.0)
@@ -93,11 +142,9 @@ def daily_pattern(
     new_spread = np.where(first, spread, bin_spread + upd * (dist - bin_spread))
     levels[rows, j] = np.where(h, new_level, level)
     spreads[rows, j] = np.where(h, new_spread, bin_spread)
-    new[rows, 2 + j] = count + has
-    new[:, sc : sc + n] = np.where(h, new_recent, recent)
-    new[:, sc + n : sc + 2 * n] = np.where(h & ~first, size + SEASON_SLOW * (dist - size), size)
-    new[:, sc + 2 * n : sc + 3 * n] = np.where(
-        h, np.where(known, mean + SEASON_SLOW * (obs - mean), obs), mean
-    )
-    new[:, sc + 3 * n : sc + 4 * n] = np.where(h, spread + SEASON_SLOW * (dev - spread), spread)
+    new[rows, bins] = count + has
+    new[:, at["recent"]] = np.where(h, new_recent, recent)
+    new[:, at["size"]] = np.where(h & ~first, size + SEASON_SLOW * (dist - size), size)
+    new[:, at["mean"]] = np.where(h, np.where(known, mean + SEASON_SLOW * (obs - mean), obs), mean)
+    new[:, at["spread"]] = np.where(h, spread + SEASON_SLOW * (dev - spread), spread)
     return each.max(axis=1), new

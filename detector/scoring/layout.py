@@ -1,100 +1,158 @@
-"""Where each part of a stream's scoring state lies, and the state of a stream never scored.
+"""The typed layout of a stream's ``stats`` vector: named, versioned slices of named fields.
 
-The scoring state is a slice of the stream's ``stats`` vector, ``state_size(N)`` floats for
-``N`` values per reading::
+Each part of the detector declares its state once, as a ``Slice`` of ``Field`` s (a name, a
+size per reading's values or quantiles, and the value of a stream never seen). A
+``StatsLayout`` lays a list of slices end to end and computes every offset, the fresh
+state and the layout's key; nothing else indexes the vector by number. A layout of a list
+of slices it knows (``older``) can be migrated: slices present in both at the same version
+keep their values, new or changed ones start fresh, so adding a part resets only that
+part. Example, with two made-up slices::
 
-    [count, calm, run, log_scale_1..N | s_mean, s_var, echo | low_1..N, high_1..N |
-     last_1..N, repeats, longest | daily profile (``season_size(N)``, see daily) |
-     recent level (``level_size(N)``, see level) | count_1..N, novel]
-
-- count: readings scored against a band so far;
-- calm: readings since the last incident reading: out of band (or a stuck value, or off
-  the daily pattern) and, once warm, with an anomaly score (before echo suppression) of at
-  least ``alert_score``. An incident is a run of such readings less than ``cooldown``
-  apart; it raises one alert, at its first reading;
-- run: consecutive out-of-band readings (past ``shift_patience`` a persisting level shift is
-  treated as the new normal: it stops widening the band);
-- log_scale: per value, adaptive conformal width scale. Calibrated quantiles are
-  ``median + exp(log_scale) * (q - median)``; after each reading ``log_scale += gain *
-  (miss - target / N)``, so the long-run miss rate of the band tracks the target;
-- s_mean, s_var: the stream's own running mean and variance of its surprise
-  ``-ln(tail probability)``;
-- echo: the decaying peak of recent scores (a reading scores only above it);
-- low, high: the range of values seen so far;
-- last, repeats, longest: the previous reading, how many readings in a row have repeated it
-  exactly, and the longest such run that has ended (a stuck value);
-- daily profile: per half hour of the day, the level and spread of the stream's readings
-  there, and how far the last two hours or so strayed from them;
-- recent level: the last ``LEVEL_WINDOW`` readings, the range of their average seen so far,
-  and when that average last set a new extreme;
-- count: per value, 1 while every reading of it has been a non-negative integer (see
-  counts);
-- novel: 1 if the last reading lay beyond the range seen before it (a run of such readings
-  scores once, at its first).
+    >>> a = Slice("alpha", 1, (Field("count"), Field("low", per="input", fresh=NAN)))
+    >>> b = Slice("beta", 1, (Field("bins", count=3),))
+    >>> lay = StatsLayout((a, b), n_inputs=2)
+    >>> lay.size, lay.at("beta"), lay.field("alpha", "low")
+    (6, slice(3, 6, None), slice(1, 3, None))
+    >>> lay.key
+    'alpha@1,beta@1'
+    >>> old = StatsLayout((a,), n_inputs=2)
+    >>> lay.migrate(np.array([5.0, 1.0, 2.0]), old).tolist()
+    [5.0, 1.0, 2.0, 0.0, 0.0, 0.0]
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from tcnad.detector.arrays import F64
-from tcnad.detector.scoring.daily import SEASON_BINS, season_size
-from tcnad.detector.scoring.level import LEVEL_WINDOW, level_size
-from tcnad.detector.scoring.likelihood import _MEAN, _VAR
 
-CALM_NEVER = 1e9  # "calm" of a stream that never left its band
-_NOVEL = -1  # the novelty flag is the scoring state's last float
+NAN = float("nan")
+Per = Literal["one", "input", "quantile"]  # a field's size: count, count * N, count * N * Q
 
 
-def _count_flags(n_inputs: int) -> slice:
-    """Where the per-value count flags lie in the scoring state (just before the novelty
-    flag)."""
-    return slice(-n_inputs - 1, _NOVEL)
+@dataclass(frozen=True)
+class Field:
+    """``count`` floats (times the reading's values ``N`` for ``per="input"``, times ``N * Q``
+    for ``per="quantile"``), each ``fresh`` in a stream never seen."""
+
+    name: str
+    count: int = 1
+    per: Per = "one"
+    fresh: float = 0.0
+
+    def size(self, n_inputs: int, n_quantiles: int = 0) -> int:
+        mult = {"one": 1, "input": n_inputs, "quantile": n_inputs * n_quantiles}[self.per]
+        return self.count * mult
 
 
-class Blocks(NamedTuple):
-    """Where the blocks of the scoring state start (log_scale starts at 3)."""
+@dataclass(frozen=True)
+class Slice:
+    """One part's state: a name, a version (raised whenever its fields change) and fields."""
 
-    lik: int  # s_mean, s_var, echo
-    low: int  # low_1..N, then high_1..N
-    rep: int  # last_1..N, repeats, longest
-    season: int  # the daily profile
-    level: int  # the recent level
-    end: int  # the end of the recent level: the count flags and the novelty flag follow
+    name: str
+    version: int
+    fields: tuple[Field, ...]
+
+    def size(self, n_inputs: int, n_quantiles: int = 0) -> int:
+        return sum(f.size(n_inputs, n_quantiles) for f in self.fields)
+
+    def offsets(self, n_inputs: int, n_quantiles: int = 0) -> dict[str, slice]:
+        """Each field's place inside the slice.
+
+        >>> Slice("s", 1, (Field("a"), Field("b", per="input"))).offsets(3)
+        {'a': slice(0, 1, None), 'b': slice(1, 4, None)}
+        """
+        out, pos = {}, 0
+        for f in self.fields:
+            size = f.size(n_inputs, n_quantiles)
+            out[f.name] = slice(pos, pos + size)
+            pos += size
+        return out
+
+    def split(self, block: F64, n_inputs: int, n_quantiles: int = 0) -> dict[str, F64]:
+        """Each field of ``block`` ``(B, size)`` as a view: ``(B,)`` for a field of one float,
+        ``(B, size)`` for the others.
+
+        >>> s = Slice("s", 1, (Field("a"), Field("b", per="input")))
+        >>> parts = s.split(np.arange(6.0).reshape(2, 3), 2)
+        >>> parts["a"].tolist(), parts["b"].tolist()
+        ([0.0, 3.0], [[1.0, 2.0], [4.0, 5.0]])
+        """
+        places = self.offsets(n_inputs, n_quantiles)
+        out = {}
+        for f in self.fields:
+            view = block[:, places[f.name]]
+            out[f.name] = view[:, 0] if (f.per, f.count) == ("one", 1) else view
+        return out
+
+    def fresh(self, n_inputs: int, n_quantiles: int = 0) -> F64:
+        """The slice of a stream never seen."""
+        parts = [np.full(f.size(n_inputs, n_quantiles), f.fresh) for f in self.fields]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def blocks(n_inputs: int) -> Blocks:
-    """Offsets of the blocks of the scoring state for ``n_inputs`` values per reading."""
-    n = n_inputs
-    season = 8 + 4 * n
-    level = season + season_size(n)
-    return Blocks(3 + n, 6 + n, 6 + 3 * n, season, level, level + level_size(n))
+class StatsLayout:
+    """Slices laid end to end for ``n_inputs`` values and ``n_quantiles`` quantiles."""
 
+    def __init__(self, slices: Iterable[Slice], n_inputs: int, n_quantiles: int = 0) -> None:
+        self.slices = tuple(slices)
+        names = [s.name for s in self.slices]
+        if len(set(names)) != len(names):
+            raise ValueError(f"slice names must be distinct, got {names}")
+        self.n_inputs, self.n_quantiles = n_inputs, n_quantiles
+        self._at: dict[str, slice] = {}
+        self._fields: dict[tuple[str, str], slice] = {}
+        pos = 0
+        for s in self.slices:
+            size = s.size(n_inputs, n_quantiles)
+            self._at[s.name] = slice(pos, pos + size)
+            for name, inner in s.offsets(n_inputs, n_quantiles).items():
+                self._fields[(s.name, name)] = slice(pos + inner.start, pos + inner.stop)
+            pos += size
+        self.size = pos
 
-def state_size(n_inputs: int) -> int:
-    """Length of the scoring slice of a stream's stats."""
-    return blocks(n_inputs).end + n_inputs + 1
+    @property
+    def key(self) -> str:
+        """The slices and their versions, in order: what identifies the layout."""
+        return ",".join(f"{s.name}@{s.version}" for s in self.slices)
 
+    @property
+    def fingerprint(self) -> int:
+        """CRC32 of the key and the sizes."""
+        text = f"{self.key}|{self.n_inputs}|{self.n_quantiles}|{self.size}"
+        return zlib.crc32(text.encode("ascii"))
 
-def new_state(n_inputs: int, batch: int = 1) -> F64:
-    """Scoring state of streams never scored: ``(batch, state_size(N))``."""
-    out = np.zeros((batch, state_size(n_inputs)), dtype=np.float64)
-    out[:, 1] = CALM_NEVER
-    at = blocks(n_inputs)
-    lik = at.lik
-    out[:, lik + _MEAN] = 1.0  # the surprise of a calibrated forecast is Exp(1)
-    out[:, lik + _VAR] = 1.0
-    out[:, lik + 3 : lik + 3 + 3 * n_inputs] = np.nan  # no range or last value yet
-    season = at.season
-    out[:, season : season + 2] = np.nan  # no reading time or interval yet
-    scalars = season + 2 + SEASON_BINS
-    out[:, scalars : scalars + n_inputs] = 1.0  # recent residual: its usual size
-    out[:, scalars + 2 * n_inputs : scalars + 3 * n_inputs] = np.nan  # no mean yet
-    level = at.level
-    window = LEVEL_WINDOW * n_inputs
-    out[:, level + window + 1 : level + window + 1 + 2 * n_inputs] = np.nan  # no level range
-    out[:, level + window + 1 + 2 * n_inputs] = -1.0  # no new extreme of the level yet
-    out[:, _count_flags(n_inputs)] = 1.0  # a count until a reading says otherwise
-    return out
+    def at(self, name: str) -> slice:
+        """Where slice ``name`` lies."""
+        return self._at[name]
+
+    def span(self, first: str, last: str) -> slice:
+        """From the start of slice ``first`` to the end of slice ``last``."""
+        return slice(self._at[first].start, self._at[last].stop)
+
+    def field(self, slice_name: str, field_name: str) -> slice:
+        """Where field ``field_name`` of slice ``slice_name`` lies."""
+        return self._fields[(slice_name, field_name)]
+
+    def fresh(self, batch: int = 1) -> F64:
+        """The vector of ``batch`` streams never seen: ``(batch, size)``."""
+        one = np.concatenate([s.fresh(self.n_inputs, self.n_quantiles) for s in self.slices])
+        return np.tile(one, (batch, 1))
+
+    def migrate(self, stats: F64, older: StatsLayout) -> F64:
+        """``stats`` laid out by ``older``, laid out by this layout: every slice of the same
+        name and version in both is copied, every other starts fresh. stats: ``(..., older
+        .size)``."""
+        if stats.shape[-1] != older.size:
+            raise ValueError(f"stats has {stats.shape[-1]} floats, the older layout {older.size}")
+        out = np.broadcast_to(self.fresh()[0], (*stats.shape[:-1], self.size)).copy()
+        kept = {(s.name, s.version) for s in older.slices}
+        for s in self.slices:
+            if (s.name, s.version) in kept:
+                out[..., self._at[s.name]] = stats[..., older.at(s.name)]
+        return out

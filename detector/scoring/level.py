@@ -7,61 +7,98 @@ walk or a stream that keeps moving to new regimes, new levels are routine), it s
 ``novelty_score``, once per run (a plateau at a new level whose single readings stay inside
 the range of values).
 
-State: the recent level, ``level_size(N)`` floats at ``layout.blocks(N).level`` (layout in
-``level_novelty``).
+State: ``LEVEL``, ``[window (LEVEL_WINDOW readings, slot-major ring), seen, low_1..N,
+high_1..N, last_extreme, was_beyond]``. Parameters: ``LevelPolicy``. Example: a level of 0
+for a window, then a plateau at 5::
+
+    >>> p, block = LevelPolicy(), LEVEL.fresh(1)[None, :]
+    >>> flags = []
+    >>> for x in [0.0, 1.0] * 30 + [5.0] * 30:
+    ...     novel, block, excess = level_novelty(p, np.array([[x]]), block)
+    ...     flags.append(bool(novel[0]))
+    >>> flags.index(True), sum(flags)
+    (61, 1)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from tcnad.detector.arrays import B8, F64
+from tcnad.detector.errors import SpecError
+from tcnad.detector.scoring.layout import NAN, Field, Slice
 from tcnad.detector.scoring.novelty import novelty
-from tcnad.detector.scoring.policy import AlertPolicy
 
 LEVEL_WINDOW = 24  # readings averaged for the recent level (see level_novelty)
+LEVEL = Slice(
+    "level",
+    1,
+    (
+        Field("window", count=LEVEL_WINDOW, per="input"),
+        Field("seen"),
+        Field("low", per="input", fresh=NAN),
+        Field("high", per="input", fresh=NAN),
+        Field("last_extreme", fresh=-1.0),  # -1: never
+        Field("was_beyond"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class LevelPolicy:
+    """level_novelty: score a new extreme of the recent level like a new extreme of a value
+    (same ``range_tolerance``) where the stream is bounded; False: off.
+    level_gate: least fraction of the stream's readings so far that must have passed since
+    the recent level last set a new extreme for a new one to count."""
+
+    level_novelty: bool = True
+    level_gate: float = 0.5
+    range_tolerance: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.level_gate <= 1.0:
+            raise SpecError(f"level_gate must be in [0, 1], got {self.level_gate}")
 
 
 def level_size(n_inputs: int) -> int:
-    """Length of the recent-level block after the daily profile."""
-    return (LEVEL_WINDOW + 2) * n_inputs + 3
+    """Length of the recent-level slice."""
+    return LEVEL.size(n_inputs)
 
 
-def level_novelty(policy: AlertPolicy, obs: F64, block: F64) -> tuple[B8, F64]:
+def level_novelty(policy: LevelPolicy, obs: F64, block: F64) -> tuple[B8, F64, F64]:
     """A new extreme of the recent level in a stream whose level has been bounded.
 
-    obs: ``(B, N)``; block: ``(B, level_size(N))`` [last ``LEVEL_WINDOW`` readings
-    (slot-major, a ring), readings seen, level low_1..N, level high_1..N, reading at which
-    the level last set a new extreme (-1: never), whether the last reading's level was
-    beyond its range]. The level is the average of the last ``LEVEL_WINDOW`` readings, once
-    there are that many. It is beyond its range where it exceeds the range of the earlier
-    levels by more than ``range_tolerance`` of that range (as ``novelty``). Returns
-    ``(novel (B,), new block)``: novel at the first reading of a run of levels beyond their
-    range, if at least ``level_gate`` of the readings seen before it came after the last
-    such run's start (a stream that keeps reaching new levels, such as a random walk,
-    never counts).
+    obs: ``(B, N)``; block: ``(B, level_size(N))`` the ``LEVEL`` slice. The level is the
+    average of the last ``LEVEL_WINDOW`` readings, once there are that many; it is beyond
+    its range as in ``novelty``. Returns ``(novel (B,), new block, excess (B,))``: novel at
+    the first reading of a run of levels beyond their range, if at least ``level_gate`` of
+    the readings seen before it came after the last such run's start (a stream that keeps
+    reaching new levels, such as a random walk, never counts); excess as ``novelty``'s.
     """
     b, n = obs.shape
     w = LEVEL_WINDOW
+    at = LEVEL.offsets(n)
     new = block.copy()
-    seen = block[:, w * n]
+    seen = block[:, at["seen"]][:, 0]
     rows = np.arange(b)
     slot = (seen % w).astype(np.int64)
-    ring = new[:, : w * n].reshape(b, w, n)  # a view: the reading lands in place
+    ring = new[:, at["window"]].reshape(b, w, n)  # a view: the reading lands in place
     ring[rows, slot] = obs
     full = (seen + 1 >= w)[:, None]
     with np.errstate(invalid="ignore"):
         level = np.where(full, ring.mean(axis=1), np.nan)
-    at = w * n + 1
-    low, high = block[:, at : at + n], block[:, at + n : at + 2 * n]
-    last, was = block[:, at + 2 * n], block[:, at + 2 * n + 1] > 0.5
-    extreme, new_low, new_high = novelty(policy, level, low, high)  # NaN level: never
+    low, high = block[:, at["low"]], block[:, at["high"]]
+    last = block[:, at["last_extreme"]][:, 0]
+    was = block[:, at["was_beyond"]][:, 0] > 0.5
+    extreme, new_low, new_high, excess = novelty(policy.range_tolerance, level, low, high)
     since = np.where(last >= 0, seen - last, seen)
     bounded = since >= policy.level_gate * seen
     novel: B8 = np.asarray(extreme & ~was & bounded & bool(policy.level_novelty))
-    new[:, w * n] = seen + 1
-    new[:, at : at + n] = new_low
-    new[:, at + n : at + 2 * n] = new_high
-    new[:, at + 2 * n] = np.where(extreme, seen, last)
-    new[:, at + 2 * n + 1] = extreme
-    return novel, new
+    new[:, at["seen"]] = (seen + 1)[:, None]
+    new[:, at["low"]] = new_low
+    new[:, at["high"]] = new_high
+    new[:, at["last_extreme"]] = np.where(extreme, seen, last)[:, None]
+    new[:, at["was_beyond"]] = extreme[:, None]
+    return novel, new, excess * novel

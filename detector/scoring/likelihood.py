@@ -7,36 +7,83 @@ forecasts are always rough does not drown the others in alarms. After a high sco
 following readings score only where they exceed the decaying peak (``echo_horizon``): one
 incident, one peak.
 
-State: ``[s_mean, s_var, echo]``, the block at ``layout.blocks(N).lik``.
+State: ``LIKELIHOOD``, ``[mean, var, echo]``. Parameters: ``LikelihoodPolicy``. Example: a
+surprise far above a stream's usual one scores near 1, a usual one 0::
+
+    >>> p = LikelihoodPolicy()
+    >>> s = surprise(p, np.array([1e-12, 0.5]))
+    >>> score, stats = likelihood_score(p, s, np.array([[1.0, 1.0]] * 2), np.zeros(2))
+    >>> score.round(3)
+    array([0.769, 0.   ])
+    >>> _echo(p, np.array([0.5, 0.9]), np.array([0.8, 0.8]))[0]
+    array([0. , 0.9])
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from tcnad.detector.arrays import F64
-from tcnad.detector.scoring.policy import AlertPolicy
+from tcnad.detector.errors import SpecError
+from tcnad.detector.scoring.layout import Field, Slice
 
-_MEAN, _VAR, _ECHO = 0, 1, 2  # offsets inside the likelihood block (after log_scale)
+# The surprise of a calibrated forecast is Exp(1): mean and variance 1.
+LIKELIHOOD = Slice(
+    "likelihood", 1, (Field("mean", fresh=1.0), Field("var", fresh=1.0), Field("echo"))
+)
+LEAST_P = 1e-300  # tail probabilities below this count the same (no log of 0)
+LEAST_VAR = 1e-2  # the surprise variance divided by is at least this
 
 
-def likelihood_score(policy: AlertPolicy, surprise: F64, lik: F64, count: F64) -> tuple[F64, F64]:
+@dataclass(frozen=True)
+class LikelihoodPolicy:
+    """How surprise becomes a score.
+
+    surprise_cap: surprise ``-ln p`` is capped here (p below ~4e-18 counts the same).
+    history_weight: floor of the exponential weight of the surprise statistics
+        (they remember about ``1 / history_weight`` readings).
+    z_half: standardised surprise at which the score is 0.5.
+    echo_horizon: readings over which an incident's peak score decays by e (0: off).
+    """
+
+    surprise_cap: float = 40.0
+    history_weight: float = 1e-3
+    z_half: float = 8.0
+    echo_horizon: float = 300.0
+
+    def __post_init__(self) -> None:
+        if not (self.surprise_cap > 0.0 and self.z_half > 0.0 and self.echo_horizon >= 0.0):
+            raise SpecError("surprise_cap and z_half must be > 0, echo_horizon >= 0")
+        if not 0.0 < self.history_weight <= 1.0:
+            raise SpecError("history_weight must be in (0, 1]")
+
+
+def surprise(policy: LikelihoodPolicy, tail_p: F64) -> F64:
+    """``-ln(tail probability)``, capped at ``surprise_cap``. ``(B,)``."""
+    out: F64 = np.minimum(-np.log(np.maximum(tail_p, LEAST_P)), policy.surprise_cap)
+    return out
+
+
+def likelihood_score(
+    policy: LikelihoodPolicy, surprise: F64, lik: F64, count: F64
+) -> tuple[F64, F64]:
     """Surprise standardised by the stream's own history, squashed into [0, 1).
 
     surprise, count: ``(B,)``; lik: ``(B, 2)`` [mean, var] before this reading. Returns the
     score ``z+ / (z+ + z_half)`` and the updated [mean, var].
     """
-    mean, var = lik[:, _MEAN], lik[:, _VAR]
-    z = np.maximum((surprise - mean) / np.sqrt(np.maximum(var, 1e-2)), 0.0)
+    mean, var = lik[:, 0], lik[:, 1]
+    z = np.maximum((surprise - mean) / np.sqrt(np.maximum(var, LEAST_VAR)), 0.0)
     w = np.maximum(1.0 / (count + 2.0), policy.history_weight)
     d = surprise - mean
     new = np.stack([mean + w * d, (1.0 - w) * (var + w * d * d)], axis=1)
     return z / (z + policy.z_half), new
 
 
-def _echo(policy: AlertPolicy, score: F64, echo: F64) -> tuple[F64, F64]:
+def _echo(policy: LikelihoodPolicy, score: F64, echo: F64) -> tuple[F64, F64]:
     """Keep a score only above the decaying peak of recent scores. ``(B,)`` each."""
     if policy.echo_horizon <= 0:
         return score, echo

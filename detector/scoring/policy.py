@@ -1,62 +1,50 @@
 """``AlertPolicy``: every parameter of the scoring, one frozen, validated record.
 
+Its fields are flat (``AlertPolicy(z_half=4.0)``, ``dataclasses.replace``, ``--set
+z_half=4``), and each part of the scoring reads only its own group of them, a small policy
+dataclass declared with the part: ``policy.band``, ``policy.likelihood``,
+``policy.novelty``, ``policy.repeats``, ``policy.daily``, ``policy.level``,
+``policy.counts`` and ``policy.incident``. Each group validates its own fields.
+
+    >>> p = AlertPolicy(z_half=4.0)
+    >>> p.likelihood.z_half, p.band.target_miss_rate
+    (4.0, 0.01)
+
 What each parameter does and how its default was chosen: docs/scoring.md and, for the
 figures behind them, BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from functools import cached_property
+from typing import Any, TypeVar
 
-from tcnad.detector.errors import SpecError
+from tcnad.detector.scoring.band import BandPolicy
+from tcnad.detector.scoring.counts import CountsPolicy
+from tcnad.detector.scoring.daily import DailyPolicy
+from tcnad.detector.scoring.incident import IncidentPolicy
+from tcnad.detector.scoring.level import LevelPolicy
+from tcnad.detector.scoring.likelihood import LikelihoodPolicy
+from tcnad.detector.scoring.novelty import NoveltyPolicy
+from tcnad.detector.scoring.repeats import RepeatsPolicy
+
+_P = TypeVar("_P")
+GROUPS = ("incident", "band", "likelihood", "novelty", "repeats", "daily", "level", "counts")
 
 
 @dataclass(frozen=True)
 class AlertPolicy:
     """How bands are calibrated, how readings are scored, when they become alerts.
 
-    warmup: readings scored before alerts (and non-zero anomaly scores) are allowed.
-    target_miss_rate: long-run fraction of normal readings outside the calibrated band.
-    calibration_gain: step of the adaptive conformal update of the log width scale.
-    calibrate_after: readings before calibration updates start (early bands are rough).
-    min_scale, max_scale: bounds of the width scale.
-    cooldown: in-band readings that end an incident (one incident = one alert).
-    shift_patience: consecutive misses after which a shift stops widening the band.
-    surprise_cap: surprise ``-ln p`` is capped here (p below ~4e-18 counts the same).
-    history_weight: floor of the exponential weight of the surprise statistics
-        (they remember about ``1 / history_weight`` readings).
-    z_half: standardised surprise at which the anomaly score is 0.5.
-    range_tolerance: a value beyond the range seen so far by more than this fraction of
-        the range is novel (<= 0: off).
-    novelty_score: the least score of a novel reading.
-    novelty_after: readings a stream must have been scored before range novelty counts (its
-        range is still being learned before that).
-    novelty_once: a run of consecutive novel readings scores ``novelty_score`` only at its
-        first reading (the later ones score by their likelihood); False: every one does.
-    repeat_factor: a value repeated exactly for more than this many times the longest run of
-        repeats seen so far (and at least 3 readings) is novel too (0: off).
-    echo_horizon: readings over which an incident's peak score decays by e (0: off).
-    alert_score: least anomaly score (before echo suppression) of an out-of-band, stuck or
-        off-pattern reading that starts or continues an incident (0: every out-of-band reading
-        does). The default is the one label-derived number of the policy: the shipped
-        model's NAB standard-profile threshold when it was set, rounded, and left there as
-        the scoring changed (docs/decisions/alert-score-default.md).
-    season_half: the daily-pattern score is ``e / (e + season_half)``, with ``e`` how many
-        times the recent residual from the stream's time-of-day profile exceeds its usual
-        size, minus one (0: off).
-    season_gate: least strength of a stream's daily pattern (1 - residual from the profile /
-        deviation from the mean) for the daily-pattern score to count.
-    season_rate: weight of a reading in its time-of-day bin's level and spread.
-    count_scale: score a value whose readings have all been non-negative integers (a count)
-        on the variance-stabilising square-root scale (``count_scale_of``); False: always on
-        the readings' own scale.
-    level_novelty: score a new extreme of the average of the last ``LEVEL_WINDOW`` readings
-        like a new extreme of a value (same ``range_tolerance``), where the stream is
-        bounded (see ``level_gate``); False: off.
-    level_gate: least fraction of the stream's readings so far that must have passed since
-        the recent level last set a new extreme for a new one to count.
+    Each field belongs to one group, documented there: ``IncidentPolicy`` (warmup,
+    cooldown, alert_score), ``BandPolicy`` (target_miss_rate, calibration_gain,
+    calibrate_after, min_scale, max_scale, shift_patience), ``LikelihoodPolicy``
+    (surprise_cap, history_weight, z_half, echo_horizon), ``NoveltyPolicy``
+    (range_tolerance, novelty_score, novelty_rise, novelty_after, novelty_once),
+    ``RepeatsPolicy`` (repeat_factor), ``DailyPolicy`` (season_half, season_gate,
+    season_rate), ``CountsPolicy`` (count_scale) and ``LevelPolicy`` (level_novelty,
+    level_gate; it shares range_tolerance with the novelty group).
     """
 
     warmup: int = 200
@@ -72,6 +60,7 @@ class AlertPolicy:
     z_half: float = 8.0
     range_tolerance: float = 0.05
     novelty_score: float = 0.95
+    novelty_rise: float = 0.0
     novelty_after: int = 0
     novelty_once: bool = True
     echo_horizon: float = 300.0
@@ -85,30 +74,44 @@ class AlertPolicy:
     level_gate: float = 0.5
 
     def __post_init__(self) -> None:
-        if min(self.warmup, self.cooldown, self.calibrate_after, self.novelty_after) < 0:
-            raise SpecError("warmup, cooldown, calibrate_after and novelty_after must be >= 0")
-        if not 0.0 < self.target_miss_rate < 1.0:
-            raise SpecError(f"target_miss_rate must be in (0, 1), got {self.target_miss_rate}")
-        if not self.calibration_gain >= 0.0:
-            raise SpecError("calibration_gain must be >= 0")
-        if not 0.0 < self.min_scale <= 1.0 <= self.max_scale < math.inf:
-            raise SpecError("need 0 < min_scale <= 1 <= max_scale < inf")
-        if self.shift_patience < 1:
-            raise SpecError("shift_patience must be >= 1")
-        if not self.repeat_factor >= 0.0:
-            raise SpecError("repeat_factor must be >= 0")
-        if not (self.surprise_cap > 0.0 and self.z_half > 0.0 and self.echo_horizon >= 0.0):
-            raise SpecError("surprise_cap and z_half must be > 0, echo_horizon >= 0")
-        if not 0.0 < self.history_weight <= 1.0:
-            raise SpecError("history_weight must be in (0, 1]")
-        if not (0.0 <= self.novelty_score <= 1.0 and 0.0 <= self.alert_score <= 1.0):
-            raise SpecError("novelty_score and alert_score must be in [0, 1]")
-        if not (self.season_half >= 0.0 and 0.0 < self.season_rate <= 1.0):
-            raise SpecError("season_half must be >= 0 and season_rate in (0, 1]")
-        if not self.season_gate < 1.0:
-            raise SpecError("season_gate must be < 1")
-        if not 0.0 <= self.level_gate <= 1.0:
-            raise SpecError(f"level_gate must be in [0, 1], got {self.level_gate}")
+        for name in GROUPS:
+            getattr(self, name)  # each group validates its own fields as it is built
+
+    def _group(self, cls: type[_P]) -> _P:
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in asdict(self).items() if k in names})
+
+    @cached_property
+    def incident(self) -> IncidentPolicy:
+        return self._group(IncidentPolicy)
+
+    @cached_property
+    def band(self) -> BandPolicy:
+        return self._group(BandPolicy)
+
+    @cached_property
+    def likelihood(self) -> LikelihoodPolicy:
+        return self._group(LikelihoodPolicy)
+
+    @cached_property
+    def novelty(self) -> NoveltyPolicy:
+        return self._group(NoveltyPolicy)
+
+    @cached_property
+    def repeats(self) -> RepeatsPolicy:
+        return self._group(RepeatsPolicy)
+
+    @cached_property
+    def daily(self) -> DailyPolicy:
+        return self._group(DailyPolicy)
+
+    @cached_property
+    def level(self) -> LevelPolicy:
+        return self._group(LevelPolicy)
+
+    @cached_property
+    def counts(self) -> CountsPolicy:
+        return self._group(CountsPolicy)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,30 +3,59 @@
 A value repeated for more than ``repeat_factor`` times the longest run of repeats seen so far
 scores at least ``novelty_score`` and may alert, although a flatline never leaves its band.
 
-State: ``[last_1..N, repeats, longest]`` at ``layout.blocks(N).rep``.
+State: ``REPEATS``, ``[last_1..N, run, longest]``. Parameters: ``RepeatsPolicy``. Example:
+after runs of at most one repeat, a value repeated a third time is stuck::
+
+    >>> p, rep = RepeatsPolicy(), np.array([[7.0, 0.0, 1.0]])
+    >>> for _ in range(3):
+    ...     stuck, rep = repeats(p, np.array([[7.0]]), rep)
+    ...     print(stuck.tolist(), rep.tolist())
+    [False] [[7.0, 1.0, 1.0]]
+    [False] [[7.0, 2.0, 1.0]]
+    [True] [[7.0, 3.0, 1.0]]
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from tcnad.detector.arrays import B8, F64
-from tcnad.detector.scoring.policy import AlertPolicy
+from tcnad.detector.errors import SpecError
+from tcnad.detector.scoring.layout import NAN, Field, Slice
+
+REPEATS = Slice(
+    "repeats", 1, (Field("last", per="input", fresh=NAN), Field("run"), Field("longest"))
+)
+LEAST_LIMIT = 2.0  # a run must be longer than this (3 readings) to be stuck
 
 
-def repeats(policy: AlertPolicy, obs: F64, rep: F64) -> tuple[B8, F64]:
+@dataclass(frozen=True)
+class RepeatsPolicy:
+    """repeat_factor: a value repeated exactly for more than this many times the longest run
+    of repeats seen so far (and at least 3 readings) is stuck (0: off)."""
+
+    repeat_factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.repeat_factor >= 0.0:
+            raise SpecError("repeat_factor must be >= 0")
+
+
+def repeats(policy: RepeatsPolicy, obs: F64, rep: F64) -> tuple[B8, F64]:
     """A value repeated for longer than ``repeat_factor`` times the longest run seen.
 
-    obs: ``(B, N)``; rep: ``(B, N + 2)`` [last_1..N, repeats, longest]. Returns
-    ``(stuck (B,), new rep)``; a run is stuck once, at the reading that crosses the limit;
-    runs shorter than 3 readings never count.
+    obs: ``(B, N)``; rep: ``(B, N + 2)`` the ``REPEATS`` slice. Returns ``(stuck (B,), new
+    rep)``; a run is stuck once, at the reading that crosses the limit.
     """
     n = obs.shape[1]
-    last, run, longest = rep[:, :n], rep[:, n], rep[:, n + 1]
+    at = REPEATS.offsets(n)
+    last, run, longest = rep[:, at["last"]], rep[:, at["run"]][:, 0], rep[:, at["longest"]][:, 0]
     same = (obs == last).all(axis=1)
     new_run = np.where(same, run + 1.0, 0.0)
     new_longest = np.where(same, longest, np.maximum(longest, run))
-    limit = np.maximum(policy.repeat_factor * longest, 2.0)
+    limit = np.maximum(policy.repeat_factor * longest, LEAST_LIMIT)
     crossing = (new_run > limit) & (run <= limit)  # once per run
     stuck: B8 = np.asarray(same & crossing & (policy.repeat_factor > 0))
     return stuck, np.concatenate([obs, new_run[:, None], new_longest[:, None]], axis=1)

@@ -229,8 +229,7 @@ def scoring_parts(spec: TCNSpec) -> None:
             policy, levels, pending, rng.normal(size=(streams, n)), state, times
         )
     obs, times = rng.normal(size=(streams, n)), np.full(streams, 1.6e9 + 300.0 * 300)
-    at = scoring.blocks(n)
-    block = state[:, at.level : at.end]
+    block = state[:, scoring.scoring_layout(n).at("level")]
     cpu = torch.device("cpu")
     best = {"score_batch": math.inf, "level_novelty": math.inf}
     for _ in range(3):  # in turns, best of three each
@@ -245,7 +244,7 @@ def scoring_parts(spec: TCNSpec) -> None:
         )
         best["level_novelty"] = min(
             best["level_novelty"],
-            _time(partial(scoring.level_novelty, policy, obs, block), cpu, 0.7, 20),
+            _time(partial(scoring.level_novelty, policy.level, obs, block), cpu, 0.7, 20),
         )
     whole, part = best["score_batch"], best["level_novelty"]
     print(

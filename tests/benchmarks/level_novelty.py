@@ -105,7 +105,7 @@ def echo(raw: np.ndarray, policy: scoring.AlertPolicy) -> np.ndarray:
     """``score_batch``'s echo suppression (``scoring.likelihood._echo``) over whole series."""
     out, peak = np.zeros_like(raw), np.zeros(raw.shape[0])
     for t in range(raw.shape[1]):
-        out[:, t], peak = _echo(policy, raw[:, t], peak)
+        out[:, t], peak = _echo(policy.likelihood, raw[:, t], peak)
     return out
 
 

@@ -1,0 +1,145 @@
+"""The scoring's parts: their doctests, the typed stats layout and its migration, and what an
+alert says (which parts fired, in which direction) and how it ranks."""
+
+from __future__ import annotations
+
+import dataclasses
+import doctest
+import importlib
+import pkgutil
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+
+from tcnad.detector import scoring
+from tcnad.detector.result import ABOVE, BELOW, FLAT
+from tcnad.detector.scoring import AlertPolicy, new_state, score_batch, scoring_layout
+from tcnad.detector.scoring.layout import StatsLayout
+from tcnad.detector.scoring.policy import GROUPS
+
+LEVELS = np.array([0.005, 0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975, 0.995])
+GAUSS = np.array([NormalDist().inv_cdf(p) for p in LEVELS])
+MODULES = [m.name for m in pkgutil.iter_modules(scoring.__path__)]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_the_examples_of_every_scoring_module_run(name: str) -> None:
+    module = importlib.import_module(f"tcnad.detector.scoring.{name}")
+    got = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert got.failed == 0
+    if name not in ("__init__", "combine", "policy"):
+        assert got.attempted > 0, f"{name} has no example"
+
+
+def test_every_policy_field_belongs_to_a_group_and_overrides_reach_it() -> None:
+    policy = AlertPolicy()
+    grouped = set()
+    for name in GROUPS:
+        grouped |= {f.name for f in dataclasses.fields(getattr(policy, name))}
+    assert {f.name for f in dataclasses.fields(AlertPolicy)} == grouped
+    changed = dataclasses.replace(policy, z_half=3.0, season_gate=0.2, warmup=7)
+    assert changed.likelihood.z_half == 3.0 and changed.daily.season_gate == 0.2
+    assert changed.incident.warmup == 7 and policy.likelihood.z_half == 8.0
+
+
+def test_the_layout_puts_the_slices_end_to_end_with_their_fields() -> None:
+    lay = scoring_layout(2)
+    assert lay.key.split(",") == [f"{s.name}@{s.version}" for s in scoring.SLICES]
+    starts = [lay.at(s.name).start for s in scoring.SLICES]
+    stops = [lay.at(s.name).stop for s in scoring.SLICES]
+    assert starts[0] == 0 and starts[1:] == stops[:-1] and stops[-1] == lay.size
+    assert (
+        lay.size == scoring.state_size(2) == 16 + scoring.season_size(2) + scoring.level_size(2) + 3
+    )
+    assert lay.field("band", "log_scale") == slice(3, 5)
+    assert lay.field("range", "high") == slice(10, 12)
+    assert lay.at("novel") == slice(lay.size - 1, lay.size)
+    fresh = new_state(2)[0]
+    assert fresh[lay.field("incident", "calm")][0] == scoring.CALM_NEVER
+    assert np.isnan(fresh[lay.field("repeats", "last")]).all()
+    assert (fresh[lay.field("counts", "is_count")] == 1.0).all()
+    assert lay.fingerprint != StatsLayout(scoring.SLICES, 3).fingerprint
+
+
+def test_a_state_of_an_older_layout_is_migrated_not_reset() -> None:
+    """A vector laid out without the recent level becomes one with it: every other slice
+    keeps its values, the recent level starts fresh."""
+    older = StatsLayout([s for s in scoring.SLICES if s.name != "level"], 1)
+    new = scoring_layout(1)
+    rng = np.random.default_rng(0)
+    pending = np.broadcast_to(GAUSS, (4, 1, 9)).copy()
+    state = new_state(1, 4)
+    for _ in range(60):
+        _, state = score_batch(AlertPolicy(), LEVELS, pending, rng.normal(size=(4, 1)), state)
+    keep = [s.name for s in older.slices]
+    stored = np.concatenate([state[:, new.at(k)] for k in keep], axis=1)
+    assert stored.shape == (4, older.size) and older.size == new.size - scoring.level_size(1)
+    got = new.migrate(stored, older)
+    for k in keep:
+        assert np.array_equal(got[:, new.at(k)], state[:, new.at(k)], equal_nan=True)
+    fresh_level = new_state(1)[0, new.at("level")]
+    assert np.array_equal(got[:, new.at("level")], np.tile(fresh_level, (4, 1)), equal_nan=True)
+    with pytest.raises(ValueError):
+        new.migrate(stored[:, :-1], older)
+
+
+def _series(policy: AlertPolicy, values: np.ndarray) -> list[scoring.combine.StepResult]:
+    state = new_state(1, 1)
+    pending = (GAUSS * 1.0)[None, None, :]
+    outs = []
+    for v in values:
+        out, state = score_batch(policy, LEVELS, pending, np.array([[v]]), state)
+        outs.append(out)
+    return outs
+
+
+def _alerts(values: np.ndarray, policy: AlertPolicy | None = None) -> list[tuple[int, object]]:
+    outs = _series(policy or AlertPolicy(warmup=100), values)
+    return [(t, o) for t, o in enumerate(outs) if o.alert[0]]
+
+
+def _noise(n: int = 400) -> np.ndarray:
+    return np.random.default_rng(3).normal(size=n)
+
+
+def test_a_spike_above_says_above_and_which_parts_fired() -> None:
+    values = _noise()
+    values[300] = 12.0
+    got = _alerts(values)
+    assert [t for t, _ in got] == [300]
+    out = got[0][1]
+    assert out.direction[0] == ABOVE and out.direction_of(0) == "above"
+    reason = out.reason(0)
+    assert set(reason) == {"band", "novelty"} and reason["novelty"] >= 0.95
+    assert max(reason.values()) == pytest.approx(out.score[0])
+
+
+def test_a_drop_below_says_below() -> None:
+    values = _noise()
+    values[300] = -12.0
+    (t, out), *_ = _alerts(values)
+    assert t == 300 and out.direction_of(0) == "below" and "band" in out.reason(0)
+
+
+def test_a_stuck_value_says_flat_and_repeats() -> None:
+    values = _noise()
+    values[300:340] = 0.1
+    got = _alerts(values)
+    assert len(got) == 1 and 300 < got[0][0] < 310
+    out = got[0][1]
+    assert out.direction[0] == FLAT and out.direction_of(0) == "flat"
+    assert "repeats" in out.reason(0)
+    assert BELOW != FLAT != ABOVE
+
+
+def test_a_stronger_incident_outranks_a_weaker_one_of_the_same_kind() -> None:
+    policy = AlertPolicy(warmup=100, novelty_rise=0.04)
+    scores = []
+    for height in (8.0, 30.0):
+        values = _noise()
+        values[300] = height
+        (t, out), *_ = _alerts(values, policy)
+        assert t == 300
+        scores.append(out.score[0])
+    assert scores[1] > scores[0] > 0.95
