@@ -22,7 +22,7 @@ import base64
 import json
 import math
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -269,7 +269,11 @@ class Alert(_Output):
 
     severity: distance outside the band in band widths; tail_prob: model probability of an
     observation at least this extreme; score: anomaly score in [0, 1]. ``id`` is
-    ``alert_id(stream, partition, offset)``, so redeliveries carry the same id."""
+    ``alert_id(stream, partition, offset)``, so redeliveries carry the same id. reason: the
+    parts of the score that fired, with their scores, strongest first (``band``,
+    ``novelty``, ``level``, ``repeats``, ``daily``); direction: the reading lay ``above`` or
+    ``below`` its band's median, or was a stuck value (``flat``). Both are absent (``{}``,
+    null) in alerts of older workers."""
 
     id: str
     stream: str
@@ -284,6 +288,8 @@ class Alert(_Output):
     model_id: str
     partition: int
     offset: int
+    reason: dict[str, float] = {}
+    direction: Literal["above", "below", "flat"] | None = None
 
     _nulls = field_validator(
         "value", "lower", "median", "upper", "severity", "tail_prob", "score", mode="before"
@@ -292,7 +298,7 @@ class Alert(_Output):
 
 class ScoreRecord(_Output):
     """Every scored reading (optional ``scores`` topic). The band is NaN (null on the wire)
-    before a stream's first forecast."""
+    before a stream's first forecast; reason and direction as in ``Alert``."""
 
     stream: str
     ts: float
@@ -304,6 +310,8 @@ class ScoreRecord(_Output):
     alert: bool
     partition: int
     offset: int
+    reason: dict[str, float] = {}
+    direction: Literal["above", "below", "flat"] | None = None
 
     _nulls = field_validator("value", "lower", "median", "upper", "score", mode="before")(
         _nan_for_null

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tcnad.detector.engine import StreamDetector
+from tcnad.detector.result import StepResult
 from tcnad.topology.wire.decode import Decoded
 from tcnad.topology.wire.schemas import Alert, ScoreRecord, alert_id
 from tcnad.topology.worker.batch import OutMessage
@@ -69,6 +70,15 @@ def _rows(arr: npt.NDArray[np.float64], i: int) -> list[float]:
     return [float(x) for x in np.atleast_1d(arr[i])]
 
 
+def _why(res: Any, i: int) -> dict[str, Any]:
+    """``reason`` and ``direction`` of row ``i`` of a step result (none from a result that
+    does not say them)."""
+    if not isinstance(res, StepResult):
+        return {}
+    reasons = {k: round(v, 4) for k, v in res.reason(i).items()}
+    return {"reason": reasons, "direction": res.direction_of(i)}
+
+
 def build_alerts(
     plan: StepPlan, results: RoundResults, topic: str, model_id: str
 ) -> list[OutMessage]:
@@ -92,6 +102,7 @@ def build_alerts(
                 model_id=model_id,
                 partition=rec.partition,
                 offset=rec.offset,
+                **_why(res, i),
             )
             out.append(OutMessage(topic, rd.stream.encode(), alert.model_dump_json().encode()))
     return out
@@ -116,6 +127,7 @@ def build_scores(plan: StepPlan, results: RoundResults, topic: str) -> list[OutM
                 alert=bool(alerts[i]),
                 partition=rec.partition,
                 offset=rec.offset,
+                **_why(res, i),
             )
             out.append(OutMessage(topic, rd.stream.encode(), score.model_dump_json().encode()))
     return out
