@@ -22,6 +22,7 @@ from tcnad.detector.arrays import F32, F64
 from tcnad.detector.checkpoint import save_checkpoint
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab import synthetic
+from tcnad.detector.lab.tables import Table, TableError, read_table, skipped_summary
 from tcnad.detector.model import TCN, fold, pinball_loss
 from tcnad.detector.normalize import normalize_series
 from tcnad.detector.spec import TCNSpec
@@ -58,6 +59,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0
     max_minutes: float = 0.0
+    skip_bad_rows: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -66,41 +68,39 @@ class TrainConfig:
         return out
 
 
-def read_series_file(path: Path) -> F64:
-    """A CSV (header ``timestamp,value[,value2...]``) or Parquet file -> ``(T, N)``; rows
-    with a non-finite value are dropped. The timestamp column is not used."""
-    try:
-        if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
+def read_series_file(path: Path, n_values: int | None = None, skip_bad_rows: bool = False) -> F64:
+    """A series file (``tables.read_table``: CSV or Parquet, a timestamp column, then one
+    column per value, rows in time order) -> ``(T, N)``; ``n_values``: the N wanted. A bad
+    row raises TrainingDataError naming it, unless ``skip_bad_rows``."""
+    return _read(path, n_values, skip_bad_rows).values
 
-            table = pq.read_table(path)
-            cols = [
-                np.asarray(table.column(i), dtype=np.float64) for i in range(1, table.num_columns)
-            ]
-            data = np.stack(cols, axis=1) if cols else np.empty((0, 0))
-        else:
-            data = np.genfromtxt(path, delimiter=",", skip_header=1, dtype=np.float64)
-            data = data.reshape(len(data), -1)[:, 1:] if data.size else np.empty((0, 0))
-    except (OSError, ValueError, ImportError) as exc:
-        raise TrainingDataError(f"cannot read series file {path}: {exc}") from exc
-    return np.asarray(data[np.isfinite(data).all(axis=1)], dtype=np.float64)
+
+def _read(path: Path, n_values: int | None, skip_bad_rows: bool) -> Table:
+    wanted = f"the model takes {n_values} values per reading, --n-inputs"
+    try:
+        return read_table(path, n_values=n_values, wanted=wanted, skip_bad_rows=skip_bad_rows)
+    except TableError as exc:
+        raise TrainingDataError(str(exc)) from exc
 
 
 def load_series(cfg: TrainConfig) -> list[F64]:
     """Series from ``cfg.data_dirs`` (``*.csv``, ``*.parquet``, recursively) plus the
-    synthetic corpus; each ``(T, n_inputs)``."""
+    synthetic corpus; each ``(T, n_inputs)``. Rows skipped (``cfg.skip_bad_rows``) are
+    logged in one line."""
     n = cfg.spec.n_inputs
     out: list[F64] = []
+    tables: list[Table] = []
     for d in cfg.data_dirs:
         files = sorted(p for p in Path(d).rglob("*") if p.suffix in (".csv", ".parquet"))
         if not files:
             raise TrainingDataError(f"no .csv or .parquet series under {d}")
         for f in files:
-            x = read_series_file(f)
-            if x.shape[1] != n:
-                raise TrainingDataError(f"{f} has {x.shape[1]} value columns, the spec wants {n}")
-            if len(x) >= 16:
-                out.append(x)
+            tables.append(_read(f, n, cfg.skip_bad_rows))
+            if len(tables[-1]) >= 16:
+                out.append(tables[-1].values)
+    summary = skipped_summary(tables)
+    if summary:
+        log.warning("%s", summary)
     if cfg.synthetic_series:
         out += synthetic.generate_corpus(
             cfg.synthetic_series, cfg.synthetic_length, cfg.seed, n_inputs=n

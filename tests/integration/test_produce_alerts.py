@@ -167,10 +167,13 @@ async def test_produce_replays_csv(kafka_bootstrap: str, unique_name: str, tmp_p
     (tmp_path / "boiler-a.csv").write_text("timestamp,value\n1,20.5\n3,21.0\n5,nan\n")
     (tmp_path / "boiler-b.csv").write_text("2,30\n4,31\n")
     files = [str(tmp_path / "boiler-a.csv"), str(tmp_path / "boiler-b.csv")]
-    res = run_cli("produce", "--bootstrap", kafka_bootstrap, "--topic", unique_name, "--rate", "0",
-                  "--csv", *files)  # fmt: skip
+    args = ("produce", "--bootstrap", kafka_bootstrap, "--topic", unique_name, "--rate", "0",
+            "--csv", *files)  # fmt: skip
+    res = run_cli(*args)
+    assert res.returncode == 1 and "boiler-a.csv:4: value 'nan' in column 'value'" in res.stderr
+    res = run_cli(*args, "--skip-bad-rows")
     assert res.returncode == 0, res.stderr
-    assert "skipped 1 unreadable CSV rows" in res.stderr
+    assert "skipped 1 bad rows (boiler-a.csv: 1)" in res.stderr
     records = await read_all(kafka_bootstrap, unique_name, 4)
     assert sorted(json.loads(r.value)["ts"] for r in records) == [1.0, 2.0, 3.0, 4.0]
     check_keys_and_partitions(records, 8)

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from tcnad.detector.lab.offline import Scored, score_series
 from tcnad.detector.lab.series import Series
+from tcnad.detector.lab.tables import Table, skipped_summary
 
 if TYPE_CHECKING:
     from tcnad.detector.engine import Detector, StreamDetector
@@ -40,6 +41,24 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         help="CPU threads for torch (default 1: batches of a few dozen streams run fastest "
         "on one thread; 0 keeps torch's default)",
     )
+
+
+def add_skip_bad_rows(p: argparse.ArgumentParser) -> None:
+    """--skip-bad-rows, for every command that reads series files."""
+    p.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="leave out rows that are not readings (an empty or unreadable value, a timestamp "
+        "not after the previous row's, ...) and report how many in one line, instead of "
+        "stopping at the first with FILE:LINE: reason and exit code 1",
+    )
+
+
+def report_skipped(prog: str, tables: Sequence[Table]) -> None:
+    """One line on stderr counting the bad rows ``--skip-bad-rows`` left out, if any."""
+    line = skipped_summary(tables)
+    if line:
+        print(f"{prog}: {line}", file=sys.stderr)
 
 
 def set_threads(threads: int) -> None:

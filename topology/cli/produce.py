@@ -1,4 +1,4 @@
-"""`tcnad produce`: publish a synthetic fleet with injected anomalies, or replay CSV files.
+"""`tcnad produce`: publish a synthetic fleet with injected anomalies, or replay series files.
 
 The fleet is a seeded mix of sensor and tick streams (see ``tcnad.topology.devstack.fleet``);
 ``--truth`` writes where its anomalies are. Messages go out keyed by stream id, in
@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from tcnad.detector.lab.tables import TableError, skipped_summary
 from tcnad.topology.cli.main import settings_from
 from tcnad.topology.devstack.fleet import CsvReplay, SyntheticFleet
 from tcnad.topology.kafka_io import BatchProducer, KafkaIOError, ensure_topic
@@ -100,8 +101,15 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         nargs="+",
         default=None,
         metavar="FILE",
-        help="replay these CSV files (timestamp,value[,value...]; stream = file "
-        "stem) instead of the fleet",
+        help="replay these series files instead of the fleet, read as tcnad score reads them "
+        "(.csv or .parquet: a timestamp column, then --width value columns; rows in time "
+        "order); stream id = file stem (default: the synthetic fleet)",
+    )
+    p.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="with --csv: leave out rows that are not readings and report how many in one "
+        "line, instead of stopping at the first with FILE:LINE: reason and exit code 1",
     )
     p.add_argument(
         "--truth",
@@ -123,7 +131,8 @@ def _add_fleet_args(p: argparse.ArgumentParser) -> None:
         "--width",
         type=int,
         default=1,
-        help="values per reading; must equal the model's n_inputs (default 1)",
+        help="values per reading, the value columns of each --csv file; must equal the "
+        "model's n_inputs (default 1)",
     )
     p.add_argument(
         "--interval",
@@ -180,6 +189,11 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     _kafka_settings(args)
     try:
+        args.replay = _replay(args)
+    except TableError as exc:
+        print(f"tcnad produce: {exc}", file=sys.stderr)
+        return 1
+    try:
         return asyncio.run(_produce(args))
     except KafkaIOError as exc:
         print(f"tcnad produce: {exc}", file=sys.stderr)
@@ -188,8 +202,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _source(args: argparse.Namespace) -> tuple[Iterator[Message], int, int | None, object]:
     """Messages, chunk size (a fleet step) and total count (None = without end)."""
-    if args.csv:
-        replay = CsvReplay(args.csv)
+    if args.replay is not None:
+        replay = args.replay
         return replay.messages(), 1, replay.count(), replay
     fleet = SyntheticFleet(
         args.streams,
@@ -203,6 +217,18 @@ def _source(args: argparse.Namespace) -> tuple[Iterator[Message], int, int | Non
     )
     total = None if args.readings is None else args.readings * args.streams
     return fleet.messages(args.readings), args.streams, total, fleet
+
+
+def _replay(args: argparse.Namespace) -> CsvReplay | None:
+    """The --csv files, read and checked before anything is sent (TableError if one has a
+    bad row and --skip-bad-rows is not given)."""
+    if not args.csv:
+        return None
+    replay = CsvReplay(args.csv, width=args.width, skip_bad_rows=args.skip_bad_rows)
+    line = skipped_summary(replay.tables)
+    if line:
+        print(f"tcnad produce: {line}", file=sys.stderr)
+    return replay
 
 
 def _interval(args: argparse.Namespace) -> float:
@@ -245,8 +271,6 @@ async def _produce(args: argparse.Namespace) -> int:
         f"in {elapsed:.1f} s, {producer.sent / elapsed:,.0f}/s",
         file=sys.stderr,
     )
-    if isinstance(source, CsvReplay) and source.skipped:
-        print(f"tcnad produce: skipped {source.skipped} unreadable CSV rows", file=sys.stderr)
     if args.truth and isinstance(source, SyntheticFleet):
         _write_truth(args.truth, source.truth_document(sent // step))
     return 0

@@ -1,4 +1,4 @@
-"""Reading sources for ``tcnad produce``: a seeded synthetic fleet and CSV replay.
+"""Reading sources for ``tcnad produce``: a seeded synthetic fleet and replay of series files.
 
 The fleet mixes sensor streams (``sensor-0007``: level + daily-like seasonality + AR(1)
 noise) and tick streams (``tick-AAPL``: a geometric random walk). Some streams are clean;
@@ -19,18 +19,19 @@ where the anomalies are. Timestamps are regular: ``start_ts + step * interval``.
 
 from __future__ import annotations
 
-import csv
 import heapq
 import logging
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tcnad.detector.lab.series import epoch_seconds
 from tcnad.detector.lab.synthetic import ANOMALY_KINDS, apply_anomaly
+from tcnad.detector.lab.tables import BadRow, Table, TableError, read_table
 from tcnad.topology.wire.schemas import (
     WireError,
     check_stream,
@@ -300,45 +301,78 @@ class SyntheticFleet:
 
 @dataclass
 class CsvReplay:
-    """Replay of CSV files ``timestamp,value[,value2...]``; stream id = file stem.
+    """Replay of series files; stream id = file stem, messages of all files merged in
+    timestamp order.
 
-    A first row whose timestamp does not parse is a header. Timestamps are epoch seconds or
-    ISO 8601. Rows that fail the wire rules are skipped and counted (``skipped``); messages
-    of all files are merged in timestamp order."""
+    The files are read when the replay is made, by ``tcnad.detector.lab.tables.read_table``
+    (CSV or Parquet, delimiter sniffed, ISO 8601 or epoch timestamps, ``width`` value
+    columns, rows in time order), and every reading is checked against the wire rules. A
+    bad row raises ``BadRow`` (``file:line: reason``) unless ``skip_bad_rows``, which
+    leaves it out and lists it in ``skipped``."""
 
     paths: Sequence[Path]
-    skipped: int = 0
+    width: int = 1
+    skip_bad_rows: bool = False
+    tables: list[Table] = field(init=False)
+    skipped: list[BadRow] = field(init=False)
 
-    def _rows(self, path: Path) -> Iterator[tuple[float, int, bytes, bytes]]:
-        stream = check_stream(path.stem)
-        key = stream.encode()
-        with path.open(newline="", encoding="utf-8") as fh:
-            for line_no, row in enumerate(csv.reader(fh), start=1):
-                if not row or all(not c.strip() for c in row):
-                    continue
-                try:
-                    ts = parse_ts(_number_or_text(row[0]))
-                    values = parse_values([_number_or_text(c) for c in row[1:]])
-                except WireError as exc:
-                    if line_no > 1:
-                        self.skipped += 1
-                        logger.warning("skipping %s line %d: %s", path, line_no, exc)
-                    continue
-                yield ts, line_no, key, encode_reading(stream, ts, values)
+    def __post_init__(self) -> None:
+        self.tables, self.skipped = [], []
+        wanted = f"--width is {self.width}"
+        for path in self.paths:
+            try:
+                check_stream(path.stem)
+            except WireError as exc:
+                raise TableError(f"{path}: the file's stem is the stream id: {exc}") from None
+            table = read_table(
+                path, n_values=self.width, wanted=wanted, skip_bad_rows=self.skip_bad_rows
+            )
+            table, bad = _on_the_wire(table)
+            if bad and not self.skip_bad_rows:
+                raise bad[0]
+            table = replace(table, skipped=tuple(sorted([*table.skipped, *bad], key=_line)))
+            self.tables.append(table)
+            self.skipped.extend(table.skipped)
+
+    def _rows(self, table: Table) -> Iterator[tuple[float, int, bytes, bytes]]:
+        key = table.path.stem.encode()
+        stamps = epoch_seconds(table.timestamps).tolist()
+        for ts, line, values in zip(stamps, table.lines.tolist(), table.values, strict=True):
+            yield ts, line, key, encode_reading(table.path.stem, ts, values.tolist())
 
     def messages(self) -> Iterator[Message]:
-        merged = heapq.merge(*(self._rows(p) for p in self.paths), key=lambda r: (r[0], r[1]))
+        merged = heapq.merge(*(self._rows(t) for t in self.tables), key=lambda r: (r[0], r[1]))
         for _ts, _line, key, value in merged:
             yield key, value
 
     def count(self) -> int:
-        """Readable rows across all files (reads them once)."""
-        return sum(1 for p in self.paths for _ in CsvReplay([p])._rows(p))
+        """Readings across all files."""
+        return sum(len(t) for t in self.tables)
 
 
-def _number_or_text(cell: str) -> float | str:
-    text = cell.strip()
-    try:
-        return float(text)
-    except ValueError:
-        return text
+def _line(bad: BadRow) -> int:
+    return bad.line
+
+
+def _on_the_wire(table: Table) -> tuple[Table, list[BadRow]]:
+    """``table`` without the rows the wire would refuse (a timestamp or value out of its
+    range), and those rows as bad rows."""
+    stamps = epoch_seconds(table.timestamps).tolist()
+    bad: list[BadRow] = []
+    keep = np.ones(len(table), dtype=bool)
+    for i, (ts, line) in enumerate(zip(stamps, table.lines.tolist(), strict=True)):
+        try:
+            parse_ts(ts)
+            parse_values(table.values[i].tolist())
+        except WireError as exc:
+            bad.append(BadRow(table.path, line, str(exc)))
+            keep[i] = False
+    if not bad:
+        return table, bad
+    cut = replace(
+        table,
+        timestamps=table.timestamps[keep],
+        values=table.values[keep],
+        lines=table.lines[keep],
+    )
+    return cut, bad

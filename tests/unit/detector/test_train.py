@@ -56,11 +56,16 @@ def test_trains_from_csv(tmp_path: Path) -> None:
     (data / "sub").mkdir(parents=True)
     t = np.arange(400.0)
     vals = np.sin(t / 10)
-    vals[5] = np.nan  # dropped
+    vals[5] = np.nan  # a bad row: line 7
     _write_csv(data / "s1.csv", vals)
     _write_csv(data / "sub" / "s2.csv", np.cos(t / 7))
-    assert read_series_file(data / "s1.csv").shape == (399, 1)
-    meta = train(_cfg(tmp_path / "m", data_dirs=(str(data),), synthetic_series=0))
+    with pytest.raises(TrainingDataError, match=r"s1\.csv:7: value 'nan' in column 'value'"):
+        read_series_file(data / "s1.csv")
+    assert read_series_file(data / "s1.csv", skip_bad_rows=True).shape == (399, 1)
+    with pytest.raises(TrainingDataError, match=r"s1\.csv:7: "):
+        train(_cfg(tmp_path / "m", data_dirs=(str(data),), synthetic_series=0))
+    cfg = _cfg(tmp_path / "m", data_dirs=(str(data),), synthetic_series=0, skip_bad_rows=True)
+    meta = train(cfg)
     assert meta["series"] == 2
 
 

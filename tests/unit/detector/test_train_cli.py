@@ -14,7 +14,7 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "m"
     rc = main(
         [
-            "train", "--out", str(out), "--synthetic", "4", "--synthetic-length", "200",
+            "train", "--checkpoint", str(out), "--synthetic", "4", "--synthetic-length", "200",
             "--channels", "4", "--dilations", "1,2", "--quantiles", "0.05,0.5,0.95",
             "--window", "48", "--batch-size", "2", "--epochs", "1", "--steps-per-epoch", "2",
             "--device", "cpu", "--seed", "3",
@@ -28,6 +28,6 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
 def test_train_command_reports_bad_arguments(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rc = main(["train", "--out", str(tmp_path / "m"), "--quantiles", "0.1,0.9", "--synthetic", "2"])
+    rc = main(["train", "--checkpoint", str(tmp_path / "m"), "--quantiles", "0.1,0.9", "--synthetic", "2"])
     assert rc == 2
     assert "median" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tcnad.detector.lab.synthetic import ANOMALY_KINDS
+from tcnad.detector.lab.tables import BadRow
 from tcnad.topology.devstack.fleet import CsvReplay, SyntheticFleet, tick_symbols
 from tcnad.topology.wire.decode import RawRecord, decode_batch
 
@@ -116,9 +117,11 @@ def test_csv_replay_merges_files_by_time_and_skips_bad_rows(tmp_path: Path) -> N
         "2024-01-01T00:00:04Z,2.5\n"
     )
     (tmp_path / "pump-2.csv").write_text("1704067201,10\n1704067203,11\nbad,12\n")
-    replay = CsvReplay(sorted(tmp_path.glob("*.csv")))
+    with pytest.raises(BadRow, match=r"pump-1\.csv:3: value 'nan' in column 'value'"):
+        CsvReplay(sorted(tmp_path.glob("*.csv")))
+    replay = CsvReplay(sorted(tmp_path.glob("*.csv")), skip_bad_rows=True)
     msgs = list(replay.messages())
-    assert replay.skipped == 2
+    assert [(b.path.name, b.line) for b in replay.skipped] == [("pump-1.csv", 3), ("pump-2.csv", 3)]
     got = [(json.loads(v)["stream"], json.loads(v)["ts"], json.loads(v)["value"]) for _, v in msgs]
     assert got == [
         ("pump-1", 1704067200.0, 1.5),
@@ -131,5 +134,13 @@ def test_csv_replay_merges_files_by_time_and_skips_bad_rows(tmp_path: Path) -> N
 
 def test_csv_replay_multi_value_rows(tmp_path: Path) -> None:
     (tmp_path / "tick-X.csv").write_text("1,2.0,300\n2,2.5,310\n")
-    msgs = list(CsvReplay([tmp_path / "tick-X.csv"]).messages())
+    msgs = list(CsvReplay([tmp_path / "tick-X.csv"], width=2).messages())
     assert decoded(msgs, 2)["tick-X"] == [(1.0, 2.0, 300.0), (2.0, 2.5, 310.0)]
+
+
+def test_csv_replay_wire_rules_make_bad_rows(tmp_path: Path) -> None:
+    (tmp_path / "big.csv").write_text("timestamp,value\n1,1\n2,1e300\n3,3\n")
+    with pytest.raises(BadRow, match=r"big\.csv:3: out_of_range"):
+        CsvReplay([tmp_path / "big.csv"])
+    replay = CsvReplay([tmp_path / "big.csv"], skip_bad_rows=True)
+    assert replay.count() == 2 and [b.line for b in replay.skipped] == [3]

@@ -97,7 +97,7 @@ def test_plot_scored_file_with_labels(nab_copy: Path, tmp_path: Path) -> None:
     cli.main(["score", str(nab_copy / "data"), "--out", str(out)])
     png = tmp_path / "a.png"
     windows = nab_copy / "labels" / "combined_windows.json"
-    argv = ["plot", str(out / "catA" / "a.csv"), "--out", str(png), "--labels", str(windows)]
+    argv = ["plot", str(out / "catA" / "a.csv"), "--png", str(png), "--labels", str(windows)]
     assert cli.main(argv) == 0
     data = png.read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > 10_000
@@ -105,7 +105,7 @@ def test_plot_scored_file_with_labels(nab_copy: Path, tmp_path: Path) -> None:
 
 def test_plot_raw_file_is_scored_first(nab_copy: Path, tmp_path: Path) -> None:
     png = tmp_path / "b.png"
-    argv = ["plot", str(nab_copy / "data" / "catA" / "a.csv"), "--out", str(png), "--labels"]
+    argv = ["plot", str(nab_copy / "data" / "catA" / "a.csv"), "--png", str(png), "--labels"]
     assert cli.main(argv) == 0
     assert png.read_bytes().startswith(PNG_MAGIC)
 
@@ -116,14 +116,14 @@ def test_plot_rejects_a_file_without_labels_entry(
     other = tmp_path / "zzz.csv"
     other.write_text("timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2\n")
     windows = nab_copy / "labels" / "combined_windows.json"
-    argv = ["plot", str(other), "--out", str(tmp_path / "z.png"), "--labels", str(windows)]
+    argv = ["plot", str(other), "--png", str(tmp_path / "z.png"), "--labels", str(windows)]
     assert cli.main(argv) == 1
     assert "match" in capsys.readouterr().err
 
 
 def test_plot_rows_crop_the_picture(nab_copy: Path, tmp_path: Path) -> None:
     png = tmp_path / "c.png"
-    argv = ["plot", str(nab_copy / "data" / "catA" / "a.csv"), "--out", str(png), "--labels"]
+    argv = ["plot", str(nab_copy / "data" / "catA" / "a.csv"), "--png", str(png), "--labels"]
     assert cli.main([*argv, "--rows", "100:200"]) == 0
     assert png.read_bytes().startswith(PNG_MAGIC)
     assert cli.main([*argv, "--rows", "abc"]) == 1

@@ -17,26 +17,43 @@ from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab.nab import load_windows, window_rows, windows_path
 from tcnad.detector.lab.offline import Scored
 from tcnad.detector.lab.plot import Trace, plot_trace, read_trace
-from tcnad.detector.lab.series import read_series
-from tcnad.topology.cli.options import add_model_args, load_engine, score_all, set_threads
+from tcnad.detector.lab.series import series_of
+from tcnad.detector.lab.tables import read_table
+from tcnad.topology.cli.options import (
+    add_model_args,
+    add_skip_bad_rows,
+    load_engine,
+    report_skipped,
+    score_all,
+    set_threads,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("plot", help="plot a stream with its band, alerts and label windows")
-    p.add_argument("file", type=Path, help="a tcnad score output, or a timestamp,value CSV")
-    p.add_argument("--out", required=True, type=Path, help="PNG to write")
+    p = sub.add_parser(
+        "plot",
+        help="plot a stream with its band, alerts and label windows",
+        description="Draw one stream: its readings, the forecast band and median, the alert "
+        "threshold, alerts and labelled windows, with the anomaly score below. FILE is a tcnad "
+        "score output, or a series file (read as tcnad score reads it) to score first.",
+    )
+    p.add_argument("file", type=Path, help="a tcnad score output, or a timestamp,value file")
+    p.add_argument("--png", required=True, type=Path, metavar="FILE", help="the PNG to write")
     p.add_argument(
         "--labels",
         nargs="?",
         const="auto",
         default=None,
-        help="NAB combined_windows.json (no value: find it beside the data)",
+        help="NAB combined_windows.json; no value: find it beside the data (default: no labels)",
     )
-    p.add_argument("--title", default=None)
+    p.add_argument("--title", default=None, help="title (default: the file's name)")
     p.add_argument(
-        "--rows", default=None, help="only rows START:END (Python slice, e.g. 2000:4000)"
+        "--rows",
+        default=None,
+        help="only rows START:END, a Python slice such as 2000:4000 (default: all rows)",
     )
     add_model_args(p)
+    add_skip_bad_rows(p)
     p.set_defaults(func=_run)
 
 
@@ -58,11 +75,14 @@ def _trace_of(scored: Scored) -> Trace:
     )
 
 
-def load_trace(path: Path, model: str, device: str) -> Trace:
-    """Read a scored CSV, or score a raw one with the detector."""
+def load_trace(path: Path, model: str, device: str, skip_bad_rows: bool = False) -> Trace:
+    """Read a scored CSV, or score a series file with the detector."""
     if _is_scored(path):
         return read_trace(path)
-    series = read_series(path)
+    wanted = "tcnad plot draws one value per reading"
+    table = read_table(path, n_values=1, wanted=wanted, skip_bad_rows=skip_bad_rows)
+    report_skipped("tcnad plot", [table])
+    series = series_of(table, path.name)
     return _trace_of(score_all(load_engine(model, device, 1), [series], 1)[0])
 
 
@@ -107,16 +127,16 @@ def crop(
 def _run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     try:
-        trace = load_trace(args.file, args.model, args.device)
+        trace = load_trace(args.file, args.model, args.device, args.skip_bad_rows)
         windows: tuple[tuple[int, int], ...] = ()
         if args.labels is not None:
             limits = find_windows(args.file, args.labels)
             windows = window_rows(trace.timestamps, limits, str(args.file))
         if args.rows:
             trace, windows = crop(trace, windows, args.rows)
-        plot_trace(trace, args.out, windows, title=args.title or args.file.name)
+        plot_trace(trace, args.png, windows, title=args.title or args.file.name)
     except DetectorError as exc:
         print(f"tcnad plot: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {args.out}")
+    print(f"wrote {args.png}")
     return 0
