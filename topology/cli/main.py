@@ -36,7 +36,13 @@ class BadSetting(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line usage errors (the usage is one ``--help`` away)."""
+    """argparse with one-line usage errors (the usage is one ``--help`` away), and plain
+    descriptions: a command module's docstring shows without its reStructuredText quotes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if isinstance(kwargs.get("description"), str):
+            kwargs["description"] = kwargs["description"].replace("``", "")
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")

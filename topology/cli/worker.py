@@ -65,7 +65,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         )
     p.add_argument("--no-metrics", action="store_true", help="no /metrics and /health server")
     p.add_argument("--web", action="store_true", help="enable faust's web server")
-    p.add_argument("-l", "--log-level", dest="log_level", choices=LEVELS, default=None)
+    p.add_argument(
+        "-l",
+        "--log-level",
+        dest="log_level",
+        choices=LEVELS,
+        default=None,
+        help="log level (default: $TCNAD_LOG_LEVEL, else info)",
+    )
     p.set_defaults(func=run)
 
 

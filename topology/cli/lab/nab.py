@@ -50,10 +50,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--corpus",
         default="nab",
         help="a corpus shipped with tcnad, by name: nab, realinject (see "
-        "tcnad.detector.lab.corpora; --data overrides it)",
+        "tcnad.detector.lab.corpora; --data overrides it; default: %(default)s)",
     )
-    p.add_argument("--out", type=Path, default=None, help="also write NAB's results layout")
-    p.add_argument("--detector-name", default="tcnad")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write NAB's results layout into this directory, "
+        "DIR/<detector>/<category>/<detector>_<file>.csv (default: not written)",
+    )
+    p.add_argument(
+        "--detector-name",
+        default="tcnad",
+        help="the detector's name in NAB's results layout (default: %(default)s)",
+    )
     p.add_argument(
         "--misses", action="store_true", help="also list the windows missed, with their peaks"
     )
@@ -61,10 +72,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--synthetic",
         type=int,
         default=20,
-        help="clean synthetic streams scored alongside, for the band-miss check (0: none)",
+        help="clean synthetic streams scored alongside, for the band-miss check (0: none; "
+        "default: %(default)s)",
     )
     p.add_argument(
-        "--synthetic-seed", type=int, default=2024, help="their seed (not a training seed)"
+        "--synthetic-seed",
+        type=int,
+        default=2024,
+        help="their seed, not a training seed (default: %(default)s)",
     )
     p.add_argument(
         "--ring-dtype",
