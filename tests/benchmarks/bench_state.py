@@ -8,13 +8,20 @@ Reference layout (16 convolutions, 32 channels, dilations 1..128, kernel 3), a b
 - save and load time per batch for the store and for the naive approach (whole state per
   stream: pipelined SET of meta+rings, pipelined GET), measured in the same run, as ratios.
 
-Run: /work/venv/bin/python -m tests.benchmarks.bench_state [--streams 1024 --batches 5]
+Also the bytes a stream takes in Redis (``MEMORY USAGE`` of its two keys) and in the worker's
+hot cache (rings + stats, as the worker budgets them). ``--ring-dtype float16`` (or
+bfloat16) stores half-precision rings; ``--stats-size`` is the stats vector's length (205,
+the shipped detector's; the budget line was first measured with 24); ``--bytes-only`` skips
+the timings.
+
+Run: .venv/bin/python -m tests.benchmarks.bench_state [--streams 1024 --batches 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -23,7 +30,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from tcnad.detector.state import StreamState
+from tcnad.detector.state import RING_DTYPES, StreamState
 from tcnad.state import RedisCacheStore, StateCodec, redis_store
 from tcnad.state.redis_store import resp_size
 from tests.integration.redis_proc import RedisProc, redis_server_bin
@@ -102,7 +109,22 @@ async def measure_bytes(
     )
 
 
-async def run(n_streams: int, batches: int, appendonly: bool) -> None:
+async def stream_bytes(client: aioredis.Redis, store: RedisCacheStore, stream: str) -> None:
+    """Bytes of one warm stream in Redis (both keys, as MEMORY USAGE counts them) and in the
+    worker's hot cache."""
+    meta_key, rings_key = redis_store.stream_keys(store.namespace, stream)
+    meta, rings = await client.strlen(meta_key), await client.strlen(rings_key)
+    used = [await client.memory_usage(k, samples=0) for k in (meta_key, rings_key)]
+    hot = LAYOUT.ring_bytes + 8 * LAYOUT.stats_size
+    print(
+        f"per stream ({LAYOUT.ring_dtype} rings, {LAYOUT.stats_size} stats): Redis values "
+        f"{meta + rings} B (meta {meta}, rings {rings}), MEMORY USAGE {sum(used)} B "
+        f"(meta {used[0]}, rings {used[1]}); hot cache {hot} B (rings {LAYOUT.ring_bytes} "
+        f"+ stats {8 * LAYOUT.stats_size})"
+    )
+
+
+async def run(n_streams: int, batches: int, appendonly: bool, bytes_only: bool = False) -> None:
     streams = [f"sensor-{i:05d}" for i in range(n_streams)]
     with tempfile.TemporaryDirectory() as tmp, RedisProc(Path(tmp), appendonly=appendonly) as srv:
         client = aioredis.Redis.from_url(srv.url, socket_timeout=120)
@@ -130,6 +152,11 @@ async def run(n_streams: int, batches: int, appendonly: bool) -> None:
         await store.load(streams)
         calls1, _ = await server_counters(client)
         print(f"load: round trips {store.stats.round_trips - trips0}, MGET calls {calls1 - calls0}")
+        await stream_bytes(client, store, streams[0])
+        if bytes_only:
+            await store.close()
+            await client.aclose()
+            return
 
         await compare(store, naive, streams, step, batches)
         step += batches
@@ -224,8 +251,13 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=1024)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--no-appendonly", action="store_true")
+    parser.add_argument("--ring-dtype", choices=RING_DTYPES, default="float32")
+    parser.add_argument("--stats-size", type=int, default=205)
+    parser.add_argument("--bytes-only", action="store_true", help="skip the timings")
     args = parser.parse_args()
-    asyncio.run(run(args.streams, args.batches, not args.no_appendonly))
+    global LAYOUT
+    LAYOUT = dataclasses.replace(LAYOUT, ring_dtype=args.ring_dtype, stats_size=args.stats_size)
+    asyncio.run(run(args.streams, args.batches, not args.no_appendonly, args.bytes_only))
 
 
 if __name__ == "__main__":
