@@ -2,8 +2,9 @@
 
 Top panel: the series, the quantile band each reading was scored against, its median, the
 readings that raised an alert, and labelled anomaly windows when given. Bottom panel: the
-anomaly score in [0, 1]. Rendered off-screen with matplotlib's Agg canvas (no display,
-no pyplot state).
+anomaly score in [0, 1] and the alert threshold. A long stream is drawn as a min/max
+envelope per column of rows, so its band stays visible. Rendered off-screen with
+matplotlib's Agg canvas (no display, no pyplot state).
 """
 
 from __future__ import annotations
@@ -62,6 +63,24 @@ def read_trace(path: Path) -> Trace:
     )
 
 
+COLUMNS = 1200  # at most this many columns of data across the plot (about one per pixel)
+BAND, WINDOW, ALERT, THRESHOLD = "#4c8bd6", "#2ca02c", "#d62728", "#d62728"
+
+
+def envelope(n: int, columns: int = COLUMNS) -> npt.NDArray[np.int64]:
+    """Start rows of the column bins of an ``n``-row trace: every row its own column while
+    ``n <= 2 * columns``, else ``columns`` equal runs of rows."""
+    if n <= 2 * columns:
+        return np.arange(n, dtype=np.int64)
+    return np.unique(np.linspace(0, n, columns, endpoint=False).astype(np.int64))
+
+
+def _lo_hi(x: F64, starts: npt.NDArray[np.int64]) -> tuple[F64, F64]:
+    """Per bin min and max of ``x``, NaN only where a bin is all NaN."""
+    with np.errstate(invalid="ignore"):
+        return np.fmin.reduceat(x, starts), np.fmax.reduceat(x, starts)
+
+
 def plot_trace(
     trace: Trace,
     out: Path,
@@ -69,47 +88,62 @@ def plot_trace(
     title: str = "",
     threshold: float | None = None,
 ) -> None:
-    """Write a PNG of ``trace``; ``windows`` are inclusive row ranges of labelled anomalies."""
+    """Write a PNG of ``trace``; ``windows`` are inclusive row ranges of labelled anomalies,
+    ``threshold`` the alert score (a dashed line on the score panel).
+
+    A long trace is drawn as a min/max envelope per column of rows (``envelope``), so the
+    band and the readings' range stay visible at any length; alerts are drawn one by one.
+    Band (blue), label windows (green, full height on the score panel and as a strip along
+    the top of the readings panel, so they never tint the band) and alerts (red) keep
+    distinct colours."""
+    n = len(trace.value)
     t = trace.timestamps.astype("datetime64[ms]").astype(object)
+    starts = envelope(n)
+    x = np.asarray(t)[starts] if n else np.asarray(t)
+    binned = len(starts) < n
     fig = Figure(figsize=(14, 6))
     FigureCanvasAgg(fig)  # render off-screen, independent of any pyplot backend
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     for k, (first, last) in enumerate(windows):
-        for ax in (top, bottom):
-            ax.axvspan(
-                t[first],
-                t[last],
-                color="tab:orange",
-                alpha=0.18,
-                lw=0,
-                label="labelled window" if k == 0 and ax is top else None,
+        label = "labelled window" if k == 0 else None
+        bottom.axvspan(t[first], t[last], color=WINDOW, alpha=0.25, lw=0)
+        top.axvspan(t[first], t[last], ymin=0.97, ymax=1.0, color=WINDOW, lw=0, label=label)
+    if n:
+        lower, _ = _lo_hi(trace.lower, starts)
+        _, upper = _lo_hi(trace.upper, starts)
+        v_lo, v_hi = _lo_hi(trace.value, starts)
+        s_lo, s_hi = _lo_hi(trace.score, starts)
+        top.fill_between(
+            x, lower, upper, color=BAND, alpha=0.35, lw=0, label="forecast band", step="post"
+        )
+        top.plot(
+            x, trace.median[starts], color=BAND, lw=0.7, label="median", drawstyle="steps-post"
+        )
+        if binned:
+            top.fill_between(
+                x, v_lo, v_hi, color="black", lw=0.4, step="post", label="reading (min..max)"
             )
-    top.fill_between(
-        t,
-        trace.lower,
-        trace.upper,
-        color="tab:blue",
-        alpha=0.25,
-        lw=0,
-        label="forecast band",
-        step="mid",
-    )
-    top.plot(t, trace.median, color="tab:blue", lw=0.7, label="median")
-    top.plot(t, trace.value, color="black", lw=0.6, label="reading")
+            bottom.fill_between(x, s_lo, s_hi, color="tab:purple", lw=0.4, step="post")
+        else:
+            top.plot(t, trace.value, color="black", lw=0.6, label="reading")
+            bottom.plot(t, trace.score, color="tab:purple", lw=0.7)
     a = trace.alert
     top.scatter(
         np.asarray(t)[a],
         trace.value[a],
-        color="tab:red",
+        color=ALERT,
         s=14,
         zorder=3,
         label=f"alert ({int(a.sum())})",
     )
-    top.legend(loc="upper left", fontsize=8, ncol=5)
-    top.set_title(title, fontsize=10)
-    bottom.plot(t, trace.score, color="tab:purple", lw=0.7)
     if threshold is not None:
-        bottom.axhline(threshold, color="tab:red", lw=0.6, ls="--")
+        bottom.axhline(
+            threshold, color=THRESHOLD, lw=0.8, ls="--", label=f"alert threshold {threshold:g}"
+        )
+        bottom.legend(loc="upper left", fontsize=8)
+    top.legend(loc="upper left", fontsize=8, ncol=6)
+    shown = f" (min/max per column of {n // max(len(starts), 1)}+ readings)" if binned else ""
+    top.set_title(title + shown, fontsize=10)
     bottom.set_ylim(-0.02, 1.02)
     bottom.set_ylabel("anomaly score")
     fig.autofmt_xdate()

@@ -52,6 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=None,
         help="only rows START:END, a Python slice such as 2000:4000 (default: all rows)",
     )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="the alert threshold drawn on the score panel (default: the alert_score of the "
+        "model's alert policy)",
+    )
     add_model_args(p)
     add_skip_bad_rows(p)
     p.set_defaults(func=_run)
@@ -124,6 +131,13 @@ def crop(
     return cut, kept
 
 
+def model_threshold(model: str, device: str) -> float | None:
+    """The alert score of the model's policy (None for an engine without one)."""
+    policy = getattr(load_engine(model, device, 1), "policy", None)
+    score = getattr(policy, "alert_score", None)
+    return None if score is None else float(score)
+
+
 def _run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     try:
@@ -134,7 +148,12 @@ def _run(args: argparse.Namespace) -> int:
             windows = window_rows(trace.timestamps, limits, str(args.file))
         if args.rows:
             trace, windows = crop(trace, windows, args.rows)
-        plot_trace(trace, args.png, windows, title=args.title or args.file.name)
+        threshold = args.threshold
+        if threshold is None:
+            threshold = model_threshold(args.model, args.device)
+        plot_trace(
+            trace, args.png, windows, title=args.title or args.file.name, threshold=threshold
+        )
     except DetectorError as exc:
         print(f"tcnad plot: {exc}", file=sys.stderr)
         return 1
