@@ -121,3 +121,44 @@ def test_the_worker_healthcheck_asks_its_health_endpoint(compose: dict[str, Any]
     port = int(env.get("TCNAD_METRICS_PORT", Settings.model_fields["metrics_port"].default))
     check = " ".join(compose["services"]["worker"]["healthcheck"]["test"])
     assert f"http://127.0.0.1:{port}/health" in check
+
+
+@pytest.fixture(scope="module")
+def cluster_compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DOCKER / "docker-compose.cluster.yml").read_text())
+    return data
+
+
+def test_the_cluster_variant_has_three_masters_with_a_replica_each(
+    cluster_compose: dict[str, Any],
+) -> None:
+    services = _services(cluster_compose)
+    nodes = sorted(name for name in services if name.startswith("redis-") and name[6:].isdigit())
+    assert nodes == [f"redis-{k}" for k in range(1, 7)]
+    for name in nodes:
+        command = services[name]["command"]
+        assert command[command.index("--cluster-enabled") + 1] == "yes"
+        assert command[command.index("--appendonly") + 1] == "yes"
+        assert command[command.index("--cluster-announce-hostname") + 1] == name
+        assert f"{name}-data:/data" in services[name]["volumes"]
+    create = " ".join(services["redis-cluster"]["command"])
+    assert "--cluster-replicas 1" in create and all(f"{n}:6379" in create for n in nodes)
+
+
+def test_the_cluster_variant_differs_from_the_base_only_in_redis(
+    compose: dict[str, Any], cluster_compose: dict[str, Any]
+) -> None:
+    base, cluster = _services(compose), _services(cluster_compose)
+    env = dict(compose["x-tcnad-env"])
+    env.update(TCNAD_REDIS_URL="redis://redis-1:6379/0", TCNAD_REDIS_CLUSTER="1")
+    assert cluster_compose["x-tcnad-env"] == env
+    assert cluster["kafka"] == base["kafka"] and cluster["topics"] == base["topics"]
+    for name in TCNAD_SERVICES:
+        want = dict(base[name])
+        if "redis" in want.get("depends_on", {}):
+            deps = dict(want["depends_on"])
+            del deps["redis"]
+            deps["redis-cluster"] = {"condition": "service_completed_successfully"}
+            want["depends_on"] = deps
+        want["environment"] = env
+        assert cluster[name] == want, name
