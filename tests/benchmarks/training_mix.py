@@ -10,7 +10,7 @@ their kinds are then in the training distribution, only the draws and the anomal
 new). From the repository root::
 
     python -m tests.benchmarks.training_mix --out /tmp/mix_data --per-kind 32
-    tcnad train --out /tmp/mix --data /tmp/mix_data --synthetic 256 ...
+    tcnad train --checkpoint /tmp/mix --data /tmp/mix_data --synthetic 256 ...
 
 Asserts nothing.
 """

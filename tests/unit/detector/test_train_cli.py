@@ -28,6 +28,18 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
 def test_train_command_reports_bad_arguments(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rc = main(["train", "--checkpoint", str(tmp_path / "m"), "--quantiles", "0.1,0.9", "--synthetic", "2"])
+    rc = main(
+        ["train", "--checkpoint", str(tmp_path / "m"), "--quantiles", "0.1,0.9", "--synthetic", "2"]
+    )
     assert rc == 2
     assert "median" in capsys.readouterr().err
+
+
+def test_train_command_names_a_bad_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+    rows = "".join(f"{1396310400 + 300 * i};{i % 7}\n" for i in range(40))
+    (data / "s.csv").write_text("timestamp;value\n" + rows.replace(";3\n", ";\n", 1))
+    argv = ["train", "--checkpoint", str(tmp_path / "m"), "--data", str(data)]
+    assert main(argv) == 1
+    assert f"{data / 's.csv'}:5: empty value in column 'value'" in capsys.readouterr().err

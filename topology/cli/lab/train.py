@@ -7,7 +7,7 @@ import logging
 import sys
 
 from tcnad.detector.errors import DetectorError
-from tcnad.detector.lab.train import TrainConfig, train
+from tcnad.detector.lab.train import TrainConfig, TrainingDataError, train
 from tcnad.detector.spec import DEFAULT_QUANTILES, TCNSpec
 from tcnad.topology.cli.options import add_skip_bad_rows
 
@@ -168,6 +168,9 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         meta = train(_config(args))
+    except TrainingDataError as exc:  # a series file or --data: as tcnad score, exit code 1
+        print(f"tcnad train: {exc}", file=sys.stderr)
+        return 1
     except (DetectorError, ValueError) as exc:
         print(f"tcnad train: {exc}", file=sys.stderr)
         return 2
