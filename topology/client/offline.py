@@ -62,6 +62,25 @@ def _item(x: Any) -> Any:
     return x.item() if isinstance(x, np.generic) else x
 
 
+def _extra(result: StepResult, i: int, n: int) -> dict[str, Any]:
+    """Reading ``i``'s row of the result's fields beyond ``_CORE``: per-reading arrays and
+    mappings of them, and the result's own account of ``reason`` and ``direction`` where
+    it gives one."""
+    extra: dict[str, Any] = {}
+    for f in fields(result):
+        if f.name in _CORE:
+            continue
+        x = getattr(result, f.name)
+        if isinstance(x, Mapping):
+            extra[f.name] = {k: _item(np.asarray(a)[i]) for k, a in x.items()}
+        elif np.ndim(x) >= 1 and len(x) == n:
+            extra[f.name] = _item(np.asarray(x)[i])
+    for name, method in (("reason", "reason"), ("direction", "direction_of")):
+        if callable(getattr(result, method, None)):
+            extra[name] = getattr(result, method)(i)
+    return extra
+
+
 class OfflineDetector:
     """Scores streams by id over one ``Detector`` (``engine``; default: the checkpoint at
     ``model``, None for the shipped model, with ``capacity`` slots on ``device``, None
@@ -158,8 +177,8 @@ class OfflineDetector:
         result: StepResult = self.engine.step(slots, values, times)
         scores = []
         for i, (stream, t, v) in enumerate(batch):
-            row = {f.name: _item(np.asarray(getattr(result, f.name))[i]) for f in fields(result)}
-            core = {name: row.pop(name) for name in _CORE}
-            scores.append(StreamScore(stream=stream, ts=t, value=v, extra=row, **core))
+            core = {name: _item(np.asarray(getattr(result, name))[i]) for name in _CORE}
+            extra = _extra(result, i, len(batch))
+            scores.append(StreamScore(stream=stream, ts=t, value=v, extra=extra, **core))
             self._last_ts[stream] = t
         return scores
