@@ -95,7 +95,7 @@ def score_batch(
         policy.likelihood, surprise, part["likelihood"][:, :2], count
     )
     rng = novelty.RANGE.split(part["range"], n)
-    beyond, low, high, excess = novelty.novelty(
+    beyond, low, high = novelty.novelty(
         policy.novelty.range_tolerance, obs, rng["low"], rng["high"]
     )
     beyond &= count >= policy.novelty.novelty_after
@@ -104,13 +104,13 @@ def score_batch(
     stuck, rep = repeats.repeats(policy.repeats, raw_obs, part["repeats"])
     warm = valid & (count >= policy.incident.warmup)
     pattern, season = daily.daily_pattern(policy.daily, obs, times, warm, part["daily"])
-    new_level, level_block, level_excess = level.level_novelty(policy.level, obs, part["level"])
-    floor = policy.novelty.novelty_score
+    new_level, level_block = level.level_novelty(policy.level, obs, part["level"])
+    flagged = novelty.graded(policy.novelty, lik_score)
     parts = {
         "band": lik_score,
-        "novelty": np.where(novel, novelty.floor_score(policy.novelty, excess), 0.0),
-        "level": np.where(new_level & warm, novelty.floor_score(policy.novelty, level_excess), 0.0),
-        "repeats": stuck * floor,
+        "novelty": np.where(novel, flagged, 0.0),
+        "level": np.where(new_level & warm, flagged, 0.0),
+        "repeats": stuck * flagged,
         "daily": pattern,
     }
     raw = np.where(warm, np.maximum.reduce(list(parts.values())), 0.0)

@@ -14,7 +14,7 @@ for a window, then a plateau at 5::
     >>> p, block = LevelPolicy(), LEVEL.fresh(1)[None, :]
     >>> flags = []
     >>> for x in [0.0, 1.0] * 30 + [5.0] * 30:
-    ...     novel, block, excess = level_novelty(p, np.array([[x]]), block)
+    ...     novel, block = level_novelty(p, np.array([[x]]), block)
     ...     flags.append(bool(novel[0]))
     >>> flags.index(True), sum(flags)
     (61, 1)
@@ -67,15 +67,15 @@ def level_size(n_inputs: int) -> int:
     return LEVEL.size(n_inputs)
 
 
-def level_novelty(policy: LevelPolicy, obs: F64, block: F64) -> tuple[B8, F64, F64]:
+def level_novelty(policy: LevelPolicy, obs: F64, block: F64) -> tuple[B8, F64]:
     """A new extreme of the recent level in a stream whose level has been bounded.
 
     obs: ``(B, N)``; block: ``(B, level_size(N))`` the ``LEVEL`` slice. The level is the
     average of the last ``LEVEL_WINDOW`` readings, once there are that many; it is beyond
-    its range as in ``novelty``. Returns ``(novel (B,), new block, excess (B,))``: novel at
+    its range as in ``novelty``. Returns ``(novel (B,), new block)``: novel at
     the first reading of a run of levels beyond their range, if at least ``level_gate`` of
     the readings seen before it came after the last such run's start (a stream that keeps
-    reaching new levels, such as a random walk, never counts); excess as ``novelty``'s.
+    reaching new levels, such as a random walk, never counts).
     """
     b, n = obs.shape
     w = LEVEL_WINDOW
@@ -92,7 +92,7 @@ def level_novelty(policy: LevelPolicy, obs: F64, block: F64) -> tuple[B8, F64, F
     low, high = block[:, at["low"]], block[:, at["high"]]
     last = block[:, at["last_extreme"]][:, 0]
     was = block[:, at["was_beyond"]][:, 0] > 0.5
-    extreme, new_low, new_high, excess = novelty(policy.range_tolerance, level, low, high)
+    extreme, new_low, new_high = novelty(policy.range_tolerance, level, low, high)
     since = np.where(last >= 0, seen - last, seen)
     bounded = since >= policy.level_gate * seen
     novel: B8 = np.asarray(extreme & ~was & bounded & bool(policy.level_novelty))
@@ -101,4 +101,4 @@ def level_novelty(policy: LevelPolicy, obs: F64, block: F64) -> tuple[B8, F64, F
     new[:, at["high"]] = new_high
     new[:, at["last_extreme"]] = np.where(extreme, seen, last)[:, None]
     new[:, at["was_beyond"]] = extreme[:, None]
-    return novel, new, excess * novel
+    return novel, new

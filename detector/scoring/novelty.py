@@ -2,21 +2,21 @@
 
 A reading beyond that range by more than ``range_tolerance`` of it scores at least
 ``novelty_score``, once per run of such readings (a value that climbs to a new extreme over
-several readings is one excursion). Above that floor the score rises with the evidence:
-by up to ``novelty_rise`` as the distance beyond the range grows (``floor_score``), so
-that two novel readings of different strength do not tie. A new extreme that stays inside
-the band raises the score but alerts nobody by itself.
+several readings is one excursion). Above that floor the score rises with the reading's
+own likelihood score (``graded``), so that novel readings are ranked by how improbable
+they are and two of different strength do not tie. A new extreme that stays inside the
+band raises the score but alerts nobody by itself.
 
 State: ``RANGE`` (``[low_1..N, high_1..N]``) and ``NOVEL`` (whether the last reading lay
 beyond the range). Parameters: ``NoveltyPolicy``. Example: the range is [0, 10]; 10.2 is
 inside the 5 % tolerance, 30 is beyond it, by twice the range::
 
     >>> low, high = np.array([[0.0], [0.0]]), np.array([[10.0], [10.0]])
-    >>> novel, low2, high2, excess = novelty(0.05, np.array([[10.2], [30.0]]), low, high)
-    >>> novel.tolist(), high2.ravel().tolist(), excess.round(2).tolist()
-    ([False, True], [10.2, 30.0], [0.0, 2.0])
-    >>> floor_score(NoveltyPolicy(novelty_rise=0.03), excess).round(3).tolist()
-    [0.95, 0.97]
+    >>> novel, low2, high2 = novelty(0.05, np.array([[10.2], [30.0]]), low, high)
+    >>> novel.tolist(), high2.ravel().tolist()
+    ([False, True], [10.2, 30.0])
+    >>> graded(NoveltyPolicy(), np.array([0.0, 0.5, 1.0])).tolist()
+    [0.6, 0.8, 1.0]
 """
 
 from __future__ import annotations
@@ -41,17 +41,15 @@ class NoveltyPolicy:
 
     range_tolerance: a value beyond the range seen so far by more than this fraction of
         the range is novel (<= 0: off).
-    novelty_score: the least score of a novel (or stuck) reading.
-    novelty_rise: how far above ``novelty_score`` the score of a novel reading rises with
-        its distance beyond the range (0: every one scores the floor).
+    novelty_score: the least score of a novel (or stuck, or new-level) reading; above it,
+        such a reading scores by its likelihood score (``graded``).
     novelty_after: readings a stream must have been scored before range novelty counts.
     novelty_once: a run of consecutive novel readings scores ``novelty_score`` only at its
         first reading; False: every one does.
     """
 
     range_tolerance: float = 0.05
-    novelty_score: float = 0.95
-    novelty_rise: float = 0.0
+    novelty_score: float = 0.6
     novelty_after: int = 0
     novelty_once: bool = True
 
@@ -60,29 +58,24 @@ class NoveltyPolicy:
             raise SpecError("novelty_after must be >= 0")
         if not 0.0 <= self.novelty_score <= 1.0:
             raise SpecError("novelty_score must be in [0, 1]")
-        if not 0.0 <= self.novelty_rise <= 1.0:
-            raise SpecError("novelty_rise must be in [0, 1]")
 
 
-def novelty(tolerance: float, obs: F64, low: F64, high: F64) -> tuple[B8, F64, F64, F64]:
+def novelty(tolerance: float, obs: F64, low: F64, high: F64) -> tuple[B8, F64, F64]:
     """Readings beyond the range seen so far. obs, low, high: ``(B, N)`` (NaN: nothing seen).
 
-    Returns ``(novel (B,), new_low, new_high, excess (B,))``, excess: the largest distance
-    of a novel reading's values beyond the range, in units of the range (0 elsewhere).
+    Returns ``(novel (B,), new_low, new_high)``.
     """
     span = high - low
     with np.errstate(invalid="ignore"):
         beyond = (obs > high + tolerance * span) | (obs < low - tolerance * span)
-        hit = beyond & (span > 0)
-        novel: B8 = np.asarray(hit.any(axis=1) & (tolerance > 0))
-        dist = np.maximum(obs - high, low - obs) / np.where(span > 0, span, 1.0)
-    excess = np.where(hit, dist, 0.0).max(axis=1) * novel
-    return novel, np.fmin(low, obs), np.fmax(high, obs), excess
+        novel: B8 = np.asarray((beyond & (span > 0)).any(axis=1) & (tolerance > 0))
+    return novel, np.fmin(low, obs), np.fmax(high, obs)
 
 
-def floor_score(policy: NoveltyPolicy, excess: F64) -> F64:
-    """The score of a novel reading: ``novelty_score``, plus up to ``novelty_rise`` as its
-    excess beyond the range grows (``rise * x / (1 + x)``), at most 1. ``(B,)``."""
-    x = np.maximum(excess, 0.0)
-    out: F64 = np.minimum(policy.novelty_score + policy.novelty_rise * (x / (1.0 + x)), 1.0)
+def graded(policy: NoveltyPolicy, lik: F64) -> F64:
+    """The score of a novel, stuck or new-level reading: ``novelty_score``, graded up to 1
+    by its likelihood score ``lik`` (``(B,)`` in [0, 1]), so that such readings are ranked by
+    how improbable they are rather than tied at the floor. ``(B,)``."""
+    floor = policy.novelty_score
+    out: F64 = floor + (1.0 - floor) * lik
     return out

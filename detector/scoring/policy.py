@@ -41,7 +41,7 @@ class AlertPolicy:
     cooldown, alert_score), ``BandPolicy`` (target_miss_rate, calibration_gain,
     calibrate_after, min_scale, max_scale, shift_patience), ``LikelihoodPolicy``
     (surprise_cap, history_weight, z_half, echo_horizon), ``NoveltyPolicy``
-    (range_tolerance, novelty_score, novelty_rise, novelty_after, novelty_once),
+    (range_tolerance, novelty_score, novelty_after, novelty_once),
     ``RepeatsPolicy`` (repeat_factor), ``DailyPolicy`` (season_half, season_gate,
     season_rate), ``CountsPolicy`` (count_scale) and ``LevelPolicy`` (level_novelty,
     level_gate; it shares range_tolerance with the novelty group).
@@ -59,8 +59,7 @@ class AlertPolicy:
     history_weight: float = 1e-3
     z_half: float = 8.0
     range_tolerance: float = 0.05
-    novelty_score: float = 0.95
-    novelty_rise: float = 0.0
+    novelty_score: float = 0.6
     novelty_after: int = 0
     novelty_once: bool = True
     echo_horizon: float = 300.0

@@ -44,7 +44,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "novelty_once": (0.0, 1.0),
     "level_novelty": (0.0, 1.0),
     "level_gate": (0.0, 0.25, 0.5, 0.75),
-    "novelty_rise": (0.0, 0.02, 0.04),
+    "novelty_score": (0.6, 0.7, 0.8, 0.95),
 }
 
 
