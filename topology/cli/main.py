@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-OPERATIONS = ("up", "worker", "produce", "alerts", "notify")
+OPERATIONS = ("up", "worker", "produce", "alerts", "notify", "ui")
 LAB = ("train", "score", "nab", "plot", "bench")  # offline, in tcnad.topology.cli.lab
 COMMANDS = OPERATIONS + LAB
 USAGE_ERROR = 2  # a bad flag or TCNAD_ variable; nothing was started
