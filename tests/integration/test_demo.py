@@ -119,7 +119,7 @@ def test_demo_prints_alerts_urls_and_a_summary_that_adds_up(
     lines, seen = _run_demo(tmp_path, stop_by_sigterm)
     assert seen["code"] == 0, seen["stderr"]
     pids = [int(w[4:]) for line in lines for w in line.split() if w.startswith("pid=")]
-    assert len(pids) == 5  # kafka, redis, alerts, worker, produce
+    assert len(pids) == 6  # kafka, redis, alerts, ui, worker, produce
     assert wait_gone(pids) == []
 
     # the worker's URLs, printed once it serves them, answered while the demo ran

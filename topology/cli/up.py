@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tcnad.topology.devstack.cluster import RedisClusterStack
 from tcnad.topology.devstack.processes import ManagedProcess, terminate_on_signals
-from tcnad.topology.devstack.stack import EmbeddedStack, StackError
+from tcnad.topology.devstack.stack import EmbeddedStack, StackError, free_port
 from tcnad.topology.devstack.truth import read_alerts, score_alerts
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class Child:
     name: str
     argv: tuple[str, ...]
     to_terminal: bool = False
+    url: str = ""  # where it serves a page, printed when it starts
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -85,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def demo_children(log_dir: Path, python: str = sys.executable) -> list[Child]:
-    """The demo's processes in start order: alert tail, worker, synthetic fleet producer.
+    """The demo's processes in start order: alert tail, dashboard, worker, fleet producer.
 
     They stop in reverse order, so the tail still prints the alerts of the worker's last batch.
     The producer writes where it injected anomalies to ``log_dir/truth.json`` when it stops,
@@ -93,9 +94,15 @@ def demo_children(log_dir: Path, python: str = sys.executable) -> list[Child]:
     """
     cli = (python, "-m", "tcnad.topology.cli")
     truth = str(log_dir / "truth.json")
+    ui_port = free_port()
     saved = str(log_dir / "alerts.jsonl")
     return [
         Child("alerts", (*cli, "alerts", "--from-beginning", "--save", saved), to_terminal=True),
+        Child(
+            "ui",
+            (*cli, "ui", "--from-beginning", "--port", str(ui_port)),
+            url=f"http://127.0.0.1:{ui_port}/",
+        ),
         Child("worker", (*cli, "worker")),
         Child("produce", (*cli, "produce", "--no-progress", "--truth", truth)),
     ]
@@ -159,6 +166,7 @@ def child_env(stack: EmbeddedStack) -> dict[str, str]:
         env["TCNAD_REDIS_CLUSTER"] = "1"
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("TCNAD_METRICS_PORT", "0")  # any free port: the demo must not clash
+    env.setdefault("TCNAD_SCORES_TOPIC", "scores")  # every reading's band, for the dashboard
     return env
 
 
@@ -206,6 +214,8 @@ def run_children(
             proc.start()
             procs.append(proc)
             print(f"{child.name:<6} {log or '(output below)'}  pid={proc.pid}", flush=True)
+            if child.url:
+                print(f"{child.name:<6} {child.url}  (open it in a browser)", flush=True)
         return _supervise(procs, duration, urls)
     finally:
         for proc in reversed(procs):
