@@ -25,7 +25,6 @@ from pydantic import ValidationError
 
 from tcnad.topology.cli.main import settings_from
 from tcnad.topology.kafka_io import KafkaIOError, tail, topic_partitions
-from tcnad.topology.security import KafkaSecurity, error_text
 from tcnad.topology.wire.schemas import Alert
 
 logger = logging.getLogger(__name__)
@@ -72,11 +71,6 @@ def _run(args: argparse.Namespace) -> int:
     if (args.max is not None and args.max < 1) or (args.timeout is not None and args.timeout <= 0):
         print("tcnad alerts: --max must be >= 1 and --timeout > 0", file=sys.stderr)
         return 2
-    try:
-        args.security = KafkaSecurity()  # TCNAD_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*
-    except ValidationError as exc:
-        print(f"tcnad alerts: {error_text(exc)}", file=sys.stderr)
-        return 2
     _kafka_settings(args)
     try:
         return asyncio.run(_tail(args))
@@ -89,15 +83,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _kafka_settings(args: argparse.Namespace) -> None:
-    """--bootstrap and --topic: the flags, else their TCNAD_ variables, checked by
-    ``Settings`` (a bad one raises ``BadSetting``, reported in one line)."""
+    """--bootstrap and --topic: the flags, else their TCNAD_ variables, and the Kafka
+    security settings, checked by ``Settings`` (a bad one raises ``BadSetting``, reported
+    in one line)."""
     s = settings_from(
         {
             "kafka_bootstrap": ("--bootstrap", args.bootstrap),
             "alerts_topic": ("--topic", args.topic),
         }
     )
-    args.bootstrap, args.topic = s.kafka_bootstrap, s.alerts_topic
+    args.bootstrap, args.topic, args.security = s.kafka_bootstrap, s.alerts_topic, s
 
 
 def _num(x: float) -> str:

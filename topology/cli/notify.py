@@ -19,8 +19,6 @@ import logging
 import signal
 import sys
 
-from pydantic import ValidationError
-
 from tcnad.topology.cli.main import settings_from
 from tcnad.topology.kafka_io import KafkaIOError
 from tcnad.topology.notify import (
@@ -34,7 +32,7 @@ from tcnad.topology.notify import (
     run_notify,
 )
 from tcnad.topology.notify.deliver import Stopped
-from tcnad.topology.security import KafkaSecurity, error_text
+from tcnad.topology.security import KafkaSecurity
 
 _PROG = "tcnad notify"
 
@@ -128,12 +126,8 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         config = _config(args)
-        security = KafkaSecurity()
     except NotifyConfigError as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
-        return 2
-    except ValidationError as exc:
-        print(f"{_PROG}: {error_text(exc)}", file=sys.stderr)
         return 2
     s = settings_from(
         {
@@ -142,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         }
     )
     try:
-        return asyncio.run(_notify(args, config, s.kafka_bootstrap, s.alerts_topic, security))
+        return asyncio.run(_notify(args, config, s.kafka_bootstrap, s.alerts_topic, s))
     except (DeliveryError, KafkaIOError) as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return 1

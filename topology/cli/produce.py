@@ -21,14 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from tqdm import tqdm
 
 from tcnad.detector.lab.tables import TableError, skipped_summary
 from tcnad.topology.cli.main import settings_from
 from tcnad.topology.devstack.fleet import CsvReplay, SyntheticFleet
 from tcnad.topology.kafka_io import BatchProducer, KafkaIOError, ensure_topic
-from tcnad.topology.security import KafkaSecurity, error_text
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +61,9 @@ def _add_kafka_args(p: argparse.ArgumentParser) -> None:
 
 
 def _kafka_settings(args: argparse.Namespace) -> None:
-    """--bootstrap, --topic and --partitions: the flags, else their TCNAD_ variables, checked
-    by ``Settings`` (a bad one raises ``BadSetting``, reported in one line)."""
+    """--bootstrap, --topic and --partitions: the flags, else their TCNAD_ variables, and the
+    Kafka security settings, checked by ``Settings`` (a bad one raises ``BadSetting``,
+    reported in one line)."""
     s = settings_from(
         {
             "kafka_bootstrap": ("--bootstrap", args.bootstrap),
@@ -73,6 +72,7 @@ def _kafka_settings(args: argparse.Namespace) -> None:
         }
     )
     args.bootstrap, args.topic, args.partitions = s.kafka_bootstrap, s.readings_topic, s.partitions
+    args.security = s
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -181,11 +181,6 @@ def _run(args: argparse.Namespace) -> int:
     problem = _check_args(args)
     if problem:
         print(f"tcnad produce: {problem}", file=sys.stderr)
-        return 2
-    try:
-        args.security = KafkaSecurity()  # TCNAD_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*
-    except ValidationError as exc:
-        print(f"tcnad produce: {error_text(exc)}", file=sys.stderr)
         return 2
     _kafka_settings(args)
     try:

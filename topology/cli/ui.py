@@ -21,10 +21,8 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-from pydantic import ValidationError
-
 from tcnad.topology.cli.main import settings_from
-from tcnad.topology.security import KafkaSecurity, error_text
+from tcnad.topology.security import KafkaSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +74,6 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError:
         print("tcnad ui: --window and --max-streams must be >= 1", file=sys.stderr)
         return 2
-    try:
-        security = KafkaSecurity()  # TCNAD_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*
-    except ValidationError as exc:
-        print(f"tcnad ui: {error_text(exc)}", file=sys.stderr)
-        return 2
     s = settings_from(
         {
             "kafka_bootstrap": ("--bootstrap", args.bootstrap),
@@ -93,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"tcnad ui: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    return _serve(args, s, security, limits, sock)
+    return _serve(args, s, s, limits, sock)  # Settings carry the Kafka security settings
 
 
 def _listen(host: str, port: int) -> socket.socket:

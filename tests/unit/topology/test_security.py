@@ -312,11 +312,16 @@ def test_the_redis_ca_file_goes_to_the_store_and_needs_rediss(tls: TlsFiles) -> 
 def test_the_cli_tools_refuse_bad_security_settings(
     command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tcnad.topology.cli import build_parser
+    from tcnad.topology.cli import build_parser, main
+    from tcnad.topology.cli.main import BadSetting
 
     monkeypatch.setenv("TCNAD_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     monkeypatch.setenv("TCNAD_KAFKA_SASL_PASSWORD", PASSWORD)
-    args = build_parser().parse_args([command])
-    assert args.func(args) == 2
+    assert main([command]) == 2
     err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tcnad")
     assert "SASL_SSL needs TCNAD_KAFKA_SASL_MECHANISM" in err and PASSWORD not in err
+    args = build_parser().parse_args([command])  # the command itself checks them too
+    with pytest.raises(BadSetting, match="SASL_SSL needs TCNAD_KAFKA_SASL_MECHANISM") as info:
+        args.func(args)
+    assert PASSWORD not in str(info.value)
