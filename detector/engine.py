@@ -67,6 +67,20 @@ def _older(spec: TCNSpec, new: StatsLayout) -> tuple[OlderStats, ...]:
     return tuple(out)
 
 
+def detector_layout(spec: TCNSpec, model_id: str, ring_dtype: str = "float32") -> StateLayout:
+    """The ``StateLayout`` of a ``Detector`` of ``spec`` and ``model_id``: its stats laid out
+    by ``stats_layout``, and how a state of each older known layout is migrated."""
+    lay = stats_layout(spec)
+    return StateLayout(
+        spec.ring_shapes,
+        lay.size,
+        model_id,
+        ring_dtype,
+        stats_key=_stats_key(lay, scoring.SLICES),
+        older=_older(spec, lay),
+    )
+
+
 class StepInputError(DetectorError, ValueError):
     """Arguments of a ``Detector`` call have the wrong shape, type or range."""
 
@@ -102,9 +116,12 @@ class StreamDetector(Protocol):
 
     def delta(self, slots: I64, since_steps: I64) -> list[StateDelta]: ...
 
-    def step(self, slots: I64, values: F64, times: F64 | None = None) -> StepResult:
+    def step(
+        self, slots: I64, values: F64, times: F64 | None = None, where: F64 | None = None
+    ) -> StepResult:
         """Step streams ``slots`` one reading each; ``values`` ``(B, n_inputs)``, ``times``
-        ``(B,)`` the readings' epoch seconds (None or NaN: unknown)."""
+        ``(B,)`` the readings' epoch seconds (None or NaN: unknown), ``where`` ``(B, 2)``
+        their partitions and offsets (None: unknown)."""
         ...
 
 
@@ -139,14 +156,7 @@ class Detector:
         self.stats_layout = lay = stats_layout(spec)
         self._norm, self._pend = lay.at("normalisation"), lay.at("pending")
         self._scoring = lay.span(scoring.SLICES[0].name, scoring.SLICES[-1].name)
-        self.layout = StateLayout(
-            spec.ring_shapes,
-            lay.size,
-            self.model_id,
-            ring_dtype,
-            stats_key=_stats_key(lay, scoring.SLICES),
-            older=_older(spec, lay),
-        )
+        self.layout = detector_layout(spec, self.model_id, ring_dtype)
         self._levels = np.asarray(spec.quantiles, dtype=np.float64)
         self._stats = np.tile(self._fresh_stats(), (capacity, 1))
 
@@ -285,12 +295,18 @@ class Detector:
         return self._stats[idx, self._pend].reshape(-1, n, q).copy()
 
     def step(
-        self, slots: npt.ArrayLike, values: npt.ArrayLike, times: npt.ArrayLike | None = None
+        self,
+        slots: npt.ArrayLike,
+        values: npt.ArrayLike,
+        times: npt.ArrayLike | None = None,
+        where: npt.ArrayLike | None = None,
     ) -> StepResult:
         """Apply one reading to each of B distinct slots.
 
         slots: ``(B,)`` int; values: ``(B, N)`` finite float; times: ``(B,)`` the readings'
-        epoch seconds (None or NaN: unknown, and the daily-pattern score stays 0). Returns
+        epoch seconds (None or NaN: unknown, and the daily-pattern score stays 0); where:
+        ``(B, 2)`` each reading's partition and offset, kept with an alert so that the
+        reading that resolves it names it (None or NaN: unknown). Returns
         the scores of the readings against their pending bands, as the scoring computed
         them; the slots then hold the next forecast.
         """
@@ -304,10 +320,13 @@ class Detector:
         t = None if times is None else np.asarray(times, dtype=np.float64)
         if t is not None and t.shape != (idx.size,):
             raise StepInputError(f"times must have shape ({idx.size},), got {t.shape}")
+        at = None if where is None else np.asarray(where, dtype=np.float64)
+        if at is not None and at.shape != (idx.size, 2):
+            raise StepInputError(f"where must have shape ({idx.size}, 2), got {at.shape}")
         stats = self._stats[idx]
         pending = stats[:, self._pend].reshape(-1, n, q)
         result, sc_state = scoring.score_batch(
-            self.policy, self._levels, pending, x, stats[:, self._scoring], t
+            self.policy, self._levels, pending, x, stats[:, self._scoring], t, at
         )
         z, norm = normalize.normalize_step(self.spec, stats[:, self._norm], x)
         qz = self.pool.step(idx, torch.from_numpy(z.astype(np.float32)))

@@ -40,6 +40,11 @@ class StepResult:
         0 elsewhere; the score is the largest of them before echo suppression.
     direction: ``(B,)`` int8, ``ABOVE`` or ``BELOW`` the band's median (the value least
         probable under its band, for several values), ``FLAT`` for a stuck value.
+    resolved: ``(B,)`` bool, the reading ends an incident whose alert was raised (by this
+        stream, in the state's history): resolve that alert.
+    opening: ``(B, 4)`` where ``resolved``, the resolved alert's reading's partition and
+        offset (NaN where the caller did not give them), the readings scored from it to
+        this one, both included, and the alert's severity; NaN elsewhere.
     """
 
     lower: F64
@@ -53,6 +58,8 @@ class StepResult:
     warm: B8
     parts: Mapping[str, F64] = field(default_factory=dict)
     direction: I8 = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    resolved: B8 = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    opening: F64 = field(default_factory=lambda: np.zeros((0, 4)))
 
     def reason(self, i: int) -> dict[str, float]:
         """The parts that fired at reading ``i``, strongest first, with their scores.

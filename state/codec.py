@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -114,6 +114,7 @@ class StateCodec:
         old = _HEAD.pack(MAGIC, OLD_FORMAT_VERSION, fingerprint(layout), len(model)) + model
         self.old_header = old
         self.old_meta_size = len(old) + _OLD_POS.size + 8 * layout.stats_size
+        self.older_metas = self._older_metas(model)
         self.ring_dtype = layout.ring_dtype
         self.itemsize = layout.ring_itemsize
         self._stored = STORED_DTYPE[layout.ring_dtype]
@@ -124,6 +125,17 @@ class StateCodec:
             pos += length * row
         self.ring_base = tuple(bases)
         self._delta_sizes: dict[int, int] = {}  # floats of a delta's rows, by steps
+
+    def _older_metas(self, model: bytes) -> tuple[tuple[bytes, int], ...]:
+        """``(header, meta size)`` of every meta record this layout migrates: each older
+        known stats layout (``StateLayout.older``) in format 2 and in format 1."""
+        out = []
+        for old in self.layout.older:
+            was = replace(self.layout, stats_size=old.stats_size, stats_key=old.stats_key, older=())
+            for version, pos in ((FORMAT_VERSION, _POS), (OLD_FORMAT_VERSION, _OLD_POS)):
+                head = _HEAD.pack(MAGIC, version, fingerprint(was), len(model)) + model
+                out.append((head, len(head) + pos.size + 8 * old.stats_size))
+        return tuple(out)
 
     # ---------------------------------------------------------------- encode
     def encode_body(

@@ -15,13 +15,16 @@ _SAVE_TEMPLATE = """\
 -- REWRITE: an already applied save writes the meta again (same bytes, same TTL), so a WAIT
 -- after it also covers the earlier write that it repeats.
 -- A stored meta of format 1 (OLD: same layout, body without the source) counts as a state
--- at its step; the update rewrites it in the current format.
+-- at its step; so does one of an older known stats layout (OLDER: header and size of each,
+-- in format 2 and 1, which a load migrates). The update rewrites either in the current
+-- format and layout.
 local HEAD = "{head}"
 local HL = {head_len}
 local SIZE = {meta_size}
 local OLD = "{old_head}"
 local OLD_HL = {old_head_len}
 local OLD_SIZE = {old_meta_size}
+local OLDER = {{{older}}}
 local RESET = {reset}
 local TTL = {ttl_ms}
 local REWRITE = {rewrite}
@@ -36,6 +39,13 @@ if stored then
     at = HL
   elseif #stored == OLD_SIZE and string.sub(stored, 1, OLD_HL) == OLD then
     at = OLD_HL
+  else
+    for _, o in ipairs(OLDER) do
+      if #stored == o[3] and string.sub(stored, 1, o[2]) == o[1] then
+        at = o[2]
+        break
+      end
+    end
   end
   if at > 0 then
     local current = struct.unpack('<i8', stored, at + 1)
@@ -95,6 +105,9 @@ def save_script(codec: StateCodec, reset: bool, ttl_ms: int, rewrite: bool = Fal
             codec.ring_base, codec.layout.ring_shapes, codec.row_bytes, strict=True
         )
     )
+    older = ", ".join(
+        f'{{"{lua_bytes(head)}", {len(head)}, {size}}}' for head, size in codec.older_metas
+    )
     return _SAVE_TEMPLATE.format(
         head=lua_bytes(codec.header),
         head_len=len(codec.header),
@@ -102,6 +115,7 @@ def save_script(codec: StateCodec, reset: bool, ttl_ms: int, rewrite: bool = Fal
         old_head=lua_bytes(codec.old_header),
         old_head_len=len(codec.old_header),
         old_meta_size=codec.old_meta_size,
+        older=older,
         reset="true" if reset else "false",
         ttl_ms=ttl_ms,
         rewrite="true" if rewrite else "false",

@@ -36,8 +36,9 @@ class Scored(StepResult):
 
 
 # What is read from each step's result; outside is computed from the values afterwards (the
-# parts that fired and the direction are left out: the alerts carry them).
-_LEFT_OUT = ("outside", "parts", "direction")
+# parts that fired and the direction are left out: the alerts carry them; so are the
+# resolutions of alerts, which only the worker publishes).
+_LEFT_OUT = ("outside", "parts", "direction", "resolved", "opening")
 FIELDS = tuple(f.name for f in fields(StepResult) if f.name not in _LEFT_OUT)
 _FLAGS = ("alert", "warm")
 

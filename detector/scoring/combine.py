@@ -6,13 +6,14 @@ level) or stuck reading its floor score; zero before warm-up; kept only above th
 peak of recent scores (echo suppression). A reading starts or continues an incident when it
 is out of band, stuck or off its daily pattern and scores at least ``alert_score`` (a new
 extreme inside the band raises the score but alerts nobody by itself: the band already
-allowed for it); an incident raises one alert, at its first reading.
+allowed for it); an incident raises one alert, at its first reading, and the reading that
+ends it resolves that alert (``StepResult.resolved``).
 
 The scoring state is ``SLICES`` laid end to end (``scoring_layout``). Example::
 
     >>> lay = scoring_layout(1)
-    >>> lay.size, lay.key.split(",")[:3], lay.at("daily")
-    (193, ['incident@1', 'band@1', 'likelihood@1'], slice(12, 162, None))
+    >>> lay.size, lay.key.split(",")[:3], lay.at("daily"), lay.at("opened")
+    (198, ['incident@1', 'band@1', 'likelihood@1'], slice(12, 162, None), slice(193, 198, None))
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from tcnad.detector.scoring.counts import COUNTS, _count_scale, from_count_scale
 from tcnad.detector.scoring.layout import Slice, StatsLayout
 from tcnad.detector.scoring.policy import AlertPolicy
 
-SLICES: tuple[Slice, ...] = (
+# The slices before the incident's opening reading was kept (states of 205 floats for the
+# shipped model).
+SLICES_1: tuple[Slice, ...] = (
     incident.INCIDENT,
     band.BAND,
     likelihood.LIKELIHOOD,
@@ -39,9 +42,21 @@ SLICES: tuple[Slice, ...] = (
     COUNTS,
     novelty.NOVEL,
 )
+SLICES: tuple[Slice, ...] = (
+    incident.INCIDENT,
+    band.BAND,
+    likelihood.LIKELIHOOD,
+    novelty.RANGE,
+    repeats.REPEATS,
+    daily.DAILY,
+    level.LEVEL,
+    COUNTS,
+    novelty.NOVEL,
+    incident.OPENED,
+)
 # Every list of slices a stored state may have been laid out by, oldest first; the last is
 # ``SLICES``. The first is identified by its size alone (as before slices had versions).
-KNOWN_LAYOUTS: tuple[tuple[Slice, ...], ...] = (SLICES,)
+KNOWN_LAYOUTS: tuple[tuple[Slice, ...], ...] = (SLICES_1, SLICES)
 
 
 @lru_cache(maxsize=64)
@@ -67,13 +82,15 @@ def score_batch(
     obs: F64,
     state: F64,
     times: F64 | None = None,
+    where: F64 | None = None,
 ) -> tuple[StepResult, F64]:
     """Score B observations against their pending quantiles and advance the scoring state.
 
     levels: ``(Q,)``; pending: ``(B, N, Q)`` raw quantiles forecast for this reading (NaN:
     none yet); obs: ``(B, N)``; state: ``(B, state_size(N))``; times: ``(B,)`` the readings'
-    epoch seconds (None or NaN: unknown; the daily-pattern score then stays 0). Returns the
-    scores and the new state.
+    epoch seconds (None or NaN: unknown; the daily-pattern score then stays 0); where:
+    ``(B, 2)`` the readings' partition and offset, kept with an alert so that the reading
+    resolving it can name it (None or NaN: unknown). Returns the scores and the new state.
     """
     n = obs.shape[1]
     lay = scoring_layout(n)
@@ -123,8 +140,22 @@ def score_batch(
     worthy = warm & (outside | stuck | off_pattern) & (raw >= alert_at)
     alert = incident.alerts(policy.incident, part["incident"], worthy)
     new = state.copy()
-    inc, out_run = incident.advance(part["incident"], valid, miss, worthy | (outside & ~warm))
+    incident_reading = worthy | (outside & ~warm)
+    inc, out_run = incident.advance(part["incident"], valid, miss, incident_reading)
     new[:, lay.at("incident")] = inc
+    at = np.full((len(alert), 2), np.nan) if where is None else where
+    opened, ended = incident.resolve(
+        policy.incident,
+        part["opened"],
+        part["incident"],
+        inc,
+        valid,
+        incident_reading,
+        alert,
+        at,
+        severity,
+    )
+    new[:, lay.at("opened")] = opened
     new[:, lay.at("band")] = band.calibrate(policy.band, part["band"], valid, miss, count, out_run)
     lik_new = np.concatenate([lik, echo[:, None]], axis=1)
     new[:, lay.at("likelihood")] = np.where(valid[:, None], lik_new, part["likelihood"])
@@ -151,5 +182,7 @@ def score_batch(
         warm=warm,
         parts=fired,
         direction=directions(obs, med[:, :, 0], p_each, stuck),
+        resolved=ended.resolved,
+        opening=ended.opening,
     )
     return out, new

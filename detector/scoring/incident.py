@@ -1,8 +1,11 @@
-"""Incidents: warm-up, and one alert per run of incident readings.
+"""Incidents: warm-up, one alert per run of incident readings, and its resolution.
 
 A reading is an incident reading when it is out of band, stuck or off its daily pattern
 and, once warm, scores at least ``alert_score``; an incident is a run of such readings
-less than ``cooldown`` readings apart, and it raises one alert, at its first reading.
+less than ``cooldown`` readings apart, and it raises one alert, at its first reading. The
+reading that ends it, the ``cooldown``-th reading since its last incident reading, resolves
+it (``resolve``): what ends an incident is what resolves its alert, so no later alert can
+come before the resolution of the one before.
 
 State: ``INCIDENT``, ``[readings, calm, out_run]``: readings scored against a band so far,
 readings since the last incident reading (``CALM_NEVER`` for a stream that had none) and
@@ -18,21 +21,53 @@ reading after a long calm alerts; the next one, two readings later, continues it
     [True] [[1.0, 0.0, 1.0]]
     [False] [[2.0, 1.0, 2.0]]
     [False] [[3.0, 0.0, 3.0]]
+
+State: ``OPENED``, ``[open, partition, offset, at, severity]``: whether an alert is open
+(raised and not yet resolved), where the reading that raised it was (its id's partition and
+offset; float64 holds offsets exactly below 2**53; NaN where the caller did not say), the
+readings scored before it and its severity. Example: an alert at a stream's first reading,
+at offset 1187 of partition 3, resolved by the second in-band reading after it, three
+readings in all::
+
+    >>> block = INCIDENT.fresh(1)[None, :]
+    >>> opened, where = OPENED.fresh(1)[None, :], np.array([[3.0, 1187.0]])
+    >>> for worthy in (True, False, False):
+    ...     w = np.array([worthy])
+    ...     alert = alerts(p, block, w)
+    ...     new, _ = advance(block, valid, miss, w)
+    ...     opened, res = resolve(p, opened, block, new, valid, w, alert, where, w * 1.5)
+    ...     block, where = new, where + [0.0, 1.0]
+    ...     print(alert.tolist(), res.resolved.tolist(), res.opening.tolist())
+    [True] [False] [[nan, nan, nan, nan]]
+    [False] [False] [[nan, nan, nan, nan]]
+    [False] [True] [[3.0, 1187.0, 3.0, 1.5]]
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from tcnad.detector.arrays import B8, F64
 from tcnad.detector.errors import SpecError
-from tcnad.detector.scoring.layout import Field, Slice
+from tcnad.detector.scoring.layout import NAN, Field, Slice
 
 CALM_NEVER = 1e9  # "calm" of a stream that never left its band
 INCIDENT = Slice(
     "incident", 1, (Field("readings"), Field("calm", fresh=CALM_NEVER), Field("out_run"))
+)
+OPENED = Slice(
+    "opened",
+    1,
+    (
+        Field("open"),
+        Field("partition", fresh=NAN),
+        Field("offset", fresh=NAN),
+        Field("at"),
+        Field("severity"),
+    ),
 )
 
 
@@ -77,3 +112,50 @@ def advance(block: F64, valid: B8, miss: B8, incident: B8) -> tuple[F64, F64]:
     new_run = np.where(miss.any(axis=1), run + 1.0, 0.0)
     out["out_run"][:] = np.where(valid, new_run, run)
     return new, new_run
+
+
+class Resolution(NamedTuple):
+    """What ``resolve`` says of B readings: ``resolved`` ``(B,)``, the reading resolves an
+    open alert; ``opening`` ``(B, 4)``, that alert's partition, offset, the readings scored
+    from it to this one, both included, and its severity (NaN where nothing is resolved)."""
+
+    resolved: B8
+    opening: F64
+
+
+def resolve(
+    policy: IncidentPolicy,
+    opened: F64,
+    block: F64,
+    new_block: F64,
+    valid: B8,
+    incident: B8,
+    alert: B8,
+    where: F64,
+    severity: F64,
+) -> tuple[F64, Resolution]:
+    """The ``OPENED`` slice after one reading and the alerts it resolves.
+
+    opened: ``(B, 5)``; block, new_block: the ``INCIDENT`` slice before and after the
+    reading; valid, incident, alert: ``(B,)`` as for ``advance`` and from ``alerts``; where:
+    ``(B, 2)`` the reading's partition and offset (NaN: unknown); severity: ``(B,)``. An
+    open alert is resolved by the scored reading that brings the readings since the last
+    incident reading to ``cooldown``, or by a new alert (only where ``cooldown`` is 0 or
+    was lowered)."""
+    old = OPENED.split(opened, 0)
+    before = INCIDENT.split(block, 0)["readings"]
+    after = INCIDENT.split(new_block, 0)
+    is_open = old["open"] > 0.5
+    calm_enough = ~incident & (after["calm"] >= policy.cooldown)
+    resolved: B8 = is_open & valid & (alert | calm_enough)
+    seen = after["readings"] - old["at"]
+    opening = np.stack([old["partition"], old["offset"], seen, old["severity"]], axis=1)
+    opening = np.where(resolved[:, None], opening, NAN)
+    new = opened.copy()
+    out = OPENED.split(new, 0)
+    out["open"][:] = np.where(alert, 1.0, np.where(resolved, 0.0, old["open"]))
+    out["partition"][:] = np.where(alert, where[:, 0], old["partition"])
+    out["offset"][:] = np.where(alert, where[:, 1], old["offset"])
+    out["at"][:] = np.where(alert, before, old["at"])
+    out["severity"][:] = np.where(alert, severity, old["severity"])
+    return new, Resolution(resolved, opening)

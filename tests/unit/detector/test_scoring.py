@@ -19,6 +19,7 @@ from tcnad.detector.scoring import (
     level_size,
     new_state,
     score_batch,
+    scoring_layout,
     season_size,
     state_size,
     tail_probability,
@@ -205,12 +206,13 @@ def test_state_layout() -> None:
     bins = SEASON_BINS
     assert season_size(2) == 2 + bins + 8 + 4 * bins
     assert level_size(2) == LEVEL_WINDOW * 2 + 1 + 4 + 2
-    assert state_size(2) == 16 + season_size(2) + level_size(2) + 2 + 1
+    assert state_size(2) == 16 + season_size(2) + level_size(2) + 2 + 1 + 5
     st = new_state(2, batch=3)
     # [count, calm, run, log_scale x2, s_mean, s_var, echo, low x2, high x2, last x2,
     #  repeats, longest | last time, interval, bin counts, recent x2, size x2, mean x2,
     #  spread x2, bin levels, bin spreads | recent readings, seen, level low x2, level
-    #  high x2, last new level, level beyond | count x2, novel]
+    #  high x2, last new level, level beyond | count x2, novel | open, partition, offset,
+    #  at, severity]
     assert st.shape == (3, state_size(2))
     level = st[:, 16 + season_size(2) : 16 + season_size(2) + level_size(2)]
     w = LEVEL_WINDOW * 2
@@ -218,7 +220,8 @@ def test_state_layout() -> None:
     assert (level[:, w + 5] == -1.0).all() and (level[:, w + 6] == 0.0).all()
     assert (st[:, 5:7] == 1.0).all() and (st[:, 7] == 0.0).all() and np.isnan(st[:, 8:14]).all()
     assert (st[:, 14:16] == 0.0).all()
-    assert (st[:, -3:-1] == 1.0).all() and (st[:, -1] == 0.0).all()
+    assert (st[:, -8:-6] == 1.0).all() and (st[:, -6] == 0.0).all()
+    assert (st[:, -5] == 0.0).all() and np.isnan(st[:, -4:-2]).all() and (st[:, -2:] == 0).all()
     season = st[:, 16 : 16 + season_size(2)]
     assert np.isnan(season[:, :2]).all() and (season[:, 2 : 2 + bins] == 0.0).all()
     scalars = season[:, 2 + bins : 2 + bins + 8]
@@ -387,7 +390,7 @@ def test_counts_are_scored_on_the_square_root_scale_until_a_fraction_arrives() -
         assert np.allclose(out.lower[:, 0], quantiles[0]) and np.allclose(
             out.upper[:, 0], quantiles[-1]
         )
-    assert list(state[:, -2]) == [1.0, 0.0]
+    assert list(state[:, scoring_layout(1).field("counts", "is_count")][:, 0]) == [1.0, 0.0]
     # Its range is back on its own scale, exactly; its daily profile started afresh.
     low, high = state[:, 7], state[:, 8]
     assert low[1] == obs[:, 1].min() and high[1] == obs[:, 1].max()
@@ -416,7 +419,7 @@ def test_the_count_flag_is_per_value_in_a_stream_of_several() -> None:
     for t in range(200):
         out, state = score_batch(policy, LEVELS, pending, obs[t][None, :], state)
         assert np.allclose(out.lower[0], quantiles[0]) and np.allclose(out.upper[0], quantiles[-1])
-    assert list(state[0, -3:-1]) == [1.0, 0.0]
+    assert list(state[0, scoring_layout(2).field("counts", "is_count")]) == [1.0, 0.0]
     lo_at = 6 + 2  # 6 + N: the range's lows, then its highs
     low, high = state[0, lo_at : lo_at + 2], state[0, lo_at + 2 : lo_at + 4]
     assert low[0] == pytest.approx(count_scale_of(obs[:, 0].min()))

@@ -50,13 +50,18 @@ def test_the_layout_puts_the_slices_end_to_end_with_their_fields() -> None:
     stops = [lay.at(s.name).stop for s in scoring.SLICES]
     assert starts[0] == 0 and starts[1:] == stops[:-1] and stops[-1] == lay.size
     assert (
-        lay.size == scoring.state_size(2) == 16 + scoring.season_size(2) + scoring.level_size(2) + 3
+        lay.size
+        == scoring.state_size(2)
+        == 16 + scoring.season_size(2) + scoring.level_size(2) + 3 + 5
     )
     assert lay.field("band", "log_scale") == slice(3, 5)
     assert lay.field("range", "high") == slice(10, 12)
-    assert lay.at("novel") == slice(lay.size - 1, lay.size)
+    assert lay.at("novel") == slice(lay.size - 6, lay.size - 5)
+    assert lay.at("opened") == slice(lay.size - 5, lay.size)
     fresh = new_state(2)[0]
     assert fresh[lay.field("incident", "calm")][0] == scoring.CALM_NEVER
+    assert fresh[lay.field("opened", "open")][0] == 0.0
+    assert np.isnan(fresh[lay.field("opened", "offset")]).all()
     assert np.isnan(fresh[lay.field("repeats", "last")]).all()
     assert (fresh[lay.field("counts", "is_count")] == 1.0).all()
     assert lay.fingerprint != StatsLayout(scoring.SLICES, 3).fingerprint

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 import pytest
 
+from tcnad.detector.engine import detector_layout, stats_layout
+from tcnad.detector.spec import TCNSpec
 from tcnad.detector.state import StateLayout
 from tcnad.state import IncompatibleState, InvalidUpdate, StateCodec
 from tcnad.state.base import StoreStats
@@ -30,6 +32,7 @@ from tests.state_fixtures import (
     inconsistencies,
     position_at,
     reference_layout,
+    stats_at,
     synthetic_update,
 )
 
@@ -212,6 +215,49 @@ class CacheStoreContract:
         assert new_meta is not None and new_meta.startswith(codec.header)
 
     @pytest.mark.parametrize("policy", ["reset", "error"])
+    @pytest.mark.parametrize("version", [FORMAT_VERSION, 1])
+    async def test_a_state_of_the_previous_stats_layout_is_migrated_and_saved_in_the_new(
+        self, backend: Backend, policy: str, version: int
+    ) -> None:
+        """A stream stored by a worker of the previous stats layout (the shipped model's 205
+        floats, before the open alert's slice): loaded migrated (its stats kept, the new
+        slice fresh), saved from its step (not fenced, not reset) and stored in the new
+        layout; a stale save is still fenced and changes nothing."""
+        spec = TCNSpec()  # one value, 9 quantiles: the shipped model's stats
+        new = dataclasses.replace(
+            detector_layout(spec, LAYOUT.model_id), ring_shapes=LAYOUT.ring_shapes
+        )
+        old = StateLayout(LAYOUT.ring_shapes, 205, LAYOUT.model_id)  # as today's workers write
+        assert new.stats_size == 210 and [o.stats_size for o in new.older] == [205]
+        await advance_to_layout(backend.make(old), old, "s", [2, 4])
+        meta, rings = await backend.raw("s")
+        assert meta is not None and rings is not None
+        if version == 1:  # a format 1 state of the previous layout: no source
+            head = len(StateCodec(old).header)
+            meta = StateCodec(old).old_header + meta[head : head + 24] + meta[head + 32 :]
+            await backend.plant("s", meta, rings)
+        store = backend.make(new, on_incompatible=policy)
+        loaded = await store.load(["s"])
+        assert loaded.reset == [] and store.stats.resets == 0
+        record = loaded.records["s"]
+        assert record.state.step == 4 and (record.offset, record.timestamp) == position_at(4)
+        fresh = stats_layout(spec).fresh()[0]
+        assert np.array_equal(record.state.stats[:205], stats_at(old, "s", 4))
+        assert np.array_equal(record.state.stats[205:], fresh[205:], equal_nan=True)
+        for got, want in zip(record.state.rings, expected_state(old, "s", 4).rings, strict=True):
+            assert np.array_equal(got, want)
+        assert (await store.save([synthetic_update(new, "s", 3, 6)])).fenced == ["s"]
+        assert await backend.raw("s") == (meta, rings)
+        assert (await store.save([synthetic_update(new, "s", 4, 6)])).saved == ["s"]
+        stored, _ = await backend.raw("s")
+        assert stored is not None and stored.startswith(StateCodec(new).header)
+        assert len(stored) == StateCodec(new).meta_size
+        record = (await store.load(["s"])).records["s"]
+        assert record.state.step == 6 and inconsistencies(new, record) == []
+        assert (await store.save([synthetic_update(new, "s", 6, 7)])).saved == ["s"]
+        assert (await backend.make(old).load(["s"])).reset == ["s"]  # no way back
+
+    @pytest.mark.parametrize("policy", ["reset", "error"])
     async def test_other_format_version_and_corrupt_meta(self, backend: Backend, policy: str):
         codec = StateCodec(LAYOUT)
         meta = codec.encode_meta(3, 10, 1.0, np.zeros(LAYOUT.stats_size))
@@ -279,6 +325,15 @@ class CacheStoreContract:
         result = await store.load(streams)
         assert _added(trips, trips_by_node(store)) == {n: 2 for n in trips}
         assert len(result.records) == 3000
+
+
+async def advance_to_layout(store: Store, layout: StateLayout, stream: str, steps: list[int]):
+    """``advance_to`` for a synthetic stream of ``layout``."""
+    since = 0
+    for step in steps:
+        result = await store.save([synthetic_update(layout, stream, since, step)])
+        assert result.saved == [stream], result
+        since = step
 
 
 def trips_by_node(store: Store) -> dict[str, int]:
