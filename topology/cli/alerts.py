@@ -2,8 +2,9 @@
 
 Reads every partition of the alerts topic without joining a consumer group, so it never
 takes partitions from anyone. Ctrl-C or SIGTERM ends it with status 0, as do ``--max`` and
-``--timeout``. A record that is not a valid alert is reported on stderr and skipped.
-``--save FILE`` also writes each alert shown to FILE as one JSON line.
+``--timeout``. A resolved record (the end of an alert's incident) is printed too, but only
+alerts count towards ``--max``. A record that is neither is reported on stderr and skipped.
+``--save FILE`` also writes each record shown to FILE as one JSON line.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pydantic import ValidationError
 
 from tcnad.topology.cli.main import settings_from
 from tcnad.topology.kafka_io import KafkaIOError, tail, topic_partitions
-from tcnad.topology.wire.schemas import Alert
+from tcnad.topology.wire.schemas import Alert, Resolved, parse_alert_record
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--bootstrap", default=None, help="Kafka bootstrap servers (env TCNAD_KAFKA_BOOTSTRAP)"
     )
     p.add_argument("--topic", default=None, help="alerts topic (env TCNAD_ALERTS_TOPIC)")
-    p.add_argument("--json", action="store_true", help="print each alert as one JSON line")
+    p.add_argument("--json", action="store_true", help="print each record as one JSON line")
     p.add_argument(
         "--from-beginning", action="store_true", help="start at the oldest alert instead of now"
     )
@@ -61,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         type=Path,
         default=None,
         metavar="FILE",
-        help="also write each alert shown to FILE (replaced), one JSON line each",
+        help="also write each record shown to FILE (replaced), one JSON line each",
     )
     p.set_defaults(func=_run)
 
@@ -121,6 +122,11 @@ def format_alert(alert: Alert) -> str:
         f"median={_vec(alert.median)}  severity={_num(alert.severity)}  "
         f"tail_p={alert.tail_prob:.2e}  score={_num(alert.score)}  id={alert.id}"
     )
+
+
+def format_resolved(done: Resolved) -> str:
+    """One human-readable line: time, stream, the incident's alert id and its length."""
+    return f"{_when(done.ts)}  {done.stream}  resolved after {done.readings} readings  id={done.id}"
 
 
 async def _wait_for_topic(args: argparse.Namespace, stop: asyncio.Event, deadline: float) -> bool:
@@ -191,9 +197,10 @@ def _open_save(path: Path | None) -> IO[str] | None:
 def _show(
     value: bytes | None, partition: int, offset: int, as_json: bool, save: IO[str] | None = None
 ) -> int:
-    """Print one alert record; 1 if it was an alert, 0 if it was skipped."""
+    """Print one record of the alerts topic, an alert or a resolved record; 1 if it was an
+    alert (what ``--max`` counts), 0 if it was a resolved record or skipped."""
     try:
-        alert = Alert.model_validate_json(value or b"")
+        alert = parse_alert_record(value or b"")
     except ValidationError as exc:
         first = exc.errors()[0]
         print(
@@ -203,7 +210,8 @@ def _show(
             flush=True,
         )
         return 0
-    print(alert.model_dump_json() if as_json else format_alert(alert))
+    line = format_resolved(alert) if isinstance(alert, Resolved) else format_alert(alert)
+    print(alert.model_dump_json() if as_json else line)
     if save is not None:
         save.write(alert.model_dump_json() + "\n")
-    return 1
+    return 0 if isinstance(alert, Resolved) else 1

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import tomllib
 
 from tcnad.detector.errors import DetectorError
-from tcnad.topology.wire.schemas import Alert
+from tcnad.topology.wire.schemas import Alert, Resolved
 
 __all__ = [
     "FORMATS",
@@ -72,8 +72,10 @@ class Webhook:
     timeout_s: float = 5.0
     headers: tuple[tuple[str, str], ...] = ()
 
-    def wants(self, alert: Alert) -> bool:
-        """True when ``alert`` is routed here (a NaN severity passes only a minimum of 0)."""
+    def wants(self, alert: Alert | Resolved) -> bool:
+        """True when ``alert`` is routed here (a NaN severity passes only a minimum of 0). A
+        resolved record carries its alert's severity and stream, so it goes where its alert
+        went."""
         if self.min_severity > 0 and not alert.severity >= self.min_severity:
             return False
         return any(fnmatchcase(alert.stream, pattern) for pattern in self.streams)
@@ -106,7 +108,7 @@ class NotifyConfig:
     retry: Retry = field(default_factory=Retry)
     dedupe: int = 100_000
 
-    def routes(self, alert: Alert) -> list[Webhook]:
+    def routes(self, alert: Alert | Resolved) -> list[Webhook]:
         """The webhooks ``alert`` goes to, in configuration order."""
         return [w for w in self.webhooks if w.wants(alert)]
 

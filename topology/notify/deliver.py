@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from tcnad.detector.errors import DetectorError
 from tcnad.topology.notify.config import NotifyConfig, Webhook
 from tcnad.topology.notify.payloads import render
-from tcnad.topology.wire.schemas import Alert
+from tcnad.topology.wire.schemas import Alert, Resolved
 
 __all__ = [
     "Dedupe",
@@ -114,7 +114,8 @@ class Stats:
     rejected: int = 0  # POSTs refused for good (4xx)
     duplicates: int = 0  # alerts dropped because their id was already delivered
     unrouted: int = 0  # alerts no webhook wants
-    invalid: int = 0  # records that were not alerts
+    invalid: int = 0  # records that were neither alerts nor resolved records
+    resolved: int = 0  # resolved records among those delivered
 
 
 Post = Callable[[Webhook, bytes], Awaitable[None]]
@@ -135,25 +136,29 @@ class Sender:
         self._post = post
         self._stop = stop or asyncio.Event()
 
-    async def deliver(self, alert: Alert) -> bool:
-        """Deliver ``alert``; False when it was a duplicate or routed nowhere. Raises
-        ``DeliveryError`` when a webhook failed every try."""
-        if alert.id in self.dedupe:
+    async def deliver(self, alert: Alert | Resolved) -> bool:
+        """Deliver ``alert`` (an alert or the resolved record of one); False when it was a
+        duplicate or routed nowhere. Raises ``DeliveryError`` when a webhook failed every
+        try."""
+        key = alert.id if isinstance(alert, Alert) else f"resolved:{alert.id}"
+        if key in self.dedupe:
             self.stats.duplicates += 1
-            logger.debug("alert %s already delivered; dropped", alert.id)
+            logger.debug("%s %s already delivered; dropped", alert.kind, alert.id)
             return False
         webhooks = self.config.routes(alert)
         if not webhooks:
             self.stats.unrouted += 1
-            self.dedupe.add(alert.id)
+            self.dedupe.add(key)
             return False
         for webhook in webhooks:
             await self._send(webhook, alert)
-        self.dedupe.add(alert.id)
+        self.dedupe.add(key)
         self.stats.delivered += 1
+        if isinstance(alert, Resolved):
+            self.stats.resolved += 1
         return True
 
-    async def _send(self, webhook: Webhook, alert: Alert) -> None:
+    async def _send(self, webhook: Webhook, alert: Alert | Resolved) -> None:
         body = render(webhook.format, alert)
         retry = self.config.retry
         for attempt in range(1, retry.attempts + 1):

@@ -1,11 +1,12 @@
-"""The bodies ``tcnad notify`` POSTs, one per alert and webhook format.
+"""The bodies ``tcnad notify`` POSTs, one per alert (or resolved record) and webhook format.
 
-- ``json``: the alert record itself, exactly as on the alerts topic (docs/wire.md).
+- ``json``: the record itself, exactly as on the alerts topic (docs/wire.md).
 - ``alertmanager``: a one-element array in the shape of Alertmanager's
   ``POST /api/v2/alerts`` (``labels``, ``annotations``, ``startsAt``); label values are
   strings, ``alert_id`` makes each incident its own Alertmanager alert, and the label
   ``severity`` is ``critical`` from ``CRITICAL_SEVERITY`` band widths outside the band,
-  else ``warning``.
+  else ``warning``. A resolved record has the same labels as its alert and ``endsAt``, the
+  time of the reading that ended the incident, which resolves that Alertmanager alert.
 - ``slack``: ``{"text": ...}``, one line of Slack mrkdwn, which Slack's incoming webhooks
   and the Slack-compatible ones (Mattermost, Rocket.Chat) accept.
 """
@@ -17,7 +18,7 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
-from tcnad.topology.wire.schemas import Alert
+from tcnad.topology.wire.schemas import Alert, Resolved
 
 __all__ = [
     "ALERTNAME",
@@ -25,6 +26,7 @@ __all__ = [
     "alertmanager_payload",
     "json_payload",
     "render",
+    "resolved_summary",
     "slack_payload",
     "summary",
 ]
@@ -75,21 +77,38 @@ def summary(alert: Alert) -> str:
     )
 
 
-def json_payload(alert: Alert) -> bytes:
-    """The alert record (NaN written as null, as the worker writes it)."""
+def resolved_summary(done: Resolved) -> str:
+    """One plain line: stream, how long the incident lasted, when it ended."""
+    return (
+        f"{done.stream}: back inside its band, incident resolved after {done.readings} "
+        f"readings at {_when(done.ts)}"
+    )
+
+
+def json_payload(alert: Alert | Resolved) -> bytes:
+    """The record (NaN written as null, as the worker writes it)."""
     return alert.to_bytes()
 
 
-def alertmanager_payload(alert: Alert) -> bytes:
-    """``[alert]`` as Alertmanager's API v2 takes it."""
+def _labels(alert: Alert | Resolved) -> dict[str, str]:
+    """An Alertmanager alert's identity: the same for an alert and its resolved record."""
     level = "critical" if alert.severity >= CRITICAL_SEVERITY else "warning"
-    labels = {
+    return {
         "alertname": ALERTNAME,
         "stream": alert.stream,
         "severity": level,
         "alert_id": alert.id,
         "model_id": alert.model_id,
     }
+
+
+def alertmanager_payload(alert: Alert | Resolved) -> bytes:
+    """``[alert]`` as Alertmanager's API v2 takes it (a resolved one with ``endsAt``)."""
+    labels = _labels(alert)
+    if isinstance(alert, Resolved):
+        notes = {"summary": resolved_summary(alert), "readings": str(alert.readings)}
+        ended = [{"labels": labels, "annotations": notes, "endsAt": _when(alert.ts)}]
+        return json.dumps(ended, ensure_ascii=False).encode()
     annotations = {
         "summary": summary(alert),
         "value": _vec(alert.value),
@@ -108,21 +127,25 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_payload(alert: Alert) -> bytes:
+def slack_payload(alert: Alert | Resolved) -> bytes:
     """``{"text": ...}``: one line of mrkdwn with the stream in code style (``&``, ``<``
     and ``>`` escaped as Slack asks)."""
+    if isinstance(alert, Resolved):
+        rest = resolved_summary(alert)[len(alert.stream) + 1 :]
+        text = f":white_check_mark: *tcnad resolved* `{alert.stream}`:{rest} (id `{alert.id}`)"
+        return json.dumps({"text": _slack_escape(text)}, ensure_ascii=False).encode()
     rest = summary(alert)[len(alert.stream) + 1 :]
     text = f":rotating_light: *tcnad alert* `{alert.stream}`:{rest} (id `{alert.id}`)"
     return json.dumps({"text": _slack_escape(text)}, ensure_ascii=False).encode()
 
 
-_RENDER: dict[str, Callable[[Alert], bytes]] = {
+_RENDER: dict[str, Callable[[Alert | Resolved], bytes]] = {
     "json": json_payload,
     "alertmanager": alertmanager_payload,
     "slack": slack_payload,
 }
 
 
-def render(fmt: str, alert: Alert) -> bytes:
+def render(fmt: str, alert: Alert | Resolved) -> bytes:
     """The body for a webhook of format ``fmt`` (one of ``config.FORMATS``)."""
     return _RENDER[fmt](alert)

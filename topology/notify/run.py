@@ -24,7 +24,7 @@ from tcnad.topology.kafka_io import KafkaIOError, client_options
 from tcnad.topology.notify.config import NotifyConfig
 from tcnad.topology.notify.deliver import Post, Sender, Stats, http_post
 from tcnad.topology.security import KafkaSecurity
-from tcnad.topology.wire.schemas import Alert
+from tcnad.topology.wire.schemas import Alert, Resolved, parse_alert_record
 
 __all__ = ["DEFAULT_GROUP", "run_notify"]
 
@@ -34,9 +34,9 @@ DEFAULT_GROUP = "tcnad-notify"
 _POLL_MS = 200
 
 
-def _alert(record: ConsumerRecord[bytes, bytes]) -> Alert | None:
+def _alert(record: ConsumerRecord[bytes, bytes]) -> Alert | Resolved | None:
     try:
-        return Alert.model_validate_json(record.value or b"")
+        return parse_alert_record(record.value or b"")
     except ValidationError as exc:
         first = exc.errors()[0]
         logger.warning(

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from tcnad.topology.kafka_io import KafkaIOError, tail, topic_partitions
 from tcnad.topology.security import KafkaSecurity
 from tcnad.topology.ui.board import Board
-from tcnad.topology.wire.schemas import Alert, ScoreRecord
+from tcnad.topology.wire.schemas import Resolved, ScoreRecord, parse_alert_record
 
 __all__ = ["Feed", "apply_alert", "apply_score", "follow"]
 
@@ -51,12 +51,15 @@ def apply_score(board: Board, value: bytes | None) -> bool:
 
 
 def apply_alert(board: Board, value: bytes | None) -> bool:
-    """Add one alert's bytes to ``board``; False if it is not a valid one."""
+    """Add one alert's bytes to ``board``; False if it is not a valid one. A resolved record
+    (the end of an alert's incident) is valid and left out: the board shows alerts."""
     try:
-        alert = Alert.model_validate_json(value or b"")
+        alert = parse_alert_record(value or b"")
         raw = json.loads(value or b"")
     except (ValidationError, ValueError):
         return False
+    if isinstance(alert, Resolved):
+        return True
     board.add_alert(alert, raw if isinstance(raw, dict) else None)
     return True
 

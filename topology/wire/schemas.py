@@ -38,6 +38,7 @@ __all__ = [
     "Alert",
     "DeadLetter",
     "Reading",
+    "Resolved",
     "ScoreRecord",
     "WireError",
     "alert_id",
@@ -45,6 +46,7 @@ __all__ = [
     "encode_reading",
     "in_bounds",
     "is_stream_id",
+    "parse_alert_record",
     "parse_ts",
     "parse_values",
     "plain_values",
@@ -273,8 +275,10 @@ class Alert(_Output):
     parts of the score that fired, with their scores, strongest first (``band``,
     ``novelty``, ``level``, ``repeats``, ``daily``); direction: the reading lay ``above`` or
     ``below`` its band's median, or was a stuck value (``flat``). Both are absent (``{}``,
-    null) in alerts of older workers."""
+    null) in alerts of older workers. kind: always ``alert`` (absent in alerts of older
+    workers, read as ``alert``), telling an alert from a ``Resolved`` on the alerts topic."""
 
+    kind: Literal["alert"] = "alert"
     id: str
     stream: str
     ts: float
@@ -294,6 +298,40 @@ class Alert(_Output):
     _nulls = field_validator(
         "value", "lower", "median", "upper", "severity", "tail_prob", "score", mode="before"
     )(_nan_for_null)
+
+
+class Resolved(_Output):
+    """The end of an incident, on the alerts topic after its alert: the stream has been
+    back inside its band for ``cooldown`` scored readings. ``id`` is the id of the alert
+    that opened the incident; ``ts``, ``partition`` and ``offset`` are those of the reading
+    that ended it; ``readings``: readings scored from the alert's reading to this one, both
+    included; ``severity``: the alert's (so a resolution is routed as its alert was).
+    Deterministic, like an alert's: a replay writes the same record."""
+
+    kind: Literal["resolved"] = "resolved"
+    id: str
+    stream: str
+    ts: float
+    readings: int
+    severity: float
+    model_id: str
+    partition: int
+    offset: int
+
+    _nulls = field_validator("severity", mode="before")(_nan_for_null)
+
+
+def parse_alert_record(data: bytes | str) -> Alert | Resolved:
+    """A record of the alerts topic: a ``Resolved`` where ``kind`` is ``resolved``, else an
+    ``Alert`` (records without ``kind`` are alerts). Raises pydantic's ``ValidationError``
+    (``ValueError``) for anything else."""
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and obj.get("kind") == "resolved":
+        return Resolved.model_validate_json(data)
+    return Alert.model_validate_json(data)
 
 
 class ScoreRecord(_Output):

@@ -1,4 +1,5 @@
-"""Stepping a batch in rounds and turning step results into alert and score messages.
+"""Stepping a batch in rounds and turning step results into alert, resolved and score
+messages.
 
 A batch may hold several readings of one stream, but ``Detector.step`` takes each slot at
 most once per call: round ``r`` steps the ``r``-th reading of every stream that has one.
@@ -7,6 +8,7 @@ Streams are sorted by their reading count, longest first, so round ``r`` is a pr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +19,7 @@ import numpy.typing as npt
 from tcnad.detector.engine import StreamDetector
 from tcnad.detector.result import StepResult
 from tcnad.topology.wire.decode import Decoded
-from tcnad.topology.wire.schemas import Alert, ScoreRecord, alert_id
+from tcnad.topology.wire.schemas import Alert, Resolved, ScoreRecord, alert_id
 from tcnad.topology.worker.batch import OutMessage
 from tcnad.topology.worker.hotcache import HotEntry
 
@@ -48,7 +50,8 @@ class RoundResults:
 
 
 def step_rounds(detector: StreamDetector, plan: StepPlan) -> RoundResults:
-    """Step every planned reading; one ``Detector.step`` call per round."""
+    """Step every planned reading; one ``Detector.step`` call per round, with each reading's
+    partition and offset (what an alert's id is made of, kept until the alert resolves)."""
     lengths = np.fromiter((len(x) for x in plan.items), dtype=np.int64, count=len(plan.items))
     order = np.argsort(-lengths, kind="stable")
     if not len(order):
@@ -62,7 +65,11 @@ def step_rounds(detector: StreamDetector, plan: StepPlan) -> RoundResults:
         n = int(np.count_nonzero(sorted_len > r))
         values = np.array([items[i][r].reading.values for i in range(n)], dtype=np.float64)
         times = np.fromiter((items[i][r].reading.ts for i in range(n)), np.float64, count=n)
-        rounds.append(detector.step(slots[:n], values.reshape(n, width), times))
+        where = np.array(
+            [(items[i][r].record.partition, items[i][r].record.offset) for i in range(n)],
+            dtype=np.float64,
+        ).reshape(n, 2)
+        rounds.append(detector.step(slots[:n], values.reshape(n, width), times, where))
     return RoundResults(order, rounds)
 
 
@@ -79,15 +86,49 @@ def _why(res: Any, i: int) -> dict[str, Any]:
     return {"reason": reasons, "direction": res.direction_of(i)}
 
 
+def _resolved(res: Any, i: int, d: Decoded, model_id: str) -> Resolved | None:
+    """The resolved record of row ``i`` where its step result resolves an alert whose
+    reading it knows (None elsewhere, and from a result that does not say)."""
+    flags = getattr(res, "resolved", None)
+    if flags is None or i >= len(flags) or not flags[i]:
+        return None
+    partition, offset, readings, severity = (float(x) for x in res.opening[i])
+    if not (math.isfinite(partition) and math.isfinite(offset)):
+        return None  # an alert raised without its position: nothing to name
+    rec, rd = d.record, d.reading
+    return Resolved(
+        id=alert_id(rd.stream, int(partition), int(offset)),
+        stream=rd.stream,
+        ts=rd.ts,
+        readings=int(readings),
+        severity=severity,
+        model_id=model_id,
+        partition=rec.partition,
+        offset=rec.offset,
+    )
+
+
 def build_alerts(
     plan: StepPlan, results: RoundResults, topic: str, model_id: str
 ) -> list[OutMessage]:
-    """One alert message per reading whose step result says ``alert``; key = stream id."""
+    """One alert message per reading whose step result says ``alert`` and one resolved
+    message per reading that resolves an alert (before the alert where a reading does both),
+    in each stream's reading order; key = stream id."""
     out: list[OutMessage] = []
     for r, res in enumerate(results.rounds):
-        for i in (int(x) for x in np.flatnonzero(np.asarray(res.alert))):
+        alerts = np.asarray(res.alert)
+        flags = np.asarray(getattr(res, "resolved", np.zeros(0, dtype=np.bool_)))
+        rows = alerts.copy()
+        if flags.shape == alerts.shape:
+            rows |= flags
+        for i in (int(x) for x in np.flatnonzero(rows)):
             d = plan.items[int(results.order[i])][r]
             rec, rd = d.record, d.reading
+            done = _resolved(res, i, d, model_id)
+            if done is not None:
+                out.append(OutMessage(topic, rd.stream.encode(), done.to_bytes()))
+            if not alerts[i]:
+                continue
             alert = Alert(
                 id=alert_id(rd.stream, rec.partition, rec.offset),
                 stream=rd.stream,

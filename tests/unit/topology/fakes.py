@@ -89,6 +89,7 @@ class FakeDetector:
         slots: npt.NDArray[np.int64],
         values: npt.NDArray[np.float64],
         times: npt.NDArray[np.float64] | None = None,
+        where: npt.NDArray[np.float64] | None = None,
     ) -> FakeResult:
         assert len(set(slots.tolist())) == len(slots), "a slot twice in one step"
         assert values.shape == (len(slots), 1)
