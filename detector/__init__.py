@@ -7,13 +7,52 @@ the reading against the band forecast for it, normalise, step, forecast the next
 Nothing here talks to Kafka or Redis.
 """
 
-from tcnad.detector.checkpoint import load_checkpoint, save_checkpoint
-from tcnad.detector.engine import Detector, StepInputError, StreamDetector
-from tcnad.detector.errors import CheckpointError, DetectorError, SpecError
-from tcnad.detector.result import StepResult
-from tcnad.detector.scoring import AlertPolicy
-from tcnad.detector.spec import TCNSpec
-from tcnad.detector.state import StateDelta, StateLayout, StreamState
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tcnad.detector.checkpoint import load_checkpoint, save_checkpoint
+    from tcnad.detector.engine import Detector, StepInputError, StreamDetector
+    from tcnad.detector.errors import CheckpointError, DetectorError, SpecError
+    from tcnad.detector.result import StepResult
+    from tcnad.detector.scoring import AlertPolicy
+    from tcnad.detector.spec import TCNSpec
+    from tcnad.detector.state import StateDelta, StateLayout, StreamState
+
+# The names below load on first use (PEP 562), so that importing a light module of the
+# package (errors, spec, state) does not import torch: every tcnad command imports some.
+_MODULE_OF = {
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "Detector": "engine",
+    "StepInputError": "engine",
+    "StreamDetector": "engine",
+    "CheckpointError": "errors",
+    "DetectorError": "errors",
+    "SpecError": "errors",
+    "StepResult": "result",
+    "AlertPolicy": "scoring",
+    "TCNSpec": "spec",
+    "StateDelta": "state",
+    "StateLayout": "state",
+    "StreamState": "state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MODULE_OF))
+
 
 __all__ = [
     "AlertPolicy",

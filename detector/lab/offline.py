@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tcnad.detector.arrays import B8, F64
-from tcnad.detector.engine import StreamDetector
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.lab.series import Series, epoch_seconds
 from tcnad.detector.result import StepResult
+
+if TYPE_CHECKING:  # the engine imports torch; scoring is handed one
+    from tcnad.detector.engine import StreamDetector
 
 
 @dataclass(frozen=True)

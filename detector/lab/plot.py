@@ -16,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from tcnad.detector.arrays import F64
 from tcnad.detector.errors import DetectorError
@@ -101,6 +99,9 @@ def plot_trace(
     starts = envelope(n)
     x = np.asarray(t)[starts] if n else np.asarray(t)
     binned = len(starts) < n
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # slow to import: only here
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(14, 6))
     FigureCanvasAgg(fig)  # render off-screen, independent of any pyplot backend
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})

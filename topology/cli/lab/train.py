@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from tcnad.detector.errors import DetectorError
-from tcnad.detector.lab.train import TrainConfig, TrainingDataError, train
 from tcnad.detector.spec import DEFAULT_QUANTILES, TCNSpec
 from tcnad.topology.cli.options import add_skip_bad_rows
+
+if TYPE_CHECKING:
+    from tcnad.detector.lab.train import TrainConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -136,6 +139,8 @@ def _add_schedule(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
+    from tcnad.detector.lab.train import TrainConfig  # imports torch: only when training
+
     spec = TCNSpec(
         n_inputs=args.n_inputs,
         channels=args.channels,
@@ -165,6 +170,8 @@ def _config(args: argparse.Namespace) -> TrainConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from tcnad.detector.lab.train import TrainingDataError, train
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         meta = train(_config(args))
