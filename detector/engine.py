@@ -183,7 +183,8 @@ class Detector:
         return self.pool.device
 
     def _fresh_stats(self) -> F64:
-        return self.stats_layout.fresh()[0]
+        fresh: F64 = self.stats_layout.fresh()[0]
+        return fresh
 
     def new_state(self) -> StreamState:
         """State of a stream never seen: step 0, zero rings, fresh statistics."""

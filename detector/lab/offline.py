@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -77,7 +77,7 @@ def _run_group(
             on_step(int(n_active[t]))
     scored = []
     for k, s in enumerate(group):
-        got = {f: out[f][k, : lengths[k]].copy() for f in FIELDS}
+        got: dict[str, Any] = {f: out[f][k, : lengths[k]].copy() for f in FIELDS}
         outside = _outside(s.values, got["lower"], got["upper"])
         scored.append(Scored(series=s, outside=outside, **got))
     return scored

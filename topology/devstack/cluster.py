@@ -130,16 +130,16 @@ class RedisClusterStack(_StartStop):
     def _form(self, timeout_s: float) -> None:
         clients = [n.client() for n in self.nodes]
         try:
-            ids = [str(c.execute_command("CLUSTER", "MYID")) for c in clients]
+            ids = [str(_cluster(c, "MYID")) for c in clients]
             share = SLOTS // self.n_masters
             for m in range(self.n_masters):
                 high = SLOTS if m == self.n_masters - 1 else (m + 1) * share
-                clients[m].execute_command("CLUSTER", "ADDSLOTS", *range(m * share, high))
+                _cluster(clients[m], "ADDSLOTS", *range(m * share, high))
             for c in clients[1:]:
-                c.execute_command("CLUSTER", "MEET", HOST, self.nodes[0].port)
+                _cluster(c, "MEET", HOST, self.nodes[0].port)
             self._until(lambda: all(_known(c) == len(self.nodes) for c in clients), timeout_s)
             for r, c in enumerate(clients[self.n_masters :]):
-                c.execute_command("CLUSTER", "REPLICATE", ids[r % self.n_masters])
+                _cluster(c, "REPLICATE", ids[r % self.n_masters])
         finally:
             for c in clients:
                 c.close()
@@ -196,7 +196,7 @@ class RedisClusterStack(_StartStop):
 
 def _nodes(client: redis.Redis) -> list[tuple[str, str, bool]]:
     """CLUSTER NODES of ``client``'s node: ``(node id, flags, owns slots)`` per node."""
-    text = str(client.execute_command("CLUSTER", "NODES"))
+    text = str(_cluster(client, "NODES"))
     rows = [line.split() for line in text.splitlines() if line.strip()]
     return [(f[0], f[2], len(f) > 8) for f in rows if len(f) >= 8]
 
@@ -208,3 +208,8 @@ def _known(client: redis.Redis) -> int:
 
 def _owns_slots(client: redis.Redis) -> bool:
     return any("myself" in f and slots for _, f, slots in _nodes(client))
+
+
+def _cluster(client: redis.Redis, *args: object) -> object:
+    """``CLUSTER <args>`` on one node (redis-py leaves ``execute_command`` untyped)."""
+    return client.execute_command("CLUSTER", *args)  # type: ignore[no-untyped-call]

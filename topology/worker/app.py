@@ -19,11 +19,12 @@ from tcnad.state.types import CacheStore
 from tcnad.topology.kafka_io import ensure_topics
 from tcnad.topology.security import redact_url
 from tcnad.topology.settings import Settings
+from tcnad.topology.worker.batch import PipelineConfig
 from tcnad.topology.worker.checks import watch_dependencies
 from tcnad.topology.worker.consumer import BatchConsumer, tuned_transport
 from tcnad.topology.worker.hotcache import HotCache
 from tcnad.topology.worker.metrics import Health, MetricsServer, WorkerMetrics
-from tcnad.topology.worker.pipeline import BatchPipeline, PipelineConfig
+from tcnad.topology.worker.pipeline import BatchPipeline
 from tcnad.topology.worker.runtime import FaustPublisher, WorkerRuntime, watch_loop_lag
 
 logger = logging.getLogger(__name__)
