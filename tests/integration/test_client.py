@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from tcnad.topology.client import Publisher, SyncPublisher, alerts, iter_alerts
 from tcnad.topology.kafka_io import ensure_topics, tail
-from tcnad.topology.wire.schemas import Alert, Reading
+from tcnad.topology.wire.schemas import Alert, Reading, Resolved
 from tests.integration.kafka_helpers import create_topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +97,17 @@ async def _publish_alerts(bootstrap: str, topic: str, items: list[Alert]) -> Non
     try:
         for a in items:
             await producer.send_and_wait(topic, a.to_bytes(), key=a.stream.encode())
+            end = Resolved(
+                id=a.id,
+                stream=a.stream,
+                ts=a.ts + 30,
+                readings=31,
+                severity=a.severity,
+                model_id=a.model_id,
+                partition=a.partition,
+                offset=a.offset + 30,
+            )  # an incident's end: on the same topic, not an alert
+            await producer.send_and_wait(topic, end.to_bytes(), key=a.stream.encode())
         await producer.send_and_wait(topic, b"not an alert")
     finally:
         await producer.stop()

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from tcnad.topology.kafka_io import BatchProducer, tail
 from tcnad.topology.security import KafkaSecurity
-from tcnad.topology.wire.schemas import Alert, encode_reading
+from tcnad.topology.wire.schemas import Alert, encode_reading, parse_alert_record
 
 __all__ = ["Publisher", "SyncPublisher", "alerts", "iter_alerts"]
 
@@ -102,14 +102,15 @@ async def alerts(
 ) -> AsyncIterator[Alert]:
     """The alerts on ``topic`` as they arrive (from now, or from the oldest), until
     ``timeout_s`` has passed (None: forever). Reads every partition without joining a
-    consumer group; a record that is not an alert is logged and passed over."""
+    consumer group. ``resolved`` records (an incident's end, docs/wire.md) are passed over;
+    a record that is neither is logged and passed over."""
     deadline = math.inf if timeout_s is None else time.monotonic() + timeout_s
     records = tail(bootstrap, topic, from_beginning=from_beginning, poll_ms=200, security=security)
     try:
         async for batch in records:
             for record in batch:
                 try:
-                    yield Alert.model_validate_json(record.value or b"")
+                    got = parse_alert_record(record.value or b"")
                 except ValidationError as exc:
                     logger.warning(
                         "partition %d offset %d is not an alert: %s",
@@ -117,6 +118,9 @@ async def alerts(
                         record.offset,
                         exc.errors()[0]["msg"],
                     )
+                    continue
+                if isinstance(got, Alert):
+                    yield got
             if time.monotonic() >= deadline:
                 return
     finally:
