@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -83,11 +84,12 @@ def synthetic(seed: int, n_series: int, length: int) -> Captured:
 
 
 def capture(corpus: list[LabelledSeries]) -> Captured:
-    """The shipped model's forecasts for every reading of ``corpus``."""
+    """The forecasts of the model ``$TCNAD_MODEL`` (default: the shipped model) for every
+    reading of ``corpus``."""
     lengths = np.array([len(c.series) for c in corpus])
     horizon = int(lengths.max())
     values = np.stack([np.pad(c.series.values, (0, horizon - len(c.series))) for c in corpus])
-    det = load_engine("", "cpu", len(corpus))
+    det = load_engine(os.environ.get("TCNAD_MODEL", ""), "cpu", len(corpus))
     levels = np.asarray(det.spec.quantiles)
     cap = Capturing(det, horizon, len(corpus), levels.size)
     score_series(cap, [c.series for c in corpus], capacity=len(corpus))

@@ -1,9 +1,9 @@
 """Sweep ``AlertPolicy`` scoring parameters on synthetic corpora, one at a time.
 
 NAB's rules allow learning from a synthetic corpus, not from NAB's labels. This script
-scores the shipped model's forecasts on synthetic corpora with injected anomalies and
-NAB-style windows (``level_novelty.synthetic``: the five built-in kinds, seeds that were
-not used for training; ``pattern_corpus``: daily cycles with pattern anomalies and bursty
+scores the shipped model's forecasts (or ``--model``'s) on synthetic corpora with injected
+anomalies and NAB-style windows (``level_novelty.synthetic``: the five built-in kinds, seeds
+that were not used for training; ``pattern_corpus``: daily cycles with pattern anomalies and bursty
 count streams; ``burst_corpus``: self-exciting event counts with heavy-tailed bursts),
 varying one scoring parameter at a time around the defaults, and prints the
 NAB-style scores (standard / reward low FP / reward low FN) per corpus. ``--nab-cache``
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 
 from tcnad.detector import scoring
@@ -88,7 +89,12 @@ def main() -> None:
     ap.add_argument(
         "--only", nargs="*", default=None, help="parameters to sweep (default: all of GRID)"
     )
+    ap.add_argument(
+        "--model", default=None, help="checkpoint (default: $TCNAD_MODEL, else shipped)"
+    )
     args = ap.parse_args()
+    if args.model is not None:
+        os.environ["TCNAD_MODEL"] = args.model
     set_threads(1)
     grid = {k: v for k, v in GRID.items() if args.only is None or k in args.only}
     for seed in args.seeds:
