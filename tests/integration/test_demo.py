@@ -37,10 +37,13 @@ _URLS = re.compile(r"^worker +metrics (http://\S+/metrics) +health (http://\S+/h
 
 
 def _alerts(lines: list[str]) -> list[tuple[str, float]]:
-    """(stream, reading timestamp) of each printed alert line."""
+    """(stream, reading timestamp) of each printed alert line (not the lines of resolved
+    records, which name their alert's id too)."""
     out = []
     for line in lines:
         words = line.split()
+        if " resolved after " in line:
+            continue
         if len(words) > 2 and any(w.startswith("id=") for w in words):
             ts = dt.datetime.fromisoformat(words[0].replace("Z", "+00:00")).timestamp()
             out.append((words[1], ts))

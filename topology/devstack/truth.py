@@ -130,7 +130,8 @@ def score_alerts(
 
 def read_alerts(path: Path) -> list[tuple[str, float]]:
     """``(stream, ts)`` of the alerts in a JSON-lines file (``tcnad alerts --save``), each
-    alert id once (a worker restart may send an alert again); unreadable lines are skipped."""
+    alert id once (a worker restart may send an alert again); resolved records (an
+    incident's end, which carries its alert's id) and unreadable lines are skipped."""
     seen: set[str] = set()
     out: list[tuple[str, float]] = []
     if not path.exists():
@@ -138,8 +139,10 @@ def read_alerts(path: Path) -> list[tuple[str, float]]:
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             doc = json.loads(line)
+            if doc.get("kind", "alert") != "alert":
+                continue
             key, stream, ts = str(doc["id"]), str(doc["stream"]), float(doc["ts"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue
         if key not in seen:
             seen.add(key)

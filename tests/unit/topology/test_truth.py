@@ -143,3 +143,18 @@ def test_read_alerts_keeps_each_alert_id_once_and_skips_unreadable_lines(tmp_pat
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\nnot json\n{}\n")
     assert read_alerts(path) == [("a", 1.5), ("b", 2.0)]
     assert read_alerts(tmp_path / "missing.jsonl") == []
+
+
+def test_read_alerts_skips_resolved_records(tmp_path: Path) -> None:
+    """A resolved record carries its alert's id; one whose alert came before the file
+    began must not count as an alert."""
+    path = tmp_path / "alerts.jsonl"
+    rows = [
+        {"kind": "resolved", "id": "z:0:1", "stream": "z", "ts": 0.5, "readings": 31},
+        {"kind": "alert", "id": "a:0:5", "stream": "a", "ts": 1.5},
+        {"kind": "resolved", "id": "a:0:5", "stream": "a", "ts": 9.0, "readings": 31},
+        {"id": "b:1:7", "stream": "b", "ts": 2.0},  # an older worker's alert: no kind
+        [1, 2],
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert read_alerts(path) == [("a", 1.5), ("b", 2.0)]
