@@ -140,10 +140,15 @@ def test_health_is_503_while_redis_is_down_and_200_once_it_is_back(
     assert body["status"] == "unreachable", body
     assert body["unreachable"] == {"redis": "Connection refused"}, body
     assert "redis unreachable" in str(body["error"])
+    _, text = scrape(workers.procs[0], "/metrics")
+    assert 'tcnad_dependency_up{dependency="redis"} 0.0' in text
+    assert 'tcnad_dependency_up{dependency="kafka"} 1.0' in text
 
     own_redis.start()
     body = wait_health(workers, 200, 30)
     assert body["status"] == "ok" and body["unreachable"] is None
+    _, text = scrape(workers.procs[0], "/metrics")
+    assert 'tcnad_dependency_up{dependency="redis"} 1.0' in text
     log = workers.procs[0].log_tail(10_000)
     assert "redis unreachable: Connection refused" in log and "redis reachable again" in log
 

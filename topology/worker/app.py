@@ -48,6 +48,7 @@ class WorkerApp(faust.App):
         super().__init__(settings.group_id, **faust_options(settings))
         self.metrics = WorkerMetrics()
         self.health = Health()
+        self.metrics.dependencies.watch(self.health)
         hot = HotCache(detector.capacity, _bytes_per_stream(detector), settings.hot_cache_bytes)
         pipeline = BatchPipeline(
             detector, store, FaustPublisher(self), hot, pipeline_config(settings)

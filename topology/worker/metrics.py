@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 logger = logging.getLogger(__name__)
@@ -91,9 +92,38 @@ class WorkerMetrics:
         self.last_batch = Gauge(
             "tcnad_last_batch_timestamp", "Unix time of the last finished batch", registry=r
         )
+        self.dependencies = DependencyCollector()
+        r.register(self.dependencies)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+DEPENDENCIES = ("redis", "kafka")  # what the worker's probes check (checks.py)
+
+
+class DependencyCollector:
+    """``tcnad_dependency_up{dependency}``: 1 while the worker's last probe of Redis or
+    Kafka got an answer, 0 while it did not, read from ``Health.down`` at each scrape (no
+    samples until ``watch`` is given the worker's ``Health``)."""
+
+    def __init__(self) -> None:
+        self.health: Health | None = None
+
+    def watch(self, health: Health) -> None:
+        self.health = health
+
+    def collect(self) -> list[Metric]:
+        family = GaugeMetricFamily(
+            "tcnad_dependency_up",
+            "1 while the dependency answers the worker's probes, 0 while it does not",
+            labels=["dependency"],
+        )
+        if self.health is not None:
+            down = self.health.down
+            for name in DEPENDENCIES:
+                family.add_metric([name], 0.0 if name in down else 1.0)
+        return [family]
 
 
 @dataclass

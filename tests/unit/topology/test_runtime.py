@@ -66,4 +66,18 @@ def test_the_operations_page_documents_every_metric() -> None:
         f"{m.name}_total" if m.type == "counter" else m.name
         for m in WorkerMetrics().registry.collect()
     }
-    assert len(exported) == 20 and exported <= documented, sorted(exported - documented)
+    assert len(exported) == 21 and exported <= documented, sorted(exported - documented)
+
+
+def test_dependency_up_follows_what_the_probes_found() -> None:
+    metrics, health = WorkerMetrics(), Health()
+    text = metrics.render().decode()
+    assert "tcnad_dependency_up{" not in text  # nothing to say before the worker watches
+    metrics.dependencies.watch(health)
+    text = metrics.render().decode()
+    assert 'tcnad_dependency_up{dependency="redis"} 1.0' in text
+    assert 'tcnad_dependency_up{dependency="kafka"} 1.0' in text
+    health.down = {"redis": "Connection refused"}
+    text = metrics.render().decode()
+    assert 'tcnad_dependency_up{dependency="redis"} 0.0' in text
+    assert 'tcnad_dependency_up{dependency="kafka"} 1.0' in text
