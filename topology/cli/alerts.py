@@ -17,7 +17,6 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
@@ -27,6 +26,8 @@ from pydantic import ValidationError
 from tcnad.topology.cli.main import settings_from
 from tcnad.topology.kafka_io import KafkaIOError, tail, topic_partitions
 from tcnad.topology.wire.schemas import Alert, Resolved, parse_alert_record
+from tcnad.topology.wire.schemas import number_text as _num
+from tcnad.topology.wire.schemas import values_text as _vec
 
 logger = logging.getLogger(__name__)
 
@@ -94,14 +95,6 @@ def _kafka_settings(args: argparse.Namespace) -> None:
         }
     )
     args.bootstrap, args.topic, args.security = s.kafka_bootstrap, s.alerts_topic, s
-
-
-def _num(x: float) -> str:
-    return "nan" if math.isnan(x) else f"{x:.6g}"
-
-
-def _vec(xs: Sequence[float]) -> str:
-    return _num(xs[0]) if len(xs) == 1 else "[" + ", ".join(_num(x) for x in xs) + "]"
 
 
 def _when(ts: float) -> str:

@@ -14,11 +14,12 @@
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from tcnad.topology.wire.schemas import Alert, Resolved
+from tcnad.topology.wire.schemas import number_text as _num
+from tcnad.topology.wire.schemas import values_text as _vec
 
 __all__ = [
     "ALERTNAME",
@@ -33,14 +34,6 @@ __all__ = [
 
 ALERTNAME = "TcnadAnomaly"
 CRITICAL_SEVERITY = 3.0
-
-
-def _num(x: float) -> str:
-    return "nan" if math.isnan(x) else f"{x:.6g}"
-
-
-def _vec(xs: Sequence[float]) -> str:
-    return _num(xs[0]) if len(xs) == 1 else "[" + ", ".join(_num(x) for x in xs) + "]"
 
 
 def _when(ts: float) -> str:

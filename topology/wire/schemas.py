@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -46,10 +47,12 @@ __all__ = [
     "encode_reading",
     "in_bounds",
     "is_stream_id",
+    "number_text",
     "parse_alert_record",
     "parse_ts",
     "parse_values",
     "plain_values",
+    "values_text",
 ]
 
 MAX_MESSAGE_BYTES = 64 * 1024  # default bound on one message value, in bytes
@@ -319,6 +322,16 @@ class Resolved(_Output):
     offset: int
 
     _nulls = field_validator("severity", mode="before")(_nan_for_null)
+
+
+def number_text(x: float) -> str:
+    """A number of an alert as people read it: six significant digits, ``nan`` for NaN."""
+    return "nan" if math.isnan(x) else f"{x:.6g}"
+
+
+def values_text(xs: Sequence[float]) -> str:
+    """An alert's values: one as a number, several as ``[a, b, ...]``."""
+    return number_text(xs[0]) if len(xs) == 1 else "[" + ", ".join(map(number_text, xs)) + "]"
 
 
 def parse_alert_record(data: bytes | str) -> Alert | Resolved:
