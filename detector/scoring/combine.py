@@ -42,18 +42,7 @@ SLICES_1: tuple[Slice, ...] = (
     COUNTS,
     novelty.NOVEL,
 )
-SLICES: tuple[Slice, ...] = (
-    incident.INCIDENT,
-    band.BAND,
-    likelihood.LIKELIHOOD,
-    novelty.RANGE,
-    repeats.REPEATS,
-    daily.DAILY,
-    level.LEVEL,
-    COUNTS,
-    novelty.NOVEL,
-    incident.OPENED,
-)
+SLICES: tuple[Slice, ...] = (*SLICES_1, incident.OPENED)
 # Every list of slices a stored state may have been laid out by, oldest first; the last is
 # ``SLICES``. The first is identified by its size alone (as before slices had versions).
 KNOWN_LAYOUTS: tuple[tuple[Slice, ...], ...] = (SLICES_1, SLICES)
