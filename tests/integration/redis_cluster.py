@@ -8,18 +8,15 @@ a test that kills nodes starts its own with ``start_cluster``.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
-from tcnad.detector.state import StateLayout
 from tcnad.state.cluster_store import RedisClusterCacheStore
 from tcnad.topology.devstack.cluster import RedisClusterStack
-from tests.unit.state.contract import LAYOUT
+from tests.integration.store_backend import RedisBackend
 
 
 def start_cluster(log_dir: Path, node_timeout_ms: int = 1000) -> Iterator[RedisClusterStack]:
@@ -34,41 +31,19 @@ def start_cluster(log_dir: Path, node_timeout_ms: int = 1000) -> Iterator[RedisC
         cluster.stop()
 
 
-class ClusterBackend:
-    """The contract suite's ``Backend`` on a cluster: stores of one namespace, raw access
-    through redis-py's own cluster client."""
+class ClusterBackend(RedisBackend):
+    """The contract suite's ``Backend`` on a cluster: raw access through redis-py's own
+    cluster client, keys removed one by one (each command may touch one slot only)."""
+
+    store_cls = RedisClusterCacheStore
 
     def __init__(self, url: str, masters: int) -> None:
-        self.url = url
+        super().__init__(url)
         self.masters = masters
-        self.namespace = f"test-{uuid.uuid4().hex[:12]}"
-        self.client = RedisCluster.from_url(url)
-        self.stores: list[RedisClusterCacheStore] = []
 
-    def make(self, layout: StateLayout = LAYOUT, **kwargs: Any) -> RedisClusterCacheStore:
-        store = RedisClusterCacheStore(self.url, layout, namespace=self.namespace, **kwargs)
-        self.stores.append(store)
-        return store
+    def connect(self, url: str) -> Any:
+        return RedisCluster.from_url(url)
 
-    def keys(self, stream: str) -> tuple[str, str]:
-        return f"{self.namespace}:{{{stream}}}:meta", f"{self.namespace}:{{{stream}}}:rings"
-
-    async def advance(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-    async def raw(self, stream: str) -> tuple[bytes | None, bytes | None]:
-        meta, rings = await self.client.mget(*self.keys(stream))
-        return meta, rings
-
-    async def plant(self, stream: str, meta: bytes, rings: bytes) -> None:
-        meta_key, rings_key = self.keys(stream)
-        await self.client.set(meta_key, meta)
-        await self.client.set(rings_key, rings)
-
-    async def close(self) -> None:
-        for store in self.stores:
-            await store.close()
-        keys = [k async for k in self.client.scan_iter(match=f"{self.namespace}:*")]
+    async def delete(self, keys: list[Any]) -> None:
         for key in keys:
             await self.client.delete(key)
-        await self.client.aclose()
