@@ -1,0 +1,157 @@
+"""Judge a scoring change on every validation corpus before NAB, by the adoption rule.
+
+A change to the scoring is expressed as ``AlertPolicy`` settings (``--set k=v``); this
+script scores the shipped model's captured forecasts with the defaults and with the change
+in the same run and prints the three NAB-style scores (standard / reward low FP / reward
+low FN) of each corpus, the standard score's change, and the rule's verdict:
+
+- the judging corpora are realinject (real recordings with injected anomalies) and the
+  built-in (123, 321), pattern (7, 8) and burst (5, 6) synthetic corpora; ``--fresh``
+  judges on seeds never used before (456, 654; 9, 10; 7, 8) instead;
+- adopted only if the mean standard score over them rises by at least ``MIN_MEAN_GAIN``
+  and no corpus falls by more than ``MAX_LOSS``;
+- NAB (``--nab``) is printed after the verdict, for reporting, and vetoes a change that
+  loses there; it never chooses one.
+
+Each row also gives ``top``: the files whose highest score after NAB's probationary 15 %
+lies in one of their windows, the property that matters most where a file holds one
+anomaly.
+
+The forecasts do not depend on the scoring, so they are captured once (minutes) and every
+judgement replays only the scoring::
+
+    python -m tests.benchmarks.judge capture --cache /tmp/judge [--fresh] [--nab]
+    python -m tests.benchmarks.judge compare --cache /tmp/judge --set robust_surprise=3 [--fresh] [--nab]
+
+Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from tcnad.detector import scoring
+from tcnad.detector.lab import corpora
+from tcnad.detector.lab.nab import evaluate, load_corpus
+from tcnad.topology.cli.options import set_threads
+from tests.benchmarks import burst_corpus, pattern_corpus
+from tests.benchmarks.level_novelty import Captured, capture, synthetic
+from tests.benchmarks.nab_run import _policy, replay_scores
+
+MIN_MEAN_GAIN = 0.3
+MAX_LOSS = 1.0
+SEEDS = {"builtin": (123, 321), "pattern": (7, 8), "burst": (5, 6)}
+FRESH = {"builtin": (456, 654), "pattern": (9, 10), "burst": (7, 8)}
+
+
+def _makers(fresh: bool, nab: bool) -> dict[str, Callable[[], Captured]]:
+    seeds = FRESH if fresh else SEEDS
+    out: dict[str, Callable[[], Captured]] = {}
+    if not fresh:
+        out["realinject"] = lambda: capture(load_corpus(corpora.unpack("realinject")))
+    for s in seeds["builtin"]:
+        out[f"builtin{s}"] = lambda s=s: synthetic(s, 60, 4000)
+    for s in seeds["pattern"]:
+        out[f"pattern{s}"] = lambda s=s: capture(pattern_corpus.corpus(s, 60, 4000))
+    for s in seeds["burst"]:
+        out[f"burst{s}"] = lambda s=s: capture(burst_corpus.corpus(s, 60, 4000))
+    if nab:
+        out["nab"] = lambda: capture(load_corpus(corpora.unpack("nab")))
+    return out
+
+
+def _load(cache: Path, name: str, make: Callable[[], Captured]) -> Captured:
+    path = cache / f"{name}.pkl"
+    if path.exists():
+        with path.open("rb") as f:
+            got: Captured = pickle.load(f)
+        return got
+    t0 = time.perf_counter()
+    c = make()
+    cache.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        pickle.dump(c, f)
+    print(f"captured {name}: {int(c.lengths.sum())} readings in {time.perf_counter() - t0:.0f} s")
+    return c
+
+
+Judged = tuple[list[float], int, int, int, int]
+
+
+def top_in_window(c: Captured, score: np.ndarray) -> int:
+    """Files whose highest score after NAB's probationary 15 % lies in one of their windows
+    (the earliest such reading where several tie)."""
+    hits = 0
+    for i, item in enumerate(c.corpus):
+        n = int(c.lengths[i])
+        start = int(0.15 * n)
+        if not item.windows or n <= start:
+            continue
+        at = start + int(np.argmax(score[i, start:n]))
+        hits += any(a <= at <= b for a, b in item.windows)
+    return hits
+
+
+def judge(c: Captured, policy: scoring.AlertPolicy) -> Judged:
+    """The three normalised scores, windows hit and detections outside windows under the
+    standard profile, and ``top_in_window``."""
+    got = replay_scores(policy, c.levels, c.pending, c.values, c.lengths, c.times)
+    by_name = {s.name: got["score"][i, : c.lengths[i]] for i, s in enumerate(c.corpus)}
+    res = evaluate(c.corpus, by_name)
+    std = res[0]
+    top = top_in_window(c, got["score"])
+    return [r.normalised for r in res], std.windows_hit, std.n_windows, std.false_positives, top
+
+
+def _fmt(got: Judged) -> str:
+    s, hit, n, fp, top = got
+    return f"{' / '.join(f'{x:6.2f}' for x in s)}  {hit}/{n}, {fp} out, top {top}"
+
+
+def compare(cache: Path, sets: list[str], fresh: bool, nab: bool) -> None:
+    base, variant = scoring.AlertPolicy(), _policy(sets)
+    print(f"variant: {' '.join(sets) or '(defaults)'}")
+    print(f"{'corpus':12s} {'defaults':46s} {'variant':46s} standard")
+    deltas: dict[str, float] = {}
+    for name, make in _makers(fresh, nab).items():
+        c = _load(cache, name, make)
+        a, b = judge(c, base), judge(c, variant)
+        d = b[0][0] - a[0][0]
+        print(f"{name:12s} {_fmt(a):46s} {_fmt(b):46s} {d:+.2f}", flush=True)
+        deltas[name] = d
+    judged = {k: v for k, v in deltas.items() if k != "nab"}
+    mean = float(np.mean(list(judged.values())))
+    worst = min(judged.values())
+    ok = mean >= MIN_MEAN_GAIN and worst >= -MAX_LOSS
+    veto = "nab" in deltas and deltas["nab"] < 0
+    print(
+        f"mean {mean:+.2f}, worst {worst:+.2f} over {len(judged)} corpora: "
+        f"{'passes' if ok else 'fails'} the rule (mean >= +{MIN_MEAN_GAIN}, none < -{MAX_LOSS})"
+        + (f"; NAB {deltas['nab']:+.2f}{' (veto)' if veto else ''}" if "nab" in deltas else "")
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=("capture", "compare"))
+    ap.add_argument("--cache", type=Path, required=True)
+    ap.add_argument("--set", action="append", default=[], help="policy field=value")
+    ap.add_argument("--fresh", action="store_true", help="judge on fresh seeds")
+    ap.add_argument("--nab", action="store_true", help="also NAB, after the verdict")
+    args = ap.parse_args()
+    set_threads(1)
+    if args.what == "capture":
+        for name, make in _makers(args.fresh, args.nab).items():
+            _load(args.cache, name, make)
+    else:
+        compare(args.cache, args.set, args.fresh, args.nab)
+
+
+if __name__ == "__main__":
+    main()
