@@ -21,7 +21,7 @@ The forecasts do not depend on the scoring, so they are captured once (minutes) 
 judgement replays only the scoring::
 
     python -m tests.benchmarks.judge capture --cache /tmp/judge [--fresh] [--nab]
-    python -m tests.benchmarks.judge compare --cache /tmp/judge --set robust_surprise=3 [--fresh] [--nab]
+    python -m tests.benchmarks.judge compare --cache /tmp/judge --set persist_weight=0 [--fresh]
 
 Asserts nothing.
 """
