@@ -15,7 +15,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,18 +31,33 @@ _SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
 REDACTED = "***"
 
 
+# Query parameters that carry a secret (redis-py takes ``?password=...`` as the password).
+SECRET_QUERY_KEYS = frozenset({"password", "pass", "passwd", "secret", "token"})
+
+
 def redact_url(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``; user, host and path kept."""
+    """``url`` with its password (if any), in the user part or as a query parameter such as
+    ``?password=``, replaced by ``***``; user, host, path and other parameters kept."""
     try:
         parts = urlsplit(url)
         password = parts.password
     except ValueError:
         return url
-    if not password:
+    if password:
+        user = parts.username or ""
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{user}:{REDACTED}@{host}")
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):
+        query = "&".join(
+            f"{quote(k, safe='')}="
+            + (REDACTED if k.lower() in SECRET_QUERY_KEYS else quote(v, safe="/:,"))
+            for k, v in pairs
+        )
+        parts = parts._replace(query=query)
+    elif not password:
         return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:{REDACTED}@{host}"))
+    return urlunsplit(parts)
 
 
 def error_text(exc: ValidationError) -> str:

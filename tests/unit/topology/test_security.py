@@ -297,6 +297,17 @@ def test_redact_url_keeps_everything_but_the_password() -> None:
     assert redact_url("redis://user@h:1/0") == "redis://user@h:1/0"
 
 
+def test_redact_url_hides_a_password_given_as_a_query_parameter() -> None:
+    assert redact_url("redis://h:1/0?password=hunter2") == "redis://h:1/0?password=***"
+    assert redact_url("redis://h:1/0?socket_timeout=5&PASSWORD=hunter2&db=1") == (
+        "redis://h:1/0?socket_timeout=5&PASSWORD=***&db=1"
+    )
+    both = redact_url("rediss://u:pw@h:1/0?password=hunter2&ssl_ca_certs=/ca.pem")
+    assert both == "rediss://u:***@h:1/0?password=***&ssl_ca_certs=/ca.pem"
+    assert "hunter2" not in redact_url("redis://h:1/0?password=hunter2&password=again2")
+    assert "again2" not in redact_url("redis://h:1/0?password=hunter2&password=again2")
+
+
 def test_the_redis_ca_file_goes_to_the_store_and_needs_rediss(tls: TlsFiles) -> None:
     s = Settings(redis_url="rediss://redis:6380/0", redis_ca_file=str(tls.ca))
     assert s.redis_client_kwargs() == {"ssl_ca_certs": str(tls.ca)}
