@@ -123,3 +123,20 @@ async def test_saves_are_on_the_replicas_when_they_return(
                 assert got == meta, key
                 found += 1
     assert found == len(streams)
+
+
+def test_the_worker_start_up_check_loads_the_save_script_on_every_master(
+    redis_cluster: RedisClusterStack,
+) -> None:
+    from tcnad.topology.settings import Settings
+    from tcnad.topology.worker.app import create_store
+    from tcnad.topology.worker.checks import check_store
+
+    masters = [n.client() for n in redis_cluster.masters()]
+    for client in masters:
+        client.script_flush()
+    settings = Settings(redis_url=redis_cluster.url, redis_cluster=True)
+    sha = create_store(settings, LAYOUT)._sha  # the script the worker's saves run
+    assert [client.script_exists(sha) for client in masters] == [[False]] * len(masters)
+    assert check_store(settings, LAYOUT) is None
+    assert [client.script_exists(sha) for client in masters] == [[True]] * len(masters)

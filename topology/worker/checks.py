@@ -54,20 +54,38 @@ def check_reachable(settings: Settings, timeout_s: float = TIMEOUT_S) -> str | N
 def check_store(
     settings: Settings, layout: StateLayout, timeout_s: float = TIMEOUT_S
 ) -> str | None:
-    """None if Redis answers PING and loads the save script of ``layout``, else the line."""
+    """None if Redis answers PING and loads the save script of ``layout`` (with
+    ``redis_cluster``: the cluster's slot map is read and every master loads it), else the
+    line."""
 
     async def probe() -> str | None:
         from tcnad.state.redis_store import RedisCacheStore
 
-        store = RedisCacheStore(
-            settings.redis_url,
-            layout,
-            namespace=settings.namespace,
-            ttl_s=settings.state_ttl_s,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            client_kwargs=settings.redis_client_kwargs(),
-        )
+        store: RedisCacheStore
+        if settings.redis_cluster:
+            from tcnad.state.cluster_store import RedisClusterCacheStore
+
+            store = RedisClusterCacheStore(
+                settings.redis_url,
+                layout,
+                namespace=settings.namespace,
+                ttl_s=settings.state_ttl_s,
+                wait_replicas=settings.wait_replicas(),
+                wait_timeout_ms=settings.redis_wait_timeout_ms,
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
+                client_kwargs=settings.redis_client_kwargs(),
+            )
+        else:
+            store = RedisCacheStore(
+                settings.redis_url,
+                layout,
+                namespace=settings.namespace,
+                ttl_s=settings.state_ttl_s,
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
+                client_kwargs=settings.redis_client_kwargs(),
+            )
         try:
             await asyncio.wait_for(store.check(), timeout_s)
         except Exception as exc:  # any failure is reported as one line
