@@ -68,7 +68,7 @@ from tcnad.detector.checkpoint import load_checkpoint
 from tcnad.detector.engine import Detector
 from tcnad.detector.model import TCN, fold
 from tcnad.detector.state import RING_DTYPES
-from tcnad.state import RedisCacheStore, redis_store
+from tcnad.state import RedisCacheStore, StateCodec, redis_store
 from tcnad.state.types import LoadResult, StreamUpdate
 from tcnad.topology.settings import Settings
 from tcnad.topology.wire.decode import RawRecord
@@ -481,11 +481,17 @@ async def measure(
     meta_key, rings_key = redis_store.stream_keys(NAMESPACE, data.names[0])
     usage = sum([await client.memory_usage(k, samples=0) or 0 for k in (meta_key, rings_key)])
     used = int((await client.info("memory"))["used_memory"])
+    shipped_spec = load_checkpoint(None)[0]
+    shipped = dataclasses.replace(
+        layout, ring_shapes=shipped_spec.ring_shapes, ring_dtype="float32"
+    )
+    shipped_values = shipped.ring_bytes + StateCodec(shipped).meta_size
     print(
         f"per stream: Redis values {layout.ring_bytes + meta_size:,} B (rings "
         f"{layout.ring_bytes:,}, meta {meta_size:,}), MEMORY USAGE {usage:,} B; hot cache "
-        f"{bps:,} B (rings + stats {8 * layout.stats_size:,}); shipped model, float32: 132,002 "
-        f"/ 131,952 B, that is {132_002 / (layout.ring_bytes + meta_size):.1f}x these"
+        f"{bps:,} B (rings + stats {8 * layout.stats_size:,}); the shipped model in float32: "
+        f"{shipped_values:,} / {shipped.ring_bytes + 8 * shipped.stats_size:,} B, "
+        f"{shipped_values / (layout.ring_bytes + meta_size):.1f}x these"
     )
     print(
         f"stored {n:,} warm states in {took:.1f} s (total {time.perf_counter() - t0:.1f} s); "
