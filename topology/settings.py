@@ -121,7 +121,9 @@ class Settings(KafkaSecurity, RedisSecurity):
 
     # State.
     hot_cache_bytes: int = Field(
-        512 * 1024 * 1024, ge=0, description="bytes of stream states kept hot (LRU)"
+        512 * 1024 * 1024,
+        ge=0,
+        description="bytes of stream states kept hot (LRU); the pool gets as many slots",
     )
     ring_dtype: RingDtype = Field(
         "float32",

@@ -145,7 +145,11 @@ def pipeline_config(s: Settings) -> PipelineConfig:
 
 
 def _bytes_per_stream(detector: StreamDetector) -> int:
-    layout = detector.layout
+    return _state_bytes(detector.layout)
+
+
+def _state_bytes(layout: StateLayout) -> int:
+    """Bytes of one hot stream's state: its rings and its float64 stats."""
     return layout.ring_bytes + 8 * layout.stats_size
 
 
@@ -197,8 +201,10 @@ def create_store(settings: Settings, layout: StateLayout) -> CacheStore:
 
 
 def load_detector(settings: Settings) -> StreamDetector:
-    """The ``Detector`` of ``settings.model`` (empty: the shipped default)."""
-    from tcnad.detector.engine import Detector
+    """The ``Detector`` of ``settings.model`` (empty: the shipped default), with as many pool
+    slots as ``hot_cache_bytes`` holds states of its layout (at least one)."""
+    from tcnad.detector.checkpoint import load_checkpoint
+    from tcnad.detector.engine import Detector, compute_model_id, detector_layout
     from tcnad.detector.scoring import AlertPolicy
 
     if settings.torch_threads > 0:
@@ -207,9 +213,10 @@ def load_detector(settings: Settings) -> StreamDetector:
         torch.set_num_threads(settings.torch_threads)
     policy = AlertPolicy(**settings.alert_policy_overrides())  # type: ignore[arg-type]
     device = None if settings.device == "auto" else settings.device
-    det = Detector.from_checkpoint(
-        settings.model or None, policy=policy, device=device, ring_dtype=settings.ring_dtype
-    )
+    spec, weights, meta = load_checkpoint(settings.model or None)
+    layout = detector_layout(spec, compute_model_id(spec, weights), settings.ring_dtype)
+    slots = max(1, settings.hot_cache_bytes // _state_bytes(layout))
+    det = Detector(spec, weights, policy, device, slots, meta, settings.ring_dtype)
     logger.info(
         "model=%s device=%s capacity=%d rings=%s",
         det.model_id,

@@ -42,3 +42,17 @@ def test_drop_by_partition_frees_slots() -> None:
     assert {hot.admit(s, ()).slot for s in "xyz"} == {1, 2, 3}
     with pytest.raises(ValueError):
         hot.admit("a", ())
+
+
+def test_the_worker_pool_holds_as_many_streams_as_the_hot_cache_bytes_allow() -> None:
+    from tcnad.topology.settings import Settings
+    from tcnad.topology.worker.app import _bytes_per_stream, load_detector
+
+    per32 = _bytes_per_stream(load_detector(Settings(hot_cache_bytes=1)))
+    big = 5_000 * per32 + 7  # more than the 4,096 slots a Detector has by default
+    det = load_detector(Settings(hot_cache_bytes=big))
+    assert det.capacity == 5_000
+    assert HotCache(det.capacity, _bytes_per_stream(det), big).capacity == 5_000
+    half = load_detector(Settings(hot_cache_bytes=big, ring_dtype="float16"))
+    assert half.capacity == big // _bytes_per_stream(half) > 9_500
+    assert load_detector(Settings(hot_cache_bytes=0)).capacity == 1
