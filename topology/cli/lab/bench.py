@@ -16,11 +16,14 @@ SUITES = {
     "detector": "bench_detector",  # streaming step vs naive, throughput, cache bytes
     "state": "bench_state",  # Redis store: bytes per reading, round trips, vs naive
     "pipeline": "bench_pipeline",  # whole worker loop: readings/s and latency
+    "churn": "bench_churn",  # 100,000 streams through a hot cache that holds a tenth
+    "cluster": "bench_cluster",  # Redis Cluster: round trips per node per batch
     "decode": "decode_throughput",  # wire decoding
     "prepare": "prepare_instructions",  # instructions per fetched record (callgrind)
     "produce": "produce_throughput",  # producer
     "step-thread": "step_thread",  # the detector step on a thread beside a busy loop
     "synthetic": "eval_detector_synthetic",  # detection on the synthetic corpus
+    "judge": "judge",  # a scoring change against the defaults on every validation corpus
 }
 
 
