@@ -5,9 +5,9 @@ script scores the shipped model's captured forecasts with the defaults and with 
 in the same run and prints the three NAB-style scores (standard / reward low FP / reward
 low FN) of each corpus, the standard score's change, and the rule's verdict:
 
-- the judging corpora are realinject (real recordings with injected anomalies) and the
-  built-in (123, 321), pattern (7, 8) and burst (5, 6) synthetic corpora; ``--fresh``
-  judges on seeds never used before (456, 654; 9, 10; 7, 8) instead;
+- the judging corpora are realinject and realheld (real recordings with injected
+  anomalies) and the built-in (123, 321), pattern (7, 8) and burst (5, 6) synthetic
+  corpora; ``--fresh`` judges on seeds never used before (456, 654; 9, 10; 7, 8) instead;
 - adopted only if the mean standard score over them rises by at least ``MIN_MEAN_GAIN``
   and no corpus falls by more than ``MAX_LOSS``;
 - NAB (``--nab``) is printed after the verdict, for reporting, and vetoes a change that
@@ -55,6 +55,7 @@ def _makers(fresh: bool, nab: bool) -> dict[str, Callable[[], Captured]]:
     out: dict[str, Callable[[], Captured]] = {}
     if not fresh:
         out["realinject"] = lambda: capture(load_corpus(corpora.unpack("realinject")))
+        out["realheld"] = lambda: capture(load_corpus(corpora.unpack("realheld")))
     for s in seeds["builtin"]:
         out[f"builtin{s}"] = lambda s=s: synthetic(s, 60, 4000)
     for s in seeds["pattern"]:
