@@ -169,6 +169,13 @@ class Settings(KafkaSecurity, RedisSecurity):
     alert_score: float | None = Field(
         None, ge=0, le=1, description="least anomaly score that starts an incident (0 = any miss)"
     )
+    alert_history_weight: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="least weight of a reading in a stream's surprise statistics (they "
+        "remember about 1/weight readings); larger for streams with frequent anomalies",
+    )
 
     # Operations.
     metrics_port: int = Field(
@@ -225,5 +232,6 @@ class Settings(KafkaSecurity, RedisSecurity):
             "shift_patience": self.alert_shift_patience,
             "calibrate_after": self.alert_calibrate_after,
             "alert_score": self.alert_score,
+            "history_weight": self.alert_history_weight,
         }
         return {k: v for k, v in knobs.items() if v is not None}

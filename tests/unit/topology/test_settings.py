@@ -49,3 +49,14 @@ def test_a_batch_floor_above_the_batch_cap_is_refused() -> None:
         Settings(batch_min_size=30_000, batch_max_size=20_000)
     assert Settings(batch_min_size=20_000, batch_max_size=20_000).batch_min_size == 20_000
     assert Settings(batch_max_size=400).batch_max_size == 400  # the default floor follows
+
+
+def test_the_history_weight_setting_reaches_the_alert_policy() -> None:
+    from tcnad.topology.settings import Settings
+
+    assert "history_weight" not in Settings().alert_policy_overrides()
+    s = Settings(alert_history_weight=0.01)
+    assert s.alert_policy_overrides()["history_weight"] == 0.01
+    from tcnad.detector.scoring import AlertPolicy
+
+    assert AlertPolicy(**s.alert_policy_overrides()).likelihood.history_weight == 0.01
