@@ -1,6 +1,7 @@
 """A worker whose Redis or Kafka does not answer at start exits at once with one line on
 stderr; a bad setting is one line and exit code 2; a running worker's /health answers 503
-while its Redis is down and 200 once it is back."""
+while its Redis is down and 200 once it is back, and 503 for as long as its broker is down
+(the worker keeps running through the outage)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ import pytest
 
 from tests.integration.redis_proc import RedisProc, free_port
 
-from .worker_harness import REPO, Workers, scrape, topics_for, worker_env
+from .worker_harness import REPO, Workers, logged_metrics_url, scrape, topics_for, worker_env
 
 pytestmark = pytest.mark.timeout(240)
 
 CLI = (sys.executable, "-m", "tcnad.topology.cli")
 FAST_S = 30.0  # "a few seconds" on an idle machine; generous for two busy shared cores
+OUTAGE_S = 10.0  # a broker outage spanning several of the worker's 3 s probes
 
 
 def tcnad(
@@ -120,7 +122,7 @@ def wait_health(workers: Workers, want: int, timeout_s: float) -> dict[str, obje
     last: tuple[int, str] = (0, "")
     while time.monotonic() < deadline:
         assert proc.running, workers.logs(60)
-        if "metrics and health on" in proc.log_tail(10_000):
+        if logged_metrics_url(proc) is not None:
             last = scrape(proc, "/health")
             if last[0] == want:
                 return dict(json.loads(last[1]))
@@ -167,6 +169,14 @@ def test_health_is_503_while_the_broker_is_down(
         broker.stop()
         body = wait_health(workers, 503, 30)
         assert body["status"] == "unreachable" and "kafka" in dict(body["unreachable"]), body
+        # The outage goes on: the worker keeps running and answering 503 naming kafka, while
+        # its Kafka client logs a reconnect error every 100 ms.
+        until = time.monotonic() + OUTAGE_S
+        while time.monotonic() < until:
+            assert workers.procs[0].running, workers.logs(60)
+            code, text = scrape(workers.procs[0], "/health")
+            assert code == 503 and "kafka" in dict(json.loads(text)["unreachable"]), text
+            time.sleep(0.5)
     finally:
         workers.stop_all()
         broker.stop()

@@ -249,13 +249,24 @@ def assert_same_state(got: StreamState, want: StreamState, stream: str) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"{stream} ring {j}")
 
 
-def metrics_url(proc: ManagedProcess) -> str:
-    """Base URL of a worker's /metrics and /health, from its start-up log line."""
+def logged_metrics_url(proc: ManagedProcess) -> str | None:
+    """Base URL of a worker's /metrics and /health, from the line it logs at start (the last
+    one: a restarted worker appends to its log); None until it is logged. The whole log is
+    read, not its tail: while the broker is down, the worker's Kafka client logs a reconnect
+    error every 100 ms, several KB a second, which push the start-up line out of any tail."""
     import re
 
-    m = re.search(r"metrics and health on http://[\d.]+:(\d+)", proc.log_tail(10_000))
-    assert m, f"{proc.name} did not log its metrics port:\n{proc.log_tail(40)}"
-    return f"http://127.0.0.1:{m.group(1)}"
+    if proc.log_path is None or not proc.log_path.exists():
+        return None
+    found = re.findall(rb"metrics and health on http://[\d.]+:(\d+)", proc.log_path.read_bytes())
+    return f"http://127.0.0.1:{int(found[-1])}" if found else None
+
+
+def metrics_url(proc: ManagedProcess) -> str:
+    """Base URL of a worker's /metrics and /health, from its start-up log line."""
+    url = logged_metrics_url(proc)
+    assert url, f"{proc.name} did not log its metrics port:\n{proc.log_tail(40)}"
+    return url
 
 
 def scrape(proc: ManagedProcess, path: str = "/metrics") -> tuple[int, str]:
