@@ -31,6 +31,7 @@ from .worker_harness import (
     Workers,
     assert_same_state,
     interleave,
+    logged_metrics_url,
     make_series,
     metric,
     produce,
@@ -119,7 +120,7 @@ class Phase:
                 got = {s: r.state.step for s, r in records.items()}
                 assert got == expected, f"{topic}: {got}\n{workers.logs(60)}"
             deadline = time.monotonic() + 60
-            while "metrics and health on" not in proc.log_tail(10_000):
+            while logged_metrics_url(proc) is None:
                 assert time.monotonic() < deadline, workers.logs(60)
                 await asyncio.sleep(0.2)
             code, text = scrape(proc)
