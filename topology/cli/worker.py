@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    preflight.throttle_client_logs()
     import faust
 
     from tcnad.topology.worker.app import create_app, load_detector

@@ -11,7 +11,9 @@ While it runs, every ``PROBE_INTERVAL_S`` the worker PINGs Redis and asks a Kafk
 metadata, each within ``PROBE_TIMEOUT_S``. A dependency that fails is entered in
 ``Health.down`` (``/health`` then answers 503 naming it and why) and leaves it at its next
 answer; each change is logged once. The probes only report: batches that meet an outage
-retry with backoff (``retry.py``) and stop the worker past their bound.
+retry with backoff (``retry.py``) and stop the worker past their bound. Meanwhile the Kafka
+client logs a failed reconnect several times a second; ``throttle_client_logs`` lets each
+kind of such message through once per ``THROTTLE_S``, with the count of those held back.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,6 +39,49 @@ REDIS_HINT = "check TCNAD_REDIS_URL / --redis-url"
 KAFKA_HINT = "check TCNAD_KAFKA_BOOTSTRAP / --bootstrap"
 
 T = TypeVar("T")
+THROTTLE_S = 30.0  # a repeated client error is logged at most once per this many seconds
+# The Kafka client's loggers (a logger's filters do not apply to its children's records).
+CLIENT_LOGGERS = (
+    "aiokafka",
+    "aiokafka.conn",
+    "aiokafka.cluster",
+    "aiokafka.consumer.group_coordinator",
+    "aiokafka.consumer.fetcher",
+    "aiokafka.producer.sender",
+)
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a record through once per ``window_s`` for each logger, level and message
+    template; the next one let through says how many were held back meanwhile."""
+
+    def __init__(self, window_s: float = THROTTLE_S, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.window_s, self._clock = window_s, clock
+        self._seen: dict[tuple[str, int, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, record.msg)
+        now = self._clock()
+        last, held = self._seen.get(key, (-float("inf"), 0))
+        if now - last < self.window_s:
+            self._seen[key] = (last, held + 1)
+            return False
+        self._seen[key] = (now, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} more like this held back in {now - last:.0f} s)"
+        return True
+
+
+def throttle_client_logs(window_s: float = THROTTLE_S) -> RepeatFilter:
+    """Throttle the Kafka client's repeated messages (``CLIENT_LOGGERS``); returns the
+    filter, installed on each of those loggers."""
+    flt = RepeatFilter(window_s)
+    for name in CLIENT_LOGGERS:
+        logging.getLogger(name).addFilter(flt)
+    return flt
+
+
 logger = logging.getLogger(__name__)
 
 

@@ -134,3 +134,32 @@ def test_the_worker_checks_before_it_loads_the_model(
     assert capsys.readouterr().err == (
         "tcnad worker: Kafka at k:1 is unreachable (Connection refused)\n"
     )
+
+
+def test_repeated_kafka_client_errors_are_logged_once_per_window(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from tcnad.topology.worker.checks import RepeatFilter
+
+    now = [0.0]
+    flt = RepeatFilter(30.0, clock=lambda: now[0])
+    log = logging.getLogger("aiokafka.conn")
+    log.addFilter(flt)
+    try:
+        with caplog.at_level(logging.ERROR, logger="aiokafka.conn"):
+            for _ in range(50):  # 5 s of reconnect errors, one every 100 ms
+                log.error("Unable connect to node with id %s: %s", 1, "refused")
+                now[0] += 0.1
+            log.error("Unable to update metadata from %s", [1])  # another kind: not held
+            now[0] = 31.0
+            log.error("Unable connect to node with id %s: %s", 1, "refused")
+    finally:
+        log.removeFilter(flt)
+    got = [r.getMessage() for r in caplog.records if r.name == "aiokafka.conn"]
+    assert got == [
+        "Unable connect to node with id 1: refused",
+        "Unable to update metadata from [1]",
+        "Unable connect to node with id 1: refused (49 more like this held back in 31 s)",
+    ]
