@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 
@@ -26,6 +26,9 @@ from tcnad.topology.worker.hotcache import HotCache
 from tcnad.topology.worker.metrics import Health, MetricsServer, WorkerMetrics
 from tcnad.topology.worker.pipeline import BatchPipeline
 from tcnad.topology.worker.runtime import FaustPublisher, WorkerRuntime, watch_loop_lag
+
+if TYPE_CHECKING:
+    from tcnad.state.redis_store import RedisCacheStore
 
 logger = logging.getLogger(__name__)
 
@@ -174,30 +177,32 @@ def create_app(
     return WorkerApp(settings, detector=detector, store=store)
 
 
-def create_store(settings: Settings, layout: StateLayout) -> CacheStore:
+def create_store(
+    settings: Settings, layout: StateLayout, timeout_s: float | None = None
+) -> RedisCacheStore:
     """The worker's ``RedisCacheStore``: URL (password, ACL user, rediss://) and CA file;
-    with ``redis_cluster`` a ``RedisClusterCacheStore`` whose saves wait for replicas."""
+    with ``redis_cluster`` a ``RedisClusterCacheStore`` whose saves wait for replicas.
+    ``timeout_s``: its socket and connect timeouts (None: the store's defaults)."""
     from tcnad.state.redis_store import RedisCacheStore
 
+    common: dict[str, Any] = {
+        "namespace": settings.namespace,
+        "ttl_s": settings.state_ttl_s,
+        "client_kwargs": settings.redis_client_kwargs(),
+    }
+    if timeout_s is not None:
+        common.update(socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
     if settings.redis_cluster:
         from tcnad.state.cluster_store import RedisClusterCacheStore
 
         return RedisClusterCacheStore(
             settings.redis_url,
             layout,
-            namespace=settings.namespace,
-            ttl_s=settings.state_ttl_s,
             wait_replicas=settings.wait_replicas(),
             wait_timeout_ms=settings.redis_wait_timeout_ms,
-            client_kwargs=settings.redis_client_kwargs(),
+            **common,
         )
-    return RedisCacheStore(
-        settings.redis_url,
-        layout,
-        namespace=settings.namespace,
-        ttl_s=settings.state_ttl_s,
-        client_kwargs=settings.redis_client_kwargs(),
-    )
+    return RedisCacheStore(settings.redis_url, layout, **common)
 
 
 def load_detector(settings: Settings) -> StreamDetector:

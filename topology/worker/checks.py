@@ -105,33 +105,9 @@ def check_store(
     line."""
 
     async def probe() -> str | None:
-        from tcnad.state.redis_store import RedisCacheStore
+        from tcnad.topology.worker.app import create_store
 
-        store: RedisCacheStore
-        if settings.redis_cluster:
-            from tcnad.state.cluster_store import RedisClusterCacheStore
-
-            store = RedisClusterCacheStore(
-                settings.redis_url,
-                layout,
-                namespace=settings.namespace,
-                ttl_s=settings.state_ttl_s,
-                wait_replicas=settings.wait_replicas(),
-                wait_timeout_ms=settings.redis_wait_timeout_ms,
-                socket_timeout=timeout_s,
-                socket_connect_timeout=timeout_s,
-                client_kwargs=settings.redis_client_kwargs(),
-            )
-        else:
-            store = RedisCacheStore(
-                settings.redis_url,
-                layout,
-                namespace=settings.namespace,
-                ttl_s=settings.state_ttl_s,
-                socket_timeout=timeout_s,
-                socket_connect_timeout=timeout_s,
-                client_kwargs=settings.redis_client_kwargs(),
-            )
+        store = create_store(settings, layout, timeout_s)
         try:
             await asyncio.wait_for(store.check(), timeout_s)
         except Exception as exc:  # any failure is reported as one line
