@@ -9,7 +9,7 @@ exactly the causal zero padding of the full forward pass.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,7 +50,9 @@ class StateLayout:
     values that this dtype represents exactly.
     stats_key: what tells this stats layout apart from another of the same size (its
     named, versioned slices; empty for the first versioned one, as before versions).
-    older: the older stats layouts whose stored vectors ``migrate`` turns into this one.
+    older: the older stats layouts whose stored vectors each one's ``upgrade`` turns into
+    this one's (a store reads a state of any of them, and of any ring dtype, as one of
+    this layout: see ``tcnad.state.codec``).
     """
 
     ring_shapes: tuple[tuple[int, int], ...]
@@ -67,18 +69,6 @@ class StateLayout:
     def ring_itemsize(self) -> int:
         """Bytes of one ring value as held and stored."""
         return RING_ITEMSIZE[self.ring_dtype]
-
-    def migrate(
-        self, stats: F64, stored_fingerprint: int, fingerprint: Callable[[StateLayout], int]
-    ) -> F64 | None:
-        """``stats`` stored under ``stored_fingerprint`` (as ``fingerprint`` computes it, the
-        store's own) as a vector of this layout, if that fingerprint is one of an ``older``
-        layout of this size; None otherwise."""
-        for old in self.older:
-            was = replace(self, stats_size=old.stats_size, stats_key=old.stats_key, older=())
-            if stats.shape == (old.stats_size,) and fingerprint(was) == stored_fingerprint:
-                return old.upgrade(stats)
-        return None
 
     @property
     def ring_bytes(self) -> int:

@@ -9,25 +9,37 @@ rings  = ring 0 | ring 1 | ...  each row-major ``(L_j, C_j)`` in the layout's ri
          upper 16 bits of the float32, rounded to nearest even), so slot ``s`` of ring ``j``
          is the ``C_j * w`` bytes at ``ring_base[j] + s * C_j * w`` (``w`` the value's size).
 
-The header says who wrote the state; a reader compares it byte for byte with its own, so a
-state of another model id, format version, ring dtype or shapes is never used silently. The
-one exception is format 1, the same body without ``source``: it is read as a state of
-unknown source and rewritten as format 2 by its next save, so an upgrade resets nothing. A
-rings blob shorter than the layout (slots never written) reads as zeros, which is the
-causal zero padding of the slot convention in ``tcnad.detector.state``.
+The header says who wrote the state; a reader compares it byte for byte with the headers
+it knows, so a state of another model id, format version or shapes is never used silently.
+It knows its own, and three kinds of older ones, each read as a state of this layout and
+rewritten in it by the stream's next save, so that none of these changes resets a stream:
+format 1 (the same body without ``source``, read as a state of unknown source), an older
+stats layout of the model (``StateLayout.older``, its stats migrated), and rings of another
+ring dtype (converted through float32 to this one; that save sends the rings whole, see
+``state.base.Converted``). A rings blob shorter than the layout (slots never written)
+reads as zeros, which is the causal zero padding of the slot convention in
+``tcnad.detector.state``.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from tcnad.detector.arrays import F32, F64
-from tcnad.detector.state import StateDelta, StateLayout, StreamState, delta_size
+from tcnad.detector.state import (
+    RING_DTYPES,
+    RING_ITEMSIZE,
+    StateDelta,
+    StateLayout,
+    StreamState,
+    delta_size,
+)
 from tcnad.state.errors import CorruptState, IncompatibleState, InvalidUpdate
 from tcnad.state.types import UNKNOWN_SOURCE, StreamRecord, StreamUpdate
 
@@ -91,6 +103,19 @@ def describe_header(meta: bytes) -> str:
 
 
 @dataclass(frozen=True)
+class Known:
+    """A meta record header that a codec reads: the record's size, how its body begins
+    (``pos``: format 2 or 1), the dtype of the rings stored with it, and how its stats
+    become the codec's layout's (None: they are of that layout)."""
+
+    header: bytes
+    meta_size: int
+    pos: struct.Struct
+    ring_dtype: str
+    upgrade: Callable[[F64], F64] | None = None
+
+
+@dataclass(frozen=True)
 class RingWrite:
     """One contiguous write into the rings blob: ``length`` bytes from the update's row
     bytes at ``src`` go to byte ``dst`` of the rings blob."""
@@ -114,28 +139,47 @@ class StateCodec:
         old = _HEAD.pack(MAGIC, OLD_FORMAT_VERSION, fingerprint(layout), len(model)) + model
         self.old_header = old
         self.old_meta_size = len(old) + _OLD_POS.size + 8 * layout.stats_size
-        self.older_metas = self._older_metas(model)
+        self.known = self._known(model)
         self.ring_dtype = layout.ring_dtype
         self.itemsize = layout.ring_itemsize
-        self._stored = STORED_DTYPE[layout.ring_dtype]
         self.row_bytes = tuple(ch * self.itemsize for _, ch in layout.ring_shapes)
         bases, pos = [], 0
         for (length, _), row in zip(layout.ring_shapes, self.row_bytes, strict=True):
             bases.append(pos)
             pos += length * row
         self.ring_base = tuple(bases)
+        self._values = pos // self.itemsize  # ring values of one stream
         self._delta_sizes: dict[int, int] = {}  # floats of a delta's rows, by steps
 
-    def _older_metas(self, model: bytes) -> tuple[tuple[bytes, int], ...]:
-        """``(header, meta size)`` of every meta record this layout migrates: each older
-        known stats layout (``StateLayout.older``) in format 2 and in format 1."""
-        out = []
-        for old in self.layout.older:
-            was = replace(self.layout, stats_size=old.stats_size, stats_key=old.stats_key, older=())
-            for version, pos in ((FORMAT_VERSION, _POS), (OLD_FORMAT_VERSION, _OLD_POS)):
-                head = _HEAD.pack(MAGIC, version, fingerprint(was), len(model)) + model
-                out.append((head, len(head) + pos.size + 8 * old.stats_size))
-        return tuple(out)
+    def _known(self, model: bytes) -> dict[bytes, Known]:
+        """Every header this codec reads, by its bytes: this layout's, and each of its
+        stats layouts (this one and ``StateLayout.older``) with each ring dtype, in format
+        2 and in format 1 (own ring dtype and stats first, which a CRC32 collision keeps)."""
+        lay = self.layout
+        stats: list[tuple[int, str, Callable[[F64], F64] | None]]
+        stats = [(lay.stats_size, lay.stats_key, None)]
+        stats += [(o.stats_size, o.stats_key, o.upgrade) for o in lay.older]
+        dtypes = [lay.ring_dtype, *(d for d in RING_DTYPES if d != lay.ring_dtype)]
+        out: dict[bytes, Known] = {}
+        for dtype in dtypes:
+            for size, key, upgrade in stats:
+                was = replace(lay, ring_dtype=dtype, stats_size=size, stats_key=key, older=())
+                for version, pos in ((FORMAT_VERSION, _POS), (OLD_FORMAT_VERSION, _OLD_POS)):
+                    head = _HEAD.pack(MAGIC, version, fingerprint(was), len(model)) + model
+                    meta_size = len(head) + pos.size + 8 * size
+                    out.setdefault(head, Known(head, meta_size, pos, dtype, upgrade))
+        return out
+
+    def older_metas(self) -> list[tuple[Known, bool]]:
+        """The known headers other than this layout's own (format 2 and 1), each with
+        whether its rings are of another dtype (a save may not write rows into those)."""
+        own = (self.header, self.old_header)
+        return [(k, k.ring_dtype != self.ring_dtype) for h, k in self.known.items() if h not in own]
+
+    def read(self, meta: bytes) -> Known | None:
+        """The known header ``meta`` begins with, if ``meta`` has its size; None otherwise."""
+        known = self.known.get(meta[: len(self.header)])
+        return known if known is not None and len(meta) == known.meta_size else None
 
     # ---------------------------------------------------------------- encode
     def encode_body(
@@ -210,94 +254,66 @@ class StateCodec:
         return writes
 
     # ---------------------------------------------------------------- decode
-    def body_offset(self, meta: bytes) -> int | None:
-        """Where the body of a compatible, well-sized meta record starts (format 2 or 1);
-        None for anything else."""
-        if len(meta) == self.meta_size and meta.startswith(self.header):
-            return len(self.header)
-        if len(meta) == self.old_meta_size and meta.startswith(self.old_header):
-            return len(self.old_header)
-        return None
-
-    def migrated(self, meta: bytes) -> bytes | None:
-        """A meta record of this model and format written under an older stats layout that
-        the layout knows (``StateLayout.migrate``), rewritten as one of this layout; None
-        for any other record."""
-        if len(meta) < _HEAD.size or meta.startswith((self.header, self.old_header)):
-            return None
-        magic, version, fp, n = _HEAD.unpack_from(meta)
-        model = self.header[_HEAD.size :]
-        head = _HEAD.size + n
-        if magic != MAGIC or meta[_HEAD.size : head] != model:
-            return None
-        pos = {FORMAT_VERSION: _POS, OLD_FORMAT_VERSION: _OLD_POS}.get(version)
-        floats, extra = divmod(len(meta) - head - (pos.size if pos else 0), 8)
-        if pos is None or extra or floats <= 0:
-            return None
-        stats = np.frombuffer(meta, dtype="<f8", offset=head + pos.size).astype(np.float64)
-        new = self.layout.migrate(stats, fp, fingerprint)
-        if new is None or new.shape != (self.layout.stats_size,):
-            return None
-        mine = self.header if version == FORMAT_VERSION else self.old_header
-        return mine + meta[head : head + pos.size] + new.astype("<f8").tobytes()
-
     def stored_step(self, meta: bytes) -> int | None:
-        """Step of a compatible, well-sized meta record; None otherwise."""
-        meta = self.migrated(meta) or meta
-        at = self.body_offset(meta)
-        return None if at is None else int(_POS.unpack_from(meta, at)[0])
+        """Step of a known, well-sized meta record; None otherwise."""
+        return None if self.read(meta) is None else int(_POS.unpack_from(meta, len(self.header))[0])
 
     def decode(self, stream: str, meta: bytes | None, rings: bytes | None) -> StreamRecord | None:
-        """The stored record, or None when the stream is absent.
+        """The stored record, as a state of this layout, or None when the stream is absent.
 
         Raises ``IncompatibleState`` (other writer) or ``CorruptState`` (bad sizes).
         """
         if meta is None:
             return None
-        meta = self.migrated(meta) or meta
-        if meta.startswith(self.header):
-            size, pos = self.meta_size, _POS
-        elif meta.startswith(self.old_header):
-            size, pos = self.old_meta_size, _OLD_POS
-        else:
+        known = self.known.get(meta[: len(self.header)])
+        if known is None:
             raise IncompatibleState(
                 stream,
                 f"written by {describe_header(meta)}, this worker runs "
                 f"{describe_header(self.header)}",
             )
-        if len(meta) != size:
-            raise CorruptState(stream, f"meta is {len(meta)} bytes, expected {size}")
-        head = size - pos.size - 8 * self.layout.stats_size
+        if len(meta) != known.meta_size:
+            raise CorruptState(stream, f"meta is {len(meta)} bytes, expected {known.meta_size}")
+        head, pos = len(self.header), known.pos
         step, offset, timestamp, *rest = pos.unpack_from(meta, head)
         source = rest[0] if rest else UNKNOWN_SOURCE
         blob = rings or b""
-        if len(blob) > self.layout.ring_bytes or (step > 0 and not blob):
+        ring_bytes = self._values * RING_ITEMSIZE[known.ring_dtype]
+        if len(blob) > ring_bytes or (step > 0 and not blob):
             raise CorruptState(
                 stream,
                 f"rings are {len(blob)} bytes at step {step}, "
-                f"expected at most {self.layout.ring_bytes} and at least 1",
+                f"expected at most {ring_bytes} and at least 1",
             )
-        stats = np.frombuffer(meta, dtype="<f8", offset=head + pos.size)
+        stats = np.frombuffer(meta, dtype="<f8", offset=head + pos.size).astype(np.float64)
+        if known.upgrade is not None:
+            stats = known.upgrade(stats)
+            if stats.shape != (self.layout.stats_size,):
+                raise IncompatibleState(stream, f"stats migrated to {stats.shape}")
         state = StreamState(
-            step=int(step),
-            rings=self.decode_rings(blob),
-            stats=stats.astype(np.float64),
+            step=int(step), rings=self.decode_rings(blob, known.ring_dtype), stats=stats
         )
         return StreamRecord(stream, state, int(offset), float(timestamp), int(source))
 
-    def decode_rings(self, blob: bytes) -> tuple[F32, ...]:
-        """Rings ``(L_j, C_j)`` float32 from a possibly short blob (missing tail = zeros);
-        writable views into one fresh array."""
-        w = self.itemsize
-        values = np.frombuffer(blob, dtype=self._stored, count=len(blob) // w)
-        if len(blob) == self.layout.ring_bytes:
-            full = from_stored(values, self.ring_dtype)  # one copy, writable
+    def decode_rings(self, blob: bytes, ring_dtype: str | None = None) -> tuple[F32, ...]:
+        """Rings ``(L_j, C_j)`` float32 from a possibly short blob (missing tail = zeros)
+        stored in ``ring_dtype`` (None: this layout's), as this layout's ring dtype holds
+        them (another dtype's values are cast through float32); writable views into one
+        fresh array."""
+        dtype = ring_dtype or self.ring_dtype
+        w = RING_ITEMSIZE[dtype]
+        values = np.frombuffer(blob, dtype=STORED_DTYPE[dtype], count=len(blob) // w)
+        if len(values) == self._values:
+            full = from_stored(values, dtype)  # one copy, writable
         else:
-            full = np.zeros(self.layout.ring_bytes // w, dtype=np.float32)
-            full[: len(values)] = from_stored(values, self.ring_dtype)
+            full = np.zeros(self._values, dtype=np.float32)
+            full[: len(values)] = from_stored(values, dtype)
+        if dtype != self.ring_dtype:
+            full = from_stored(to_stored(full, self.ring_dtype), self.ring_dtype)
         out = []
         for (length, ch), base in zip(self.layout.ring_shapes, self.ring_base, strict=True):
-            out.append(full[base // w : base // w + length * ch].reshape(length, ch))
+            at = base // self.itemsize
+            out.append(full[at : at + length * ch].reshape(length, ch))
         return tuple(out)
 
     def _check_ring_count(self, n: int) -> None:

@@ -10,14 +10,16 @@ import hashlib
 from tcnad.state.codec import StateCodec
 
 _SAVE_TEMPLATE = """\
--- KEYS: meta, rings. ARGV: since_step (decimal), meta body, changed ring rows.
+-- KEYS: meta, rings. ARGV: since_step (decimal), meta body, changed ring rows, and "1" when
+-- those rows are the whole rings blob instead (a state stored in another ring dtype).
 -- Returns 1 applied, 2 already applied (stored body equals ARGV[2]), 0 fenced.
 -- REWRITE: an already applied save writes the meta again (same bytes, same TTL), so a WAIT
 -- after it also covers the earlier write that it repeats.
 -- A stored meta of format 1 (OLD: same layout, body without the source) counts as a state
--- at its step; so does one of an older known stats layout (OLDER: header and size of each,
--- in format 2 and 1, which a load migrates). The update rewrites either in the current
--- format and layout.
+-- at its step; so does one of an older known stats layout or another ring dtype (OLDER:
+-- header, its length, size and whether its rings are of another dtype, in format 2 and 1,
+-- which a load migrates). The update rewrites any of them in the current format and
+-- layout; rings of another dtype take no rows, only a whole blob (or a save from step 0).
 local HEAD = "{head}"
 local HL = {head_len}
 local SIZE = {meta_size}
@@ -32,9 +34,11 @@ local RINGS = {{{rings}}}
 local since = tonumber(ARGV[1])
 local body = ARGV[2]
 local rows = ARGV[3]
+local whole = ARGV[4] == '1'
 local stored = redis.call('GET', KEYS[1])
 if stored then
   local at = 0
+  local other = false
   if #stored == SIZE and string.sub(stored, 1, HL) == HEAD then
     at = HL
   elseif #stored == OLD_SIZE and string.sub(stored, 1, OLD_HL) == OLD then
@@ -43,6 +47,7 @@ if stored then
     for _, o in ipairs(OLDER) do
       if #stored == o[3] and string.sub(stored, 1, o[2]) == o[1] then
         at = o[2]
+        other = o[4]
         break
       end
     end
@@ -56,6 +61,7 @@ if stored then
       end
       return 0
     end
+    if other and not whole and since ~= 0 then return 0 end
   elseif since ~= 0 or not RESET then
     return 0
   end
@@ -63,21 +69,25 @@ elseif since ~= 0 then
   return 0
 end
 local step = struct.unpack('<i8', body)
-if since == 0 then redis.call('DEL', KEYS[2]) end
-local pos = 1
-for _, g in ipairs(RINGS) do
-  local base, len, row = g[1], g[2], g[3]
-  local n = math.min(step - since, len)
-  if n > 0 then
-    local start = (step - n) % len
-    local first = math.min(n, len - start)
-    redis.call('SETRANGE', KEYS[2], base + start * row,
-               string.sub(rows, pos, pos + first * row - 1))
-    if n > first then
-      redis.call('SETRANGE', KEYS[2], base,
-                 string.sub(rows, pos + first * row, pos + n * row - 1))
+if whole then
+  redis.call('SET', KEYS[2], rows)
+else
+  if since == 0 then redis.call('DEL', KEYS[2]) end
+  local pos = 1
+  for _, g in ipairs(RINGS) do
+    local base, len, row = g[1], g[2], g[3]
+    local n = math.min(step - since, len)
+    if n > 0 then
+      local start = (step - n) % len
+      local first = math.min(n, len - start)
+      redis.call('SETRANGE', KEYS[2], base + start * row,
+                 string.sub(rows, pos, pos + first * row - 1))
+      if n > first then
+        redis.call('SETRANGE', KEYS[2], base,
+                   string.sub(rows, pos + first * row, pos + n * row - 1))
+      end
+      pos = pos + n * row
     end
-    pos = pos + n * row
   end
 end
 if TTL > 0 then
@@ -106,7 +116,8 @@ def save_script(codec: StateCodec, reset: bool, ttl_ms: int, rewrite: bool = Fal
         )
     )
     older = ", ".join(
-        f'{{"{lua_bytes(head)}", {len(head)}, {size}}}' for head, size in codec.older_metas
+        f'{{"{lua_bytes(k.header)}", {len(k.header)}, {k.meta_size}, {str(other).lower()}}}'
+        for k, other in codec.older_metas()
     )
     return _SAVE_TEMPLATE.format(
         head=lua_bytes(codec.header),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from tcnad.detector.state import StateLayout
 from tcnad.state.base import (
+    Converted,
     OnIncompatible,
     Outcome,
     StoreStats,
@@ -53,6 +54,7 @@ class MemoryCacheStore:
         self.data: dict[str, MemoryEntry] = {} if data is None else data
         self.clock = clock
         self.stats = StoreStats()
+        self.converted = Converted(self.codec)
 
     def _get(self, stream: str) -> MemoryEntry | None:
         entry = self.data.get(stream)
@@ -71,7 +73,7 @@ class MemoryCacheStore:
             rows.append(
                 (stream, None, None) if entry is None else (stream, entry.meta, bytes(entry.rings))
             )
-        return collect(self.codec, self.policy, self.stats, rows)
+        return collect(self.codec, self.policy, self.stats, rows, self.converted)
 
     async def save(self, updates: Sequence[StreamUpdate]) -> SaveResult:
         """Apply each update if the stored step is its ``since_step``; else report fenced."""
@@ -80,7 +82,11 @@ class MemoryCacheStore:
         saved, fenced = [], []
         for update, (body, rows) in zip(updates, encoded, strict=True):
             self.stats.commands += 1
-            if self._apply(update, body, rows) is Outcome.FENCED:
+            whole = self.converted.whole(update, rows)
+            outcome = self._apply(update, body, rows, whole)
+            if whole is not None or outcome is not Outcome.FENCED:
+                self.converted.forget(update.stream)  # stored in this dtype, or fenced
+            if outcome is Outcome.FENCED:
                 fenced.append(update.stream)
             else:
                 saved.append(update.stream)
@@ -88,27 +94,34 @@ class MemoryCacheStore:
         self.stats.fenced += len(fenced)
         return SaveResult(saved, fenced)
 
-    def _apply(self, update: StreamUpdate, body: bytes, rows: bytes) -> Outcome:
+    def _apply(
+        self, update: StreamUpdate, body: bytes, rows: bytes, whole: bytes | None
+    ) -> Outcome:
+        """Apply one update; ``whole``: the whole rings to store instead of its ``rows``."""
         entry = self._get(update.stream)
         since, step = update.delta.since_step, update.delta.step
-        outcome = decide(self.codec, self.policy, entry.meta if entry else None, since, body)
+        stored = entry.meta if entry else None
+        outcome = decide(self.codec, self.policy, stored, since, body, whole is not None)
         if outcome is not Outcome.APPLIED:
             return outcome
-        if entry is None or since == 0:
-            entry = MemoryEntry(b"", bytearray(), None)
+        if entry is None or since == 0 or whole is not None:
+            entry = MemoryEntry(b"", bytearray(whole or b""), None)
             self.data[update.stream] = entry
-        for w in self.codec.ring_writes(since, step):
+        writes = self.codec.ring_writes(since, step) if whole is None else []
+        for w in writes:
             if len(entry.rings) < w.dst + w.length:
                 entry.rings.extend(bytes(w.dst + w.length - len(entry.rings)))
             entry.rings[w.dst : w.dst + w.length] = rows[w.src : w.src + w.length]
         entry.meta = self.codec.header + body
         entry.expires_at = None if self.ttl_s is None else self.clock() + self.ttl_s
-        self.stats.bytes_sent += len(body) + len(rows)
+        self.stats.bytes_sent += len(body) + len(rows if whole is None else whole)
         return outcome
 
     async def delete(self, streams: Sequence[str]) -> int:
         """Forget ``streams``; returns how many existed."""
         self.stats.round_trips += 1
+        for s in unique(streams):
+            self.converted.forget(s)
         return sum(
             self._get(s) is not None and self.data.pop(s) is not None for s in unique(streams)
         )

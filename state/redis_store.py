@@ -2,7 +2,7 @@
 
 Keys (one Redis Cluster hash tag per stream, so both live on one slot):
 ``<ns>:{<stream>}:meta`` (codec header + step, offset, timestamp, stats) and
-``<ns>:{<stream>}:rings`` (all rings as one little-endian float32 blob).
+``<ns>:{<stream>}:rings`` (all rings as one little-endian blob in the layout's ring dtype).
 
 ``load`` pipelines one MGET (meta, rings) per stream; ``save`` pipelines one EVALSHA of the
 save script per stream, which checks the stored step against ``since_step`` and SETRANGEs
@@ -24,7 +24,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
 from tcnad.detector.state import StateLayout
-from tcnad.state.base import OnIncompatible, Outcome, StoreStats, check_policy, collect, unique
+from tcnad.state.base import (
+    Converted,
+    OnIncompatible,
+    Outcome,
+    StoreStats,
+    check_policy,
+    collect,
+    unique,
+)
 from tcnad.state.codec import StateCodec
 from tcnad.state.errors import StoreUnavailable
 from tcnad.state.lua import save_script, sha1
@@ -104,6 +112,7 @@ class RedisCacheStore:
         self.policy: OnIncompatible = check_policy(on_incompatible)
         self.codec = StateCodec(layout)
         self.stats = StoreStats()
+        self.converted = Converted(self.codec)
         ttl_ms = 0 if ttl_s is None else max(1, round(ttl_s * 1000))
         self._script = save_script(self.codec, self.policy == "reset", ttl_ms, rewrite_replayed)
         self._sha = sha1(self._script)
@@ -121,20 +130,30 @@ class RedisCacheStore:
         names = unique(streams)
         replies = await self._run("load", names, [("MGET", *self.keys(s)) for s in names])
         rows = [(s, r[0], r[1]) for s, r in zip(names, replies, strict=True)]
-        return collect(self.codec, self.policy, self.stats, rows)
+        return collect(self.codec, self.policy, self.stats, rows, self.converted)
 
     async def save(self, updates: Sequence[StreamUpdate]) -> SaveResult:
         """Apply the updates, each atomically and only if the stored step is its
         ``since_step`` (one pipelined round trip). Raises ``StoreUnavailable``."""
         commands: list[Command] = []
+        sent_whole: list[bool] = []
         for i, u in enumerate(updates):
             if i and i % ENCODE_CHUNK == 0:
                 await asyncio.sleep(0)  # a large save lets other work run in between
             body, rows = self.codec.encode_update(u)  # validates before anything is sent
             since = u.delta.since_step
-            commands.append(("EVALSHA", self._sha, 2, *self.keys(u.stream), since, body, rows))
+            keys = self.keys(u.stream)
+            whole = self.converted.whole(u, rows)  # a stream stored in another ring dtype
+            sent_whole.append(whole is not None)
+            if whole is None:
+                commands.append(("EVALSHA", self._sha, 2, *keys, since, body, rows))
+            else:
+                commands.append(("EVALSHA", self._sha, 2, *keys, since, body, whole, 1))
         names = [u.stream for u in updates]
         replies = await self._run("save", names, commands)
+        for s, w, r in zip(names, sent_whole, replies, strict=True):
+            if w or r != Outcome.FENCED:  # stored in this dtype now, or fenced
+                self.converted.forget(s)
         saved = [s for s, r in zip(names, replies, strict=True) if r != Outcome.FENCED]
         fenced = [s for s, r in zip(names, replies, strict=True) if r == Outcome.FENCED]
         if fenced:
@@ -147,6 +166,8 @@ class RedisCacheStore:
         """Remove ``streams`` (explicit reset); returns how many had stored keys."""
         names = unique(streams)
         replies = await self._run("delete", names, [("DEL", *self.keys(s)) for s in names])
+        for s in names:
+            self.converted.forget(s)
         return sum(1 for r in replies if int(r) > 0)
 
     async def server_run_id(self) -> str:

@@ -1,4 +1,5 @@
-"""The ``CacheStore`` contract: one suite, run against every store implementation.
+"""The ``CacheStore`` contract: one suite, run against every store implementation (with
+``RingDtypeContract``'s tests of states stored in another ring dtype).
 
 A subclass provides a ``backend`` fixture (a ``Backend``): it makes stores that share one
 storage, reads and plants raw bytes, and lets time pass for TTL tests.
@@ -35,6 +36,7 @@ from tests.state_fixtures import (
     stats_at,
     synthetic_update,
 )
+from tests.unit.state.contract_dtype import RingDtypeContract
 
 LAYOUT = reference_layout()
 
@@ -73,7 +75,7 @@ async def advance_to(store: Store, stream: str, steps: list[int]) -> None:
         since = step
 
 
-class CacheStoreContract:
+class CacheStoreContract(RingDtypeContract):
     async def test_unknown_streams_are_missing(self, backend: Backend) -> None:
         store = backend.make()
         result = await store.load(["a", "b", "a"])

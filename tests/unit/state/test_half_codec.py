@@ -1,5 +1,6 @@
-"""Rings stored as float16 or bfloat16: bytes, rounding, fingerprint, Lua row sizes, and
-saves of any delta sizes rebuilding the (rounded) state."""
+"""Rings stored as float16 or bfloat16: bytes, rounding, fingerprint, Lua row sizes, saves
+of any delta sizes rebuilding the (rounded) state, and states of another ring dtype read
+converted."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcnad.detector.state import StateLayout, StreamState
-from tcnad.state import IncompatibleState, MemoryCacheStore, StateCodec
+from tcnad.state import CorruptState, IncompatibleState, MemoryCacheStore, StateCodec
 from tcnad.state.codec import fingerprint, from_stored, to_stored
 from tcnad.state.lua import save_script
 from tcnad.state.memory import MemoryEntry
@@ -93,22 +94,61 @@ def test_half_rings_take_half_the_bytes(ring_dtype: str) -> None:
     assert f"{{{codec.ring_base[1]}, 2, 64}}" in script
 
 
-@pytest.mark.parametrize("ring_dtype", HALF)
-def test_a_state_of_another_ring_dtype_is_never_read_as_this_one(ring_dtype: str) -> None:
-    half, full = StateCodec(half_layout(ring_dtype)), StateCodec(LAYOUT)
-    stats = np.zeros(LAYOUT.stats_size)
-    for writer, reader in ((half, full), (full, half)):
-        meta = writer.encode_meta(1, 0, 0.0, stats)
-        with pytest.raises(IncompatibleState, match="layout"):
-            reader.decode("s", meta, b"\0" * 8)
+def test_a_state_of_another_ring_dtype_is_read_converted_through_float32() -> None:
+    """Every pair of ring dtypes: the rings as the reader's dtype holds the writer's values
+    cast through float32, the step, position, source and stats as written; a well-known
+    header of the wrong size is corrupt; other shapes in another dtype are another layout."""
+    state = expected_state(LAYOUT, "s", 600)
+    stats = np.arange(float(LAYOUT.stats_size))
+    for writer in ("float32", *HALF):
+        w = StateCodec(half_layout(writer))
+        meta = w.encode_meta(600, 41, 1.5, stats, source=9)
+        blob = w.encode_rings(state.rings)
+        for reader in ("float32", *HALF):
+            r = StateCodec(half_layout(reader))
+            record = r.decode("s", meta, blob)
+            assert record is not None and record.state.step == 600
+            assert (record.offset, record.timestamp, record.source) == (41, 1.5, 9)
+            np.testing.assert_array_equal(record.state.stats, stats)
+            written = StreamState(600, rounded(state, writer), stats)
+            for got, want in zip(record.state.rings, rounded(written, reader), strict=True):
+                np.testing.assert_array_equal(got, want)
+            assert r.stored_step(meta) == 600
+            if writer != reader:
+                with pytest.raises(CorruptState):
+                    r.decode("s", meta + b"\0", blob)
+                assert r.stored_step(meta[:-8]) is None
+                other = StateCodec(
+                    half_layout(
+                        writer, dataclasses.replace(LAYOUT, ring_shapes=LAYOUT.ring_shapes[:-1])
+                    )
+                )
+                with pytest.raises(IncompatibleState, match="layout"):
+                    r.decode("s", other.encode_meta(1, 0, 0.0, stats), b"\0" * 8)
+
+
+def test_a_half_value_beyond_float16_converts_to_inf_as_torch_does() -> None:
+    """bfloat16 and float32 hold values float16 cannot: converted they become what a
+    float16 pool would hold (inf), as ``torch`` casts them."""
+    layout = StateLayout(((2, 2),), 1, "wide")
+    values = np.array([[1e5, -7e4], [3.0, 65504.0]], dtype=np.float32)
+    for writer in ("float32", "bfloat16"):
+        w = StateCodec(half_layout(writer, layout))
+        meta = w.encode_meta(2, 0, 0.0, np.zeros(1))
+        record = StateCodec(half_layout("float16", layout)).decode(
+            "s", meta, w.encode_rings((values,))
+        )
+        assert record is not None
+        want = torch.from_numpy(rounded(StreamState(2, (values,), np.zeros(1)), writer)[0])
+        np.testing.assert_array_equal(record.state.rings[0], want.to(torch.float16).float())
 
 
 async def rebuild_with_deltas(
     make: Callable[[StateLayout], CacheStore], ring_dtype: str, chunks: Sequence[int]
 ) -> None:
     """Save deltas of the given sizes (wrapping every ring) with a store of ``ring_dtype``
-    and check each load against the full state, rounded; a float32 store then finds the
-    stream of another layout and resets it."""
+    and check each load against the full state, rounded; a float32 store then reads the
+    stream converted (the same values, which float32 holds exactly)."""
     layout = half_layout(ring_dtype, StateLayout(((2, 1), (2, 3), (4, 3), (8, 3)), 3, "half"))
     store = make(layout)
     step = 0
@@ -126,7 +166,10 @@ async def rebuild_with_deltas(
     await store.close()
     other = make(dataclasses.replace(layout, ring_dtype="float32"))
     got = await other.load(["s"])
-    assert got.reset == ["s"] and got.missing == ["s"]
+    assert got.reset == [] and got.records["s"].state.step == step
+    want = rounded(expected_state(layout, "s", step), ring_dtype)
+    for got_ring, exp in zip(got.records["s"].state.rings, want, strict=True):
+        np.testing.assert_array_equal(got_ring, exp)
     await other.close()
 
 
