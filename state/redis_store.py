@@ -151,9 +151,10 @@ class RedisCacheStore:
                 commands.append(("EVALSHA", self._sha, 2, *keys, since, body, whole, 1))
         names = [u.stream for u in updates]
         replies = await self._run("save", names, commands)
-        for s, w, r in zip(names, sent_whole, replies, strict=True):
-            if w or r != Outcome.FENCED:  # stored in this dtype now, or fenced
-                self.converted.forget(s)
+        if self.converted.held:
+            for s, w, r in zip(names, sent_whole, replies, strict=True):
+                if w or r != Outcome.FENCED:  # stored in this dtype now, or fenced
+                    self.converted.forget(s)
         saved = [s for s, r in zip(names, replies, strict=True) if r != Outcome.FENCED]
         fenced = [s for s, r in zip(names, replies, strict=True) if r == Outcome.FENCED]
         if fenced:
