@@ -128,8 +128,8 @@ class Settings(KafkaSecurity, RedisSecurity):
     ring_dtype: RingDtype = Field(
         "float32",
         description="how the ring buffers are held in the hot cache and stored in Redis: "
-        "float16 and bfloat16 halve them (the step computes in float32 either way); part "
-        "of the state layout, so states stored with another one start fresh",
+        "float16 and bfloat16 halve them (the step computes in float32 either way); a "
+        "state stored with another one is converted when it is loaded",
     )
     state_ttl_s: float | None = Field(None, description="expire idle stream states; None = never")
     store_retries: int = Field(6, ge=0, description="retries of a failed load/save")
