@@ -36,7 +36,7 @@ with channels x ring width: at 8 channels and float16 a stream is 16,292 bytes o
 1/8 of the shipped model's 130,312 in float32, so 100,000 streams fit in about 2.5 GB of
 Redis and 1.8 GB of pool. The per-stream bytes are printed; run ``--channels 32`` with
 fewer streams for the shipped model itself. The detector's pool is made as large as the
-cache (the worker's is 4,096 slots, whatever ``hot_cache_bytes`` says).
+cache, as the worker sizes its pool from ``hot_cache_bytes``.
 
 Run: .venv/bin/python -m tests.benchmarks.bench_churn [--streams 100000 --fraction 0.1
      --zipf 1.0 --order abba --channels 8 --ring-dtype float16]
