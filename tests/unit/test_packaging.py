@@ -56,6 +56,17 @@ def test_the_wheel_carries_the_model_and_type_markers(wheel: zipfile.ZipFile) ->
     } <= set(wheel.namelist())
 
 
+def test_the_wheel_carries_every_shipped_corpus_with_its_licence(wheel: zipfile.ZipFile) -> None:
+    assert {
+        "tcnad/detector/lab/corpora/nab.tar.xz",
+        "tcnad/detector/lab/corpora/NAB-LICENSE.txt",
+        "tcnad/detector/lab/corpora/realinject.tar.xz",
+        "tcnad/detector/lab/corpora/realinject-NOTICE.txt",
+        "tcnad/detector/lab/corpora/realheld.tar.xz",
+        "tcnad/detector/lab/corpora/realheld-NOTICE.txt",
+    } <= set(wheel.namelist())
+
+
 def test_the_console_script_is_tcnad(wheel: zipfile.ZipFile) -> None:
     (name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
     lines = wheel.read(name).decode().split("\n")
