@@ -167,6 +167,9 @@ def child_env(stack: EmbeddedStack) -> dict[str, str]:
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("TCNAD_METRICS_PORT", "0")  # any free port: the demo must not clash
     env.setdefault("TCNAD_SCORES_TOPIC", "scores")  # every reading's band, for the dashboard
+    # The demo's fleet injects an anomaly every 150-400 readings on half of its streams: the
+    # setting docs/scoring.md advises for streams with frequent anomalies.
+    env.setdefault("TCNAD_ALERT_HISTORY_WEIGHT", "0.01")
     return env
 
 

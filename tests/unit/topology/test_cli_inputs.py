@@ -144,3 +144,19 @@ def test_produce_csv_value_columns_match_the_width(tmp_path: Path) -> None:
         ("tick", 1.0, [2.0, 300.0]),
         ("tick", 2.0, [2.5, 310.0]),
     ]
+
+
+def test_the_demo_worker_uses_the_setting_for_frequent_anomalies_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from tcnad.topology.cli.up import child_env
+
+    stack = SimpleNamespace(
+        kafka_bootstrap="k:9092", redis_url="redis://r:6379/0", redis_cluster=False
+    )
+    monkeypatch.delenv("TCNAD_ALERT_HISTORY_WEIGHT", raising=False)
+    assert child_env(stack)["TCNAD_ALERT_HISTORY_WEIGHT"] == "0.01"  # type: ignore[arg-type]
+    monkeypatch.setenv("TCNAD_ALERT_HISTORY_WEIGHT", "0.002")
+    assert child_env(stack)["TCNAD_ALERT_HISTORY_WEIGHT"] == "0.002"  # type: ignore[arg-type]
