@@ -85,5 +85,21 @@ def inconsistencies(layout: StateLayout, record: StreamRecord) -> list[str]:
         problems.append(f"stats differ at step {step}")
     for j, (got, exp) in enumerate(zip(record.state.rings, want.rings, strict=True)):
         if not np.array_equal(got, exp):
-            problems.append(f"ring {j} differs at step {step}")
+            problems.append(f"ring {j} differs at step {step}: {_ring_times(record, j, got)}")
     return problems
+
+
+def _ring_times(record: StreamRecord, ring: int, rows: npt.NDArray[np.float32]) -> str:
+    """What a ring that disagrees holds: the readings (times) its rows were written for, by
+    row, as far as ``ring_rows`` can tell (``-`` a zero row, ``?`` a row of no reading)."""
+    out = []
+    for row in rows:
+        if not row.any():
+            out.append("-")
+            continue
+        t = float(row[0]) - _seed(record.stream) - ring / 64.0
+        ok = abs(t - round(t)) < 1e-3 and np.array_equal(
+            row, ring_rows(record.stream, ring, np.array([round(t)]), row.size)[0]
+        )
+        out.append(str(round(t)) if ok else "?")
+    return "rows hold " + " ".join(out)

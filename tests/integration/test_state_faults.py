@@ -50,7 +50,8 @@ async def check_all(store: RedisCacheStore, allowed: dict[str, set[int]]) -> dic
             steps[stream] = 0
             continue
         record = result.records[stream]
-        assert inconsistencies(LAYOUT, record) == [], stream
+        problems = inconsistencies(LAYOUT, record)
+        assert problems == [], f"{stream}: " + "; ".join(problems)
         assert record.state.step in ok, (stream, record.state.step, ok)
         steps[stream] = record.state.step
     return steps
