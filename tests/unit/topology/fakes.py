@@ -1,4 +1,5 @@
-"""A small deterministic stand-in for ``tcnad.detector.engine.Detector`` and test publishers.
+"""A small deterministic stand-in for ``tcnad.detector.engine.Detector``, test publishers,
+and an alert record for the tests of what consumes alerts.
 
 The fake's state depends on every applied value in order (a ring of recent values, a sum
 and the last value), so applying a reading twice or skipping one changes the state.
@@ -18,6 +19,7 @@ from tcnad.detector.spec import TCNSpec
 from tcnad.detector.state import StateDelta, StateLayout, StreamState
 from tcnad.state.codec import state_delta
 from tcnad.topology.wire.decode import RawRecord
+from tcnad.topology.wire.schemas import Alert
 from tcnad.topology.worker.batch import OutMessage
 
 LAYOUT = StateLayout(ring_shapes=((2, 1), (4, 2)), stats_size=3, model_id="fake01")
@@ -171,3 +173,23 @@ def raw(
     value: bytes | None, offset: int, key: bytes | None = None, partition: int = 0
 ) -> RawRecord:
     return RawRecord("readings", partition, offset, key, value, None)
+
+
+def make_alert(stream: str = "pump-1", offset: int = 7, severity: float = 1.5) -> Alert:
+    """An alert of ``stream`` at ``offset`` of partition 0: value 31.2 above its band
+    [18.1, 24.3]."""
+    return Alert(
+        id=f"{stream}:0:{offset}",
+        stream=stream,
+        ts=1_700_000_000.5,
+        value=[31.2],
+        lower=[18.1],
+        median=[21.0],
+        upper=[24.3],
+        severity=severity,
+        tail_prob=2e-5,
+        score=0.998,
+        model_id="default-3f2a9c1b",
+        partition=0,
+        offset=offset,
+    )

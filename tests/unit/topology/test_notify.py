@@ -30,23 +30,7 @@ from tcnad.topology.notify import (
 from tcnad.topology.notify.deliver import http_post
 from tcnad.topology.wire.schemas import Alert
 
-
-def make_alert(stream: str = "pump-1", offset: int = 7, severity: float = 1.5) -> Alert:
-    return Alert(
-        id=f"{stream}:0:{offset}",
-        stream=stream,
-        ts=1_700_000_000.5,
-        value=[31.2],
-        lower=[18.1],
-        median=[21.0],
-        upper=[24.3],
-        severity=severity,
-        tail_prob=2e-5,
-        score=0.998,
-        model_id="default-3f2a9c1b",
-        partition=0,
-        offset=offset,
-    )
+from .fakes import make_alert
 
 
 def config(**retry: Any) -> Any:

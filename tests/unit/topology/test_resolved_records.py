@@ -21,6 +21,8 @@ from tcnad.topology.wire.schemas import Alert, Reading, Resolved, parse_alert_re
 from tcnad.topology.worker.hotcache import HotEntry
 from tcnad.topology.worker.rounds import RoundResults, StepPlan, build_alerts
 
+from .fakes import make_alert
+
 NAN = float("nan")
 
 
@@ -113,22 +115,8 @@ def _resolved(stream: str = "pump-1", severity: float = 2.5) -> Resolved:
     )
 
 
-def _alert(stream: str = "pump-1", severity: float = 2.5) -> Alert:
-    return Alert(
-        id=f"{stream}:0:7",
-        stream=stream,
-        ts=1_700_000_000.5,
-        value=[31.2],
-        lower=[18.1],
-        median=[21.0],
-        upper=[24.3],
-        severity=severity,
-        tail_prob=2e-5,
-        score=0.998,
-        model_id="default-3f2a9c1b",
-        partition=0,
-        offset=7,
-    )
+def _alert(severity: float = 2.5) -> Alert:
+    return make_alert(severity=severity)
 
 
 def test_alertmanager_resolves_the_alert_it_was_sent_and_slack_says_so() -> None:
