@@ -100,17 +100,22 @@ def top_in_window(c: Captured, score: np.ndarray) -> int:
 
 
 def judge(c: Captured, policy: scoring.AlertPolicy) -> Judged:
-    """The three normalised scores, windows hit and detections outside windows under the
-    standard profile, and ``top_in_window``."""
+    """``scored`` for the scores ``policy`` gives the captured forecasts."""
     got = replay_scores(policy, c.levels, c.pending, c.values, c.lengths, c.times)
-    by_name = {s.name: got["score"][i, : c.lengths[i]] for i, s in enumerate(c.corpus)}
+    return scored(c, got["score"])
+
+
+def scored(c: Captured, score: np.ndarray) -> Judged:
+    """The three normalised scores of ``score`` ``(files, T)``, windows hit and detections
+    outside windows under the standard profile, and ``top_in_window``."""
+    by_name = {s.name: score[i, : c.lengths[i]] for i, s in enumerate(c.corpus)}
     res = evaluate(c.corpus, by_name)
     std = res[0]
-    top = top_in_window(c, got["score"])
+    top = top_in_window(c, score)
     return [r.normalised for r in res], std.windows_hit, std.n_windows, std.false_positives, top
 
 
-def _fmt(got: Judged) -> str:
+def fmt(got: Judged) -> str:
     s, hit, n, fp, top = got
     return f"{' / '.join(f'{x:6.2f}' for x in s)}  {hit}/{n}, {fp} out, top {top}"
 
@@ -124,7 +129,7 @@ def compare(cache: Path, sets: list[str], fresh: bool, nab: bool) -> None:
         c = _load(cache, name, make)
         a, b = judge(c, base), judge(c, variant)
         d = b[0][0] - a[0][0]
-        print(f"{name:12s} {_fmt(a):46s} {_fmt(b):46s} {d:+.2f}", flush=True)
+        print(f"{name:12s} {fmt(a):46s} {fmt(b):46s} {d:+.2f}", flush=True)
         deltas[name] = d
     judged = {k: v for k, v in deltas.items() if k != "nab"}
     mean = float(np.mean(list(judged.values())))

@@ -31,12 +31,11 @@ import torch
 from tcnad.detector import scoring
 from tcnad.detector.checkpoint import load_checkpoint
 from tcnad.detector.lab import train as training
-from tcnad.detector.lab.nab import evaluate
 from tcnad.detector.model import folded_forward
 from tcnad.detector.normalize import denormalize, normalize_series
 from tcnad.detector.scoring import band, likelihood
 from tcnad.topology.cli.options import set_threads
-from tests.benchmarks.judge import SEEDS, top_in_window
+from tests.benchmarks.judge import SEEDS, fmt, scored
 from tests.benchmarks.level_novelty import Captured, echo
 from tests.benchmarks.nab_run import replay_scores
 
@@ -132,15 +131,6 @@ def horizon_part(c: Captured, pend: np.ndarray, warm: np.ndarray, anywhere: bool
     return part
 
 
-def judged(c: Captured, score: np.ndarray) -> str:
-    res = evaluate(c.corpus, {s.name: score[i, : c.lengths[i]] for i, s in enumerate(c.corpus)})
-    std = res[0]
-    return (
-        f"{' / '.join(f'{r.normalised:6.2f}' for r in res)}  {std.windows_hit}/{std.n_windows}, "
-        f"{std.false_positives} out, top {top_in_window(c, score)}"
-    )
-
-
 def judge(cache: Path, model: str, horizon: int, anywhere: bool, nab: bool) -> None:
     names = ["realinject", "realheld"]
     names += [f"{kind}{s}" for kind in ("builtin", "pattern", "burst") for s in SEEDS[kind]]
@@ -154,16 +144,12 @@ def judge(cache: Path, model: str, horizon: int, anywhere: bool, nab: bool) -> N
         )
         raw, warm = got["score"], got["warm"]  # the score before echo suppression
         part = horizon_part(c, forecasts(c, model, horizon), warm, anywhere)
-        base, variant = echo(raw, policy), echo(np.maximum(raw, part), policy)
-        deltas[name] = _standard(c, variant) - _standard(c, base)
-        print(f"{name:12s} {judged(c, base)}  ->  {judged(c, variant)}  {deltas[name]:+.2f}")
+        base = scored(c, echo(raw, policy))
+        variant = scored(c, echo(np.maximum(raw, part), policy))
+        deltas[name] = variant[0][0] - base[0][0]
+        print(f"{name:12s} {fmt(base)}  ->  {fmt(variant)}  {deltas[name]:+.2f}")
     rule = [v for k, v in deltas.items() if k != "nab"]
     print(f"mean {np.mean(rule):+.2f}, worst {min(rule):+.2f} over {len(rule)} corpora")
-
-
-def _standard(c: Captured, score: np.ndarray) -> float:
-    by = {s.name: score[i, : c.lengths[i]] for i, s in enumerate(c.corpus)}
-    return float(evaluate(c.corpus, by)[0].normalised)
 
 
 def main() -> None:

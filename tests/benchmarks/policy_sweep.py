@@ -26,11 +26,10 @@ import os
 import time
 
 from tcnad.detector import scoring
-from tcnad.detector.lab.nab import evaluate
 from tcnad.topology.cli.options import set_threads
 from tests.benchmarks import burst_corpus, pattern_corpus
+from tests.benchmarks.judge import judge
 from tests.benchmarks.level_novelty import Captured, capture, from_nab_cache, synthetic
-from tests.benchmarks.nab_run import replay_scores
 
 GRID: dict[str, tuple[float, ...]] = {
     "range_tolerance": (0.02, 0.03, 0.05, 0.10),
@@ -50,11 +49,8 @@ GRID: dict[str, tuple[float, ...]] = {
 
 
 def scores(c: Captured, policy: scoring.AlertPolicy) -> tuple[list[float], int, int, int]:
-    got = replay_scores(policy, c.levels, c.pending, c.values, c.lengths, c.times)
-    by_name = {s.name: got["score"][i, : c.lengths[i]] for i, s in enumerate(c.corpus)}
-    results = evaluate(c.corpus, by_name)
-    std = results[0]
-    return [r.normalised for r in results], std.windows_hit, std.n_windows, std.false_positives
+    got, hit, n, fp, _ = judge(c, policy)
+    return got, hit, n, fp
 
 
 def sweep(name: str, c: Captured, grid: dict[str, tuple[float, ...]]) -> None:
