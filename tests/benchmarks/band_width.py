@@ -3,7 +3,10 @@
 For each captured corpus (``judge capture``), replays the scoring with the defaults and with
 ``--set`` settings, and prints over the warm readings: the mean log width of the calibrated
 band (and the ratio of widths it implies), the fraction of readings outside it, and the mean
-absolute error of its median, in the readings' units::
+absolute error of its median, in the readings' units; and, for the defaults, how lopsided
+the misses are (above against below the band: per file, the median of ``(above + 1) /
+(below + 1)``) and how the model's errors persist (per file after 300 readings, the median
+lag-1 autocorrelation of the error from the median in units of the 2.5-97.5% band)::
 
     python -m tests.benchmarks.judge capture --cache /tmp/judge
     python -m tests.benchmarks.band_width --cache /tmp/judge --set persist_weight=0.01 \\
@@ -51,6 +54,33 @@ def band_figures(c: Captured, policy: scoring.AlertPolicy) -> tuple[float, float
     return log_width / n, miss / n, error / n
 
 
+def lopsided_and_persistent(c: Captured) -> tuple[float, float]:
+    """Median over files of (misses above + 1) / (misses below + 1) of the default band, and
+    of the lag-1 autocorrelation of the model's error in band widths."""
+    files, steps = c.values.shape
+    state = scoring.new_state(1, files)
+    above, below = np.zeros(files), np.zeros(files)
+    order = np.argsort(-c.lengths, kind="stable")
+    for t in range(steps):
+        idx = order[: int((c.lengths > t).sum())]
+        res, state[idx] = scoring.score_batch(
+            scoring.AlertPolicy(), c.levels, c.pending[idx, t][:, None, :],
+            c.values[idx, t][:, None], state[idx], c.times[idx, t],
+        )  # fmt: skip
+        v, ok = c.values[idx, t], res.warm
+        above[idx] += ok & (v > res.upper[:, 0])
+        below[idx] += ok & (v < res.lower[:, 0])
+    mid = list(c.levels).index(0.5)
+    lag1 = []
+    for i in range(files):
+        n = int(c.lengths[i])
+        p, y = c.pending[i, 300:n], c.values[i, 300:n]
+        e = np.clip((y - p[:, mid]) / np.maximum(p[:, -2] - p[:, 1], 1e-9), -5, 5)
+        if e.size > 2 and e.std() > 0:
+            lag1.append(np.corrcoef(e[:-1], e[1:])[0, 1])
+    return float(np.median((above + 1) / (below + 1))), float(np.nanmedian(lag1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, required=True)
@@ -70,6 +100,8 @@ def main() -> None:
             f"outside {a[1]:.4f} -> {b[1]:.4f}; median's MAE {a[2]:.4g} -> {b[2]:.4g}",
             flush=True,
         )
+        ratio, lag1 = lopsided_and_persistent(c)
+        print(f"{'':12s} defaults: misses above / below {ratio:.2f}; error lag-1 {lag1:.3f}")
 
 
 if __name__ == "__main__":
