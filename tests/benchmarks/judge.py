@@ -22,6 +22,11 @@ judgement replays only the scoring::
 
     python -m tests.benchmarks.judge capture --cache /tmp/judge [--fresh] [--nab]
     python -m tests.benchmarks.judge compare --cache /tmp/judge --set persist_weight=0 [--fresh]
+    python -m tests.benchmarks.judge parts --cache /tmp/judge realinject realheld nab
+
+``parts`` says, for the defaults, in how many files the highest score after NAB's
+probationary 15 % outside the windows beats every score inside them, and which part of the
+score (``StepResult.parts``) made that reading's score.
 
 Asserts nothing.
 """
@@ -115,6 +120,41 @@ def scored(c: Captured, score: np.ndarray) -> Judged:
     return [r.normalised for r in res], std.windows_hit, std.n_windows, std.false_positives, top
 
 
+def beaten_by(c: Captured) -> dict[str, int]:
+    """Per part of the score, the files whose highest score outside their windows (after
+    the probationary 15 %) exceeds every score inside them, that part making it."""
+    files, steps = c.values.shape
+    state = scoring.new_state(1, files)
+    score = np.zeros((files, steps))
+    part = np.full((files, steps), "none", dtype=object)
+    order = np.argsort(-c.lengths, kind="stable")
+    for t in range(steps):
+        idx = order[: int((c.lengths > t).sum())]
+        res, state[idx] = scoring.score_batch(
+            scoring.AlertPolicy(), c.levels, c.pending[idx, t][:, None, :],
+            c.values[idx, t][:, None], state[idx], c.times[idx, t],
+        )  # fmt: skip
+        score[idx, t] = res.score
+        names = list(res.parts)
+        stacked = np.stack([res.parts[k] for k in names], axis=1)
+        best = np.array(names, dtype=object)[stacked.argmax(axis=1)]
+        part[idx, t] = np.where(stacked.max(axis=1) > 0, best, "none")
+    out: dict[str, int] = {}
+    for i, item in enumerate(c.corpus):
+        n = int(c.lengths[i])
+        inside = np.zeros(n, dtype=bool)
+        for a, b in item.windows:
+            inside[a : b + 1] = True
+        outside = ~inside
+        outside[: int(0.15 * n)] = False
+        if not inside.any() or not outside.any():
+            continue
+        at = np.flatnonzero(outside)[np.argmax(score[i, :n][outside])]
+        if score[i, at] > score[i, :n][inside].max():
+            out[part[i, at]] = out.get(part[i, at], 0) + 1
+    return out
+
+
 def fmt(got: Judged) -> str:
     s, hit, n, fp, top = got
     return f"{' / '.join(f'{x:6.2f}' for x in s)}  {hit}/{n}, {fp} out, top {top}"
@@ -145,16 +185,22 @@ def compare(cache: Path, sets: list[str], fresh: bool, nab: bool) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("capture", "compare"))
+    ap.add_argument("what", choices=("capture", "compare", "parts"))
     ap.add_argument("--cache", type=Path, required=True)
     ap.add_argument("--set", action="append", default=[], help="policy field=value")
     ap.add_argument("--fresh", action="store_true", help="judge on fresh seeds")
     ap.add_argument("--nab", action="store_true", help="also NAB, after the verdict")
-    args = ap.parse_args()
+    ap.add_argument("names", nargs="*", help="parts: the corpora")
+    args = ap.parse_intermixed_args()
     set_threads(1)
     if args.what == "capture":
         for name, make in _makers(args.fresh, args.nab).items():
             _load(args.cache, name, make)
+    elif args.what == "parts":
+        for name in args.names:
+            with (args.cache / f"{name}.pkl").open("rb") as f:
+                got = beaten_by(pickle.load(f))
+            print(f"{name:12s} files whose outside maximum beats the windows: {got}")
     else:
         compare(args.cache, args.set, args.fresh, args.nab)
 
