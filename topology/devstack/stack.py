@@ -16,6 +16,7 @@ import atexit
 import contextlib
 import importlib.util
 import logging
+import shlex
 import shutil
 import socket
 import struct
@@ -214,6 +215,7 @@ class _Service(_StartStop):
                     raise StackError(f"cannot start {self.name}: {HOST}:{self.port} is in use")
                 self.port = free_port()
                 continue
+            logged = self.log_path.stat().st_size if self.log_path.exists() else 0
             self._proc = ManagedProcess(self.name, self._argv(), self.log_path)
             try:
                 self._proc.start()
@@ -225,6 +227,10 @@ class _Service(_StartStop):
                 return
             status = self._proc.returncode
             self._proc.kill()
+            refused = self._refused(self._log_since(logged)) if status is not None else None
+            if refused:  # another port would not help: say what the operator must do
+                self._keep_logs = True
+                raise StackError(refused)
             if status is not None and not self._fixed_port and attempt + 1 < _PORT_RETRIES:
                 logger.warning("%s exited on port %d; trying another port", self.name, self.port)
                 self.port = free_port()
@@ -237,6 +243,20 @@ class _Service(_StartStop):
             f"{self.name} {what} on {HOST}:{self.port} within {timeout_s:.0f}s; "
             f"see its log {self.log_path}. Last lines:\n{tail}"
         )
+
+    def _log_since(self, offset: int) -> str:
+        """What the service logged from byte ``offset`` on (its last start's output)."""
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def _refused(self, log: str) -> str | None:
+        """One line saying what to do when ``log`` (the output of a start that exited)
+        shows the service refused to start for a reason a retry cannot fix; else None."""
+        return None
 
     def _wait_ready(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -275,6 +295,13 @@ class RedisServer(_Service):
 
     ``kill()`` then ``restart()`` reopens the same port and data directory, which is how the
     state store's fault tests simulate a crash.
+
+    Append-only, it runs with ``aof-load-truncated no``, as docs/operations.md asks of every
+    Redis of the worker: a crash can cut the AOF inside a save's MULTI/EXEC block, and Redis
+    6.2 would load the cut file and later apply part of that save (a torn stream state;
+    docs/architecture.md, "Durability"). Redis then refuses the file, and ``start()`` fails
+    with one line naming it and the ``redis-check-aof --fix`` command that cuts the
+    incomplete transaction whole; it repairs nothing itself.
     """
 
     name = "redis"
@@ -303,6 +330,7 @@ class RedisServer(_Service):
             "--bind", HOST,
             "--dir", str(self.data_dir),
             "--appendonly", "yes" if self.appendonly else "no",
+            *(["--aof-load-truncated", "no"] if self.appendonly else []),
             "--save", "",
             "--protected-mode", "no",
             "--daemonize", "no",
@@ -311,6 +339,42 @@ class RedisServer(_Service):
 
     def _answers(self) -> bool:
         return redis_answers(HOST, self.port, timeout_s=1.0)
+
+    @property
+    def aof_path(self) -> Path:
+        """The append-only file ``redis-check-aof --fix`` takes: Redis 6's
+        ``appendonly.aof``, or Redis 7's manifest (it moves an old file into
+        ``appendonlydir/`` when it starts)."""
+        legacy = self.data_dir / "appendonly.aof"
+        manifest = self.data_dir / "appendonlydir" / "appendonly.aof.manifest"
+        return manifest if manifest.exists() or not legacy.exists() else legacy
+
+    def aof_fix_command(self) -> str:
+        """The shell command that repairs the AOF with the redis-check-aof of this
+        redis-server (the same binary, run under that name, when none lies beside it)."""
+        server = redis_server_bin()
+        target = str(self.aof_path)
+        beside = Path(server).with_name("redis-check-aof")
+        if beside.is_file():
+            return shlex.join([str(beside), "--fix", target])
+        inner = shlex.join(["exec", "-a", "redis-check-aof", server, "--fix", target])
+        return shlex.join(["bash", "-c", inner])
+
+    def _refused(self, log: str) -> str | None:
+        if not self.appendonly or "redis-check-aof" not in log:
+            return None
+        if "Unexpected end of file" in log:
+            what = (
+                "ends inside a write a crash cut short; loading it could apply part of a "
+                "save and tear a stream's state"
+            )
+        else:
+            what = f"cannot be read (see {self.log_path})"
+        return (
+            f"redis refused its append-only file {self.aof_path}: it {what}. Back it up, "
+            f"then run `{self.aof_fix_command()}` (it cuts the incomplete transaction "
+            "whole) and start again"
+        )
 
 
 class KafkaBroker(_Service):
