@@ -20,6 +20,10 @@ CONVERTED_BYTES = 256 * 1024 * 1024
 """Most bytes of rings that a store holds for streams loaded converted and not saved since;
 beyond it the oldest are dropped (such a stream's next save is fenced, and its reload
 converts it again)."""
+BASES_BYTES = 32 * 1024 * 1024
+"""Most bytes of meta bodies that a Redis store holds as the bases of stats patches (about
+19,000 streams of the shipped layout); beyond it the least recently used are dropped, and
+such a stream's next save sends its body whole."""
 
 
 @dataclass
@@ -172,3 +176,42 @@ def collect(
     if len(reset) > 1:
         log.warning("state reset streams=%d (first logged above)", len(reset))
     return LoadResult(records, missing, reset)
+
+
+class Bases:
+    """The meta body each stream has stored, as this store last loaded or saved it: the
+    base its next save's stats patch is computed from (``tcnad.state.patch``). Only bodies
+    of the codec's own header are held (a state of an older layout or ring dtype is
+    rewritten whole by its next save). At most ``budget`` bytes, least recently used
+    dropped first."""
+
+    def __init__(self, codec: StateCodec, budget: int = BASES_BYTES) -> None:
+        self.codec = codec
+        self.limit = budget // max(1, codec.body_size)  # 0: hold none, send bodies whole
+        self.held: dict[str, bytes] = {}
+
+    def loaded(self, stream: str, meta: bytes | None) -> None:
+        """Note what a load found stored for ``stream``."""
+        codec, head = self.codec, len(self.codec.header)
+        if meta is not None and len(meta) == codec.meta_size and meta[:head] == codec.header:
+            self.put(stream, meta[head:])
+        else:
+            self.forget(stream)
+
+    def put(self, stream: str, body: bytes) -> None:
+        if not self.limit:
+            return
+        self.held.pop(stream, None)
+        self.held[stream] = body
+        if len(self.held) > self.limit:
+            del self.held[next(iter(self.held))]
+
+    def forget(self, stream: str) -> None:
+        self.held.pop(stream, None)
+
+    def base(self, stream: str, since_step: int) -> bytes | None:
+        """The body held for ``stream`` if it is of step ``since_step`` (> 0)."""
+        body = self.held.get(stream)
+        if body is None or since_step == 0 or self.codec.body_step(body) != since_step:
+            return None
+        return body

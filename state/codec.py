@@ -254,6 +254,11 @@ class StateCodec:
         return writes
 
     # ---------------------------------------------------------------- decode
+    @staticmethod
+    def body_step(body: bytes) -> int:
+        """Step of a meta body of format 2 (its first field)."""
+        return int(_POS.unpack_from(body)[0])
+
     def stored_step(self, meta: bytes) -> int | None:
         """Step of a known, well-sized meta record; None otherwise."""
         return None if self.read(meta) is None else int(_POS.unpack_from(meta, len(self.header))[0])

@@ -8,11 +8,16 @@ from __future__ import annotations
 import hashlib
 
 from tcnad.state.codec import StateCodec
+from tcnad.state.patch import BASE_BYTES, POS_BYTES
 
 _SAVE_TEMPLATE = """\
--- KEYS: meta, rings. ARGV: since_step (decimal), meta body, changed ring rows, and "1" when
--- those rows are the whole rings blob instead (a state stored in another ring dtype).
--- Returns 1 applied, 2 already applied (stored body equals ARGV[2]), 0 fenced.
+-- KEYS: meta, rings. ARGV: since_step (decimal), meta body, changed ring rows, and a mode:
+-- none for a body and rows, "1" when the rows are the whole rings blob instead (a state
+-- stored in another ring dtype), "p" when ARGV[2] is a stats patch (tcnad.state.patch)
+-- instead of the body: the new position, the base's, then runs of changed stats. A patch
+-- applies only to a stored body of this layout whose position is its base's; the body it
+-- makes is then saved like any other.
+-- Returns 1 applied, 2 already applied (stored body equals the update's), 0 fenced.
 -- REWRITE: an already applied save writes the meta again (same bytes, same TTL), so a WAIT
 -- after it also covers the earlier write that it repeats.
 -- A stored meta of format 1 (OLD: same layout, body without the source) counts as a state
@@ -31,11 +36,44 @@ local RESET = {reset}
 local TTL = {ttl_ms}
 local REWRITE = {rewrite}
 local RINGS = {{{rings}}}
+local POS = {pos_bytes}
+local BASE = {base_bytes}
 local since = tonumber(ARGV[1])
 local body = ARGV[2]
 local rows = ARGV[3]
 local whole = ARGV[4] == '1'
+local patch = ARGV[4] == 'p'
+-- The stored meta with the patch applied (nil: malformed): its header, the patch's new
+-- position, and the stored stats with the patch's runs in place.
+local function patched(old)
+  local parts = {{string.sub(old, 1, HL), string.sub(body, 1, POS)}}
+  local cur, i, n = HL + POS + 1, POS + BASE + 1, #body
+  while i <= n do
+    local start, count = struct.unpack('<I4I4', body, i)
+    local at = HL + POS + 1 + start * 8
+    i = i + 8
+    if count < 1 or at < cur or at + count * 8 - 1 > #old or i + count * 8 - 1 > n then
+      return nil
+    end
+    parts[#parts + 1] = string.sub(old, cur, at - 1)
+    parts[#parts + 1] = string.sub(body, i, i + count * 8 - 1)
+    i = i + count * 8
+    cur = at + count * 8
+  end
+  parts[#parts + 1] = string.sub(old, cur)
+  return table.concat(parts)
+end
 local stored = redis.call('GET', KEYS[1])
+local meta = nil  -- a patch's result: the whole meta to store
+if patch then
+  if not stored or #stored ~= SIZE or string.sub(stored, 1, HL) ~= HEAD then return 0 end
+  meta = patched(stored)
+  if not meta then return redis.error_reply('ERR tcnad: malformed stats patch') end
+  if struct.unpack('<i8', stored, HL + 1) == since
+      and string.sub(stored, HL + 9, HL + POS) ~= string.sub(body, POS + 1, POS + BASE) then
+    return 0  -- the stored state at since_step is not the patch's base
+  end
+end
 if stored then
   local at = 0
   local other = false
@@ -55,7 +93,7 @@ if stored then
   if at > 0 then
     local current = struct.unpack('<i8', stored, at + 1)
     if current ~= since then
-      if at == HL and string.sub(stored, HL + 1) == body then
+      if at == HL and (meta == stored or not meta and string.sub(stored, HL + 1) == body) then
         if REWRITE then redis.call('SET', KEYS[1], stored, 'KEEPTTL') end
         return 2
       end
@@ -68,7 +106,8 @@ if stored then
 elseif since ~= 0 then
   return 0
 end
-local step = struct.unpack('<i8', body)
+local step = struct.unpack('<i8', body)  -- a patch too begins with the new position
+meta = meta or HEAD .. body
 if whole then
   redis.call('SET', KEYS[2], rows)
 else
@@ -91,10 +130,10 @@ else
   end
 end
 if TTL > 0 then
-  redis.call('SET', KEYS[1], HEAD .. body, 'PX', TTL)
+  redis.call('SET', KEYS[1], meta, 'PX', TTL)
   redis.call('PEXPIRE', KEYS[2], TTL)
 else
-  redis.call('SET', KEYS[1], HEAD .. body)
+  redis.call('SET', KEYS[1], meta)
   redis.call('PERSIST', KEYS[2])
 end
 return 1
@@ -131,6 +170,8 @@ def save_script(codec: StateCodec, reset: bool, ttl_ms: int, rewrite: bool = Fal
         ttl_ms=ttl_ms,
         rewrite="true" if rewrite else "false",
         rings=rings,
+        pos_bytes=POS_BYTES,
+        base_bytes=BASE_BYTES,
     )
 
 

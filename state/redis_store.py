@@ -25,6 +25,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from tcnad.detector.state import StateLayout
 from tcnad.state.base import (
+    Bases,
     Converted,
     OnIncompatible,
     Outcome,
@@ -36,6 +37,7 @@ from tcnad.state.base import (
 from tcnad.state.codec import StateCodec
 from tcnad.state.errors import StoreUnavailable
 from tcnad.state.lua import save_script, sha1
+from tcnad.state.patch import encode_patches
 from tcnad.state.types import LoadResult, SaveResult, StreamUpdate
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,7 @@ class RedisCacheStore:
         self.codec = StateCodec(layout)
         self.stats = StoreStats()
         self.converted = Converted(self.codec)
+        self.bases = Bases(self.codec)
         ttl_ms = 0 if ttl_s is None else max(1, round(ttl_s * 1000))
         self._script = save_script(self.codec, self.policy == "reset", ttl_ms, rewrite_replayed)
         self._sha = sha1(self._script)
@@ -130,31 +133,50 @@ class RedisCacheStore:
         names = unique(streams)
         replies = await self._run("load", names, [("MGET", *self.keys(s)) for s in names])
         rows = [(s, r[0], r[1]) for s, r in zip(names, replies, strict=True)]
-        return collect(self.codec, self.policy, self.stats, rows, self.converted)
+        result = collect(self.codec, self.policy, self.stats, rows, self.converted)
+        for s, meta, _ in rows:
+            self.bases.loaded(s, meta)
+        return result
 
     async def save(self, updates: Sequence[StreamUpdate]) -> SaveResult:
         """Apply the updates, each atomically and only if the stored step is its
-        ``since_step`` (one pipelined round trip). Raises ``StoreUnavailable``."""
+        ``since_step`` (one pipelined round trip). Raises ``StoreUnavailable``.
+
+        A stream whose body at ``since_step`` this store holds (``Bases``) sends a stats
+        patch instead of its body (``tcnad.state.patch``)."""
         commands: list[Command] = []
         sent_whole: list[bool] = []
-        for i, u in enumerate(updates):
-            if i and i % ENCODE_CHUNK == 0:
+        bodies: list[bytes] = []
+        for start in range(0, len(updates), ENCODE_CHUNK):
+            if start:
                 await asyncio.sleep(0)  # a large save lets other work run in between
-            body, rows = self.codec.encode_update(u)  # validates before anything is sent
-            since = u.delta.since_step
-            keys = self.keys(u.stream)
-            whole = self.converted.whole(u, rows)  # a stream stored in another ring dtype
-            sent_whole.append(whole is not None)
-            if whole is None:
-                commands.append(("EVALSHA", self._sha, 2, *keys, since, body, rows))
-            else:
-                commands.append(("EVALSHA", self._sha, 2, *keys, since, body, whole, 1))
+            part = updates[start : start + ENCODE_CHUNK]
+            encoded = [self.codec.encode_update(u) for u in part]  # validates before sending
+            wholes = [
+                self.converted.whole(u, rows) for u, (_, rows) in zip(part, encoded, strict=True)
+            ]
+            sent = self._patches(part, [body for body, _ in encoded], wholes)
+            for u, (body, rows), whole, patch in zip(part, encoded, wholes, sent, strict=True):
+                keys, since = self.keys(u.stream), u.delta.since_step
+                sent_whole.append(whole is not None)
+                bodies.append(body)
+                if whole is not None:
+                    commands.append(("EVALSHA", self._sha, 2, *keys, since, body, whole, 1))
+                elif patch is not None:
+                    commands.append(("EVALSHA", self._sha, 2, *keys, since, patch, rows, "p"))
+                else:
+                    commands.append(("EVALSHA", self._sha, 2, *keys, since, body, rows))
         names = [u.stream for u in updates]
         replies = await self._run("save", names, commands)
         if self.converted.held:
             for s, w, r in zip(names, sent_whole, replies, strict=True):
                 if w or r != Outcome.FENCED:  # stored in this dtype now, or fenced
                     self.converted.forget(s)
+        for s, body, r in zip(names, bodies, replies, strict=True):
+            if r == Outcome.FENCED:
+                self.bases.forget(s)
+            else:
+                self.bases.put(s, body)
         saved = [s for s, r in zip(names, replies, strict=True) if r != Outcome.FENCED]
         fenced = [s for s, r in zip(names, replies, strict=True) if r == Outcome.FENCED]
         if fenced:
@@ -163,12 +185,35 @@ class RedisCacheStore:
         self.stats.fenced += len(fenced)
         return SaveResult(saved, fenced)
 
+    def _patches(
+        self, part: Sequence[StreamUpdate], bodies: list[bytes], wholes: list[bytes | None]
+    ) -> list[bytes | None]:
+        """Per update, the stats patch to send instead of its body (None: send the body):
+        where the store holds the body stored at its ``since_step`` and the patch is the
+        smaller."""
+        picked: list[tuple[int, bytes]] = []
+        for i, (u, whole) in enumerate(zip(part, wholes, strict=True)):
+            base = None if whole is not None else self.bases.base(u.stream, u.delta.since_step)
+            if base is not None:
+                picked.append((i, base))
+        out: list[bytes | None] = [None] * len(part)
+        if not picked:
+            return out
+        patches = encode_patches(
+            [base for _, base in picked], [bodies[i] for i, _ in picked], self.layout.stats_size
+        )
+        for (i, _), patch in zip(picked, patches, strict=True):
+            if len(patch) < len(bodies[i]):  # most stats changed: the body is smaller
+                out[i] = patch
+        return out
+
     async def delete(self, streams: Sequence[str]) -> int:
         """Remove ``streams`` (explicit reset); returns how many had stored keys."""
         names = unique(streams)
         replies = await self._run("delete", names, [("DEL", *self.keys(s)) for s in names])
         for s in names:
             self.converted.forget(s)
+            self.bases.forget(s)
         return sum(1 for r in replies if int(r) > 0)
 
     async def server_run_id(self) -> str:

@@ -18,6 +18,7 @@ from tcnad.state.types import StreamRecord, StreamUpdate
 
 BASE_OFFSET = 1000
 BASE_TIME = 1.7e9
+STEPPED = 4  # stats that change every step (``stats_at``)
 
 
 def reference_layout(model_id: str = "ref0001", stats_size: int = 24) -> StateLayout:
@@ -42,8 +43,19 @@ def ring_rows(stream: str, ring: int, times: npt.NDArray[np.int64], channels: in
 
 
 def stats_at(layout: StateLayout, stream: str, step: int) -> F64:
-    """``(stats_size,)`` statistics of a synthetic stream after ``step`` readings."""
-    return np.arange(layout.stats_size, dtype=np.float64) * 0.5 + step + _seed(stream)
+    """``(stats_size,)`` statistics of a synthetic stream after ``step`` readings.
+
+    Like a detector's, a step changes only some of them (so saves send stats patches): the
+    first ``STEPPED`` every step, and of the others ("bins") the one of index ``step %
+    bins``, which holds the last step that wrote it."""
+    out = np.arange(layout.stats_size, dtype=np.float64) * 0.5 + _seed(stream)
+    stepped = min(STEPPED, layout.stats_size)
+    out[:stepped] += step
+    bins = layout.stats_size - stepped
+    if bins and step > 0:
+        last = step - (step - np.arange(bins)) % bins  # last step <= step in each bin
+        out[stepped:] += np.where(last > 0, last, 0)
+    return out
 
 
 def position_at(step: int) -> tuple[int, float]:
