@@ -21,7 +21,7 @@ from tcnad.topology.security import redact_url
 from tcnad.topology.settings import Settings
 from tcnad.topology.worker.batch import PipelineConfig
 from tcnad.topology.worker.checks import watch_dependencies
-from tcnad.topology.worker.consumer import BatchConsumer, tuned_transport
+from tcnad.topology.worker.consumer import BatchConsumer, bounded_by_stop, tuned_transport
 from tcnad.topology.worker.hotcache import HotCache
 from tcnad.topology.worker.metrics import Health, MetricsServer, WorkerMetrics
 from tcnad.topology.worker.pipeline import BatchPipeline
@@ -79,6 +79,7 @@ class WorkerApp(faust.App):
         consumer = self.consumer
         assert isinstance(consumer, BatchConsumer)
         consumer.batch_handler = self.runtime
+        consumer.broker_reachable = lambda: "kafka" not in self.health.down
         self.add_future(watch_loop_lag(self.metrics))  # cancelled when the app stops
         self.add_future(watch_dependencies(self.health, s, self.store))  # /health: 503 if down
         if s.metrics_enabled and self.metrics_server is None:
@@ -86,6 +87,17 @@ class WorkerApp(faust.App):
                 self.metrics, self.health, "0.0.0.0", s.metrics_port
             )
             self.metrics_server.start()
+
+    async def _producer_flush(self, logger: Any) -> None:
+        """faust's flush of the producer on stop, bounded like the stop's commits
+        (``BatchConsumer.stop_time_left``): while the broker is down the producer retries its
+        messages for ``producer_request_timeout`` (20 minutes). A message it did not deliver
+        belongs to a reading whose state was not saved: that reading is applied again."""
+        if await bounded_by_stop(super()._producer_flush(logger), self) is None:
+            logger.warning(
+                "stopping: producer not flushed (broker unreachable?); a message it did not "
+                "deliver belongs to a reading whose state was not saved: it is applied again"
+            )
 
     async def on_stop(self) -> None:
         await super().on_stop()
@@ -189,6 +201,7 @@ def create_store(
         "namespace": settings.namespace,
         "ttl_s": settings.state_ttl_s,
         "client_kwargs": settings.redis_client_kwargs(),
+        "stats_patches": settings.state_patches,
     }
     if timeout_s is not None:
         common.update(socket_timeout=timeout_s, socket_connect_timeout=timeout_s)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, cast
 
@@ -38,7 +38,7 @@ from faust.types import TP
 
 from tcnad.topology.settings import Settings
 from tcnad.topology.wire.decode import RawRecord, raw_records
-from tcnad.topology.worker.saver import Saver, Span
+from tcnad.topology.worker.saver import Saver, Span, bounded
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,37 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_bytes = tuned(tuning, "fetch_max_bytes")
         return consumer
 
+    async def on_thread_stop(self) -> None:
+        """faust's: stop the method queue, then the aiokafka consumer. During a broker outage
+        aiokafka's fetcher can hold a fetch task in its retry backoff (``asyncio.sleep``
+        outside its cancellation handler); ``close()`` cancels it and re-raises its
+        ``CancelledError``. That aborts the consumer's close and mode's thread shutdown, and
+        the worker's stop waits for mode's full ``shutdown_timeout`` (60 s). A
+        ``CancelledError`` this task was not asked for is that one: finish the close
+        (the fetcher's other tasks, the client's connections) and go on."""
+        try:
+            await super().on_thread_stop()
+        except asyncio.CancelledError:
+            cancelling = getattr(asyncio.current_task(), "cancelling", None)  # 3.11+
+            if cancelling is not None and cancelling():
+                raise  # this task is being cancelled: not the fetcher's leftover
+            logger.info("kafka consumer: a fetch cancelled in its retry backoff; closing on")
+            await self._finish_close()
+
+    async def _finish_close(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        fetcher = getattr(consumer, "_fetcher", None)
+        pending = [t for t in getattr(fetcher, "_pending_tasks", ()) if not t.done()]
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            await consumer._client.close()
+        except Exception as exc:  # the process is stopping; nothing else to do with it
+            logger.debug("kafka client close: %r", exc)
+
     async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         """faust's ``getmany``, with the batch's room left as the fetch's record limit."""
         consumer = self._ensure_consumer()
@@ -131,7 +162,13 @@ class BatchConsumer(faust_aiokafka.Consumer):
     """A faust consumer whose records go to ``batch_handler`` a whole fetch at a time."""
 
     tuning: ClassVar[Mapping[str, int]] = {}
+    # How long each step of a stop that needs the broker may wait (stop_time_left):
+    # finishing the batch in flight, and the final save (it waits for the broker's acks of
+    # the messages the batches sent); each commit of faust's stop, the producer's flush and
+    # its close; and all of them together while the dependency probe finds the broker down.
     finish_timeout_s: ClassVar[float] = 10.0
+    stop_step_timeout_s: ClassVar[float] = 3.0
+    outage_stop_timeout_s: ClassVar[float] = 3.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -148,6 +185,10 @@ class BatchConsumer(faust_aiokafka.Consumer):
             interval_s=tuned(self.tuning, "save_interval_ms") / 1000.0,
             max_unsaved_records=tuned(self.tuning, "max_unsaved_records"),
         )
+        # Whether the broker answers the dependency probe (set by the app; stop_time_left).
+        self.broker_reachable: Callable[[], bool] = lambda: True
+        self._stop_began: float | None = None
+        self._commit_given_up = False
         self._cap = self._min_cap()  # the next batch's record cap (next_cap)
         self.fetch_room = self._cap  # records the next fetch may return
 
@@ -288,7 +329,25 @@ class BatchConsumer(faust_aiokafka.Consumer):
         await self.app.crash(exc)
 
     async def _final_flush(self) -> None:
-        await self.saver.final(self.finish_timeout_s)
+        since = time.monotonic()
+        await self.saver.final(lambda: self.stop_time_left(self.finish_timeout_s, since))
+
+    def stop_time_left(self, own_s: float, since: float) -> float:
+        """Seconds a step of the stop that needs the broker, begun at ``since``
+        (``time.monotonic()``), may still wait: what is left of ``own_s``; while the
+        dependency probe finds the broker down, no more than what is left of
+        ``outage_stop_timeout_s`` from the stop's first such step. Nothing sent or committed
+        gets through then, and giving up loses nothing: the final save is not made (its
+        readings stay unacked), offsets stay uncommitted (their readings are read again and
+        skipped as replays), and a message that was not delivered belongs to a reading
+        whose state was not saved (it is applied, and the message sent, again)."""
+        now = time.monotonic()
+        if self._stop_began is None:
+            self._stop_began = since
+        left = since + own_s - now
+        if not self.broker_reachable():
+            left = min(left, self._stop_began + self.outage_stop_timeout_s - now)
+        return max(0.0, left)
 
     def _lag(self, batch: Mapping[TP, Span]) -> int:
         lag = 0
@@ -316,6 +375,29 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 self.saver.applied(batch)
             raise
         self.saver.applied(batch)
+
+    async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        """faust's commit of the acked offsets; once the worker is stopping, bounded by
+        ``stop_time_left``. While the broker is down aiokafka retries a commit until the
+        group coordinator answers again, and faust's stop waits for it (and for the periodic
+        commit already stuck the same way): the worker would not exit until the broker came
+        back. Giving up is safe: only offsets whose states are saved were acked, and a
+        reading whose offset was not committed is read again and skipped as a replay (its
+        stream's stored offset is past it)."""
+        work = super().commit(topics, start_new_transaction=start_new_transaction)
+        if not self.app.should_stop:
+            return await work
+        since = time.monotonic()
+        done = await bounded(work, lambda: self.stop_time_left(self.stop_step_timeout_s, since))
+        if done is not None:
+            return done[0]
+        if not self._commit_given_up:
+            self._commit_given_up = True
+            logger.warning(
+                "stopping: offsets not committed (broker unreachable?); their readings "
+                "will be read again and skipped as replays"
+            )
+        return False
 
     def ack_spans(self, batch: Mapping[TP, Span]) -> None:
         """Mark every offset of the batch acked in faust's table (with holes in between
@@ -360,10 +442,32 @@ class BatchConsumer(faust_aiokafka.Consumer):
         await super().on_partitions_assigned(assigned, generation_id)
 
 
+class StopBoundedProducer(faust_aiokafka.Producer):
+    """faust's aiokafka producer, whose close on stop is bounded like the stop's other
+    steps (``BatchConsumer.stop_time_left``): aiokafka's ``stop()`` waits until every
+    buffered message is delivered, which the producer retries for
+    ``producer_request_timeout`` (20 minutes) while the broker is down."""
+
+    async def on_stop(self) -> None:
+        if await bounded_by_stop(super().on_stop(), self.app) is None:
+            logger.info("stopping: the producer did not close (broker unreachable?)")
+
+
+async def bounded_by_stop(work: Awaitable[Any], app: Any) -> tuple[Any] | None:
+    """``(result,)`` of ``work``, or None once the app's ``BatchConsumer`` says the stop
+    step has waited long enough (``stop_step_timeout_s``, less while the broker is down)."""
+    consumer = getattr(app, "_consumer", None)
+    if not isinstance(consumer, BatchConsumer):
+        return (await work,)
+    since = time.monotonic()
+    return await bounded(work, lambda: consumer.stop_time_left(consumer.stop_step_timeout_s, since))
+
+
 class BatchTransport(faust_aiokafka.Transport):
-    """The aiokafka transport with ``BatchConsumer``."""
+    """The aiokafka transport with ``BatchConsumer`` and ``StopBoundedProducer``."""
 
     Consumer = BatchConsumer
+    Producer = StopBoundedProducer
 
 
 def tuned_transport(tuning: Mapping[str, int]) -> type[BatchTransport]:

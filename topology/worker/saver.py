@@ -31,6 +31,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from faust.types import TP
 
@@ -41,6 +42,8 @@ from tcnad.topology.worker.retry import retry_store
 from tcnad.topology.worker.unsaved import Settled, Snapshot, UnsavedStreams
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Streams whose deltas a save reads out of the pool in one piece, under the lock: no batch
 # is applied meanwhile, so a piece must stay short (docs/architecture.md, "Batch pipeline").
@@ -134,15 +137,46 @@ class Saver:
             self._ack(batch)
         return True
 
-    async def final(self, timeout_s: float) -> None:
-        """On stop: save and ack what was applied (bounded), so the last commit has it. Also
-        waits for a save in flight (the flush lock), whose batches its round then acks."""
+    async def final(self, time_left: Callable[[], float]) -> None:
+        """On stop: save and ack what was applied, for as long as ``time_left()`` is
+        positive (asked again and again), so the last commit has it. Also waits for a save
+        in flight (the flush lock), whose batches its round then acks."""
         if self._stopped():
             return
         try:
-            await asyncio.wait_for(asyncio.shield(self.save()), timeout_s)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+            done = await bounded(self.save(), time_left)
+        except asyncio.CancelledError:
+            done = None
+        if done is None:
             logger.warning("stopping: the last save did not finish; it will be replayed")
+
+
+BOUNDED_POLL_S = 0.25
+
+
+async def bounded(
+    work: Awaitable[T], time_left: Callable[[], float], poll_s: float = BOUNDED_POLL_S
+) -> tuple[T] | None:
+    """``(result,)`` of ``work`` if it ends while ``time_left()`` (asked every ``poll_s``)
+    is positive, else None. ``work`` is not cancelled, by the timeout or by a cancellation
+    of the caller: it goes on, and its outcome is then dropped unlogged (faust's commit,
+    for one, swallows a cancellation while it waits for the commit in flight)."""
+    task = asyncio.ensure_future(work)
+    try:
+        while not task.done():
+            left = time_left()
+            if left <= 0:
+                return None
+            await asyncio.wait({task}, timeout=min(left, poll_s))
+        return (task.result(),)
+    finally:
+        if not task.done():
+            task.add_done_callback(_drop_outcome)
+
+
+def _drop_outcome(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" at exit
 
 
 class FencedTooOften(RuntimeError):
