@@ -98,12 +98,13 @@ class RedisClusterCacheStore(RedisCacheStore):
         socket_timeout: float = 5.0,
         socket_connect_timeout: float = 5.0,
         client_kwargs: Mapping[str, Any] | None = None,
+        stats_patches: bool = True,
     ) -> None:
         if wait_replicas < 0:
             raise ValueError(f"wait_replicas must be >= 0, got {wait_replicas}")
         if wait_timeout_ms < 1:  # WAIT n 0 would block until the replicas answer
             raise ValueError(f"wait_timeout_ms must be >= 1, got {wait_timeout_ms}")
-        self._configure(layout, namespace, ttl_s, on_incompatible, wait_replicas > 0)
+        self._configure(layout, namespace, ttl_s, on_incompatible, wait_replicas > 0, stats_patches)
         self.stats = ClusterStats()
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms

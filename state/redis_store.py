@@ -25,6 +25,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from tcnad.detector.state import StateLayout
 from tcnad.state.base import (
+    BASES_BYTES,
     Bases,
     Converted,
     OnIncompatible,
@@ -71,6 +72,8 @@ class RedisCacheStore:
     ttl_s: idle expiry; every save renews it. None keeps states until deleted.
     on_incompatible: "reset" (treat states of another model/format as new and count them)
     or "error" (``load`` raises ``IncompatibleState``).
+    stats_patches: a save sends only the stats that changed since the body this store last
+    loaded or saved for the stream (``tcnad.state.patch``); False sends every body whole.
     Client-side retries are off: a failure surfaces at once as ``StoreUnavailable``.
     """
 
@@ -85,8 +88,9 @@ class RedisCacheStore:
         socket_timeout: float = 5.0,
         socket_connect_timeout: float = 5.0,
         client_kwargs: Mapping[str, Any] | None = None,
+        stats_patches: bool = True,
     ) -> None:
-        self._configure(layout, namespace, ttl_s, on_incompatible)
+        self._configure(layout, namespace, ttl_s, on_incompatible, stats_patches=stats_patches)
         self.client: aioredis.Redis = aioredis.Redis.from_url(
             redis_url,
             socket_timeout=socket_timeout,
@@ -103,6 +107,7 @@ class RedisCacheStore:
         ttl_s: float | None,
         on_incompatible: str,
         rewrite_replayed: bool = False,
+        stats_patches: bool = True,
     ) -> None:
         """What every Redis store shares: codec, policy, counters and the save script."""
         if not namespace or "{" in namespace or "}" in namespace:
@@ -115,7 +120,7 @@ class RedisCacheStore:
         self.codec = StateCodec(layout)
         self.stats = StoreStats()
         self.converted = Converted(self.codec)
-        self.bases = Bases(self.codec)
+        self.bases = Bases(self.codec, BASES_BYTES if stats_patches else 0)
         ttl_ms = 0 if ttl_s is None else max(1, round(ttl_s * 1000))
         self._script = save_script(self.codec, self.policy == "reset", ttl_ms, rewrite_replayed)
         self._sha = sha1(self._script)
