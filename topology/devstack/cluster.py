@@ -27,13 +27,8 @@ from pathlib import Path
 
 import redis
 
-from tcnad.topology.devstack.stack import (
-    HOST,
-    START_TIMEOUT_S,
-    RedisServer,
-    StackError,
-    _StartStop,
-)
+from tcnad.topology.devstack.probes import HOST, StackError
+from tcnad.topology.devstack.stack import START_TIMEOUT_S, RedisServer, _StartStop
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,9 @@ from tcnad.topology.security import redact_url
 from tcnad.topology.settings import Settings
 from tcnad.topology.worker.batch import PipelineConfig
 from tcnad.topology.worker.checks import watch_dependencies
-from tcnad.topology.worker.consumer import BatchConsumer, bounded_by_stop, tuned_transport
+from tcnad.topology.worker.consumer import BatchConsumer, tuned_transport
 from tcnad.topology.worker.hotcache import HotCache
+from tcnad.topology.worker.kafka_client import bounded_by_stop
 from tcnad.topology.worker.metrics import Health, MetricsServer, WorkerMetrics
 from tcnad.topology.worker.pipeline import BatchPipeline
 from tcnad.topology.worker.runtime import FaustPublisher, WorkerRuntime, watch_loop_lag

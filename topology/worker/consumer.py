@@ -32,12 +32,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, cast
 
-import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from tcnad.topology.settings import Settings
 from tcnad.topology.wire.decode import RawRecord, raw_records
+from tcnad.topology.worker.kafka_client import BatchConsumerThread, StopBoundedProducer, tuned
 from tcnad.topology.worker.saver import Saver, Span, bounded
 
 logger = logging.getLogger(__name__)
@@ -94,68 +93,6 @@ def next_cap(cap: int, size: int, low: int, high: int) -> int:
     (fewer per-batch costs); a worker that keeps up takes small ones, so a reading waits
     for less work ahead of it."""
     return min(high, cap * 2) if size >= cap else max(low, cap // 2)
-
-
-def tuned(tuning: Mapping[str, int], name: str) -> int:
-    """A consumer setting from ``tuning``; the worker ``Settings`` default when absent."""
-    value = tuning.get(name, Settings.model_fields[name].default)
-    return int(value)
-
-
-class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """The aiokafka consumer with a short fetch wait and large fetches."""
-
-    def _create_worker_consumer(
-        self, transport: faust_aiokafka.Transport
-    ) -> aiokafka.AIOKafkaConsumer:
-        consumer = super()._create_worker_consumer(transport)
-        tuning = cast(BatchConsumer, self.consumer).tuning
-        # faust hard-codes fetch_max_wait_ms=1500; the fetcher is built from these in start().
-        consumer._fetch_max_wait_ms = tuned(tuning, "fetch_max_wait_ms")
-        consumer._fetch_max_bytes = tuned(tuning, "fetch_max_bytes")
-        return consumer
-
-    async def on_thread_stop(self) -> None:
-        """faust's: stop the method queue, then the aiokafka consumer. During a broker outage
-        aiokafka's fetcher can hold a fetch task in its retry backoff (``asyncio.sleep``
-        outside its cancellation handler); ``close()`` cancels it and re-raises its
-        ``CancelledError``. That aborts the consumer's close and mode's thread shutdown, and
-        the worker's stop waits for mode's full ``shutdown_timeout`` (60 s). A
-        ``CancelledError`` this task was not asked for is that one: finish the close
-        (the fetcher's other tasks, the client's connections) and go on."""
-        try:
-            await super().on_thread_stop()
-        except asyncio.CancelledError:
-            cancelling = getattr(asyncio.current_task(), "cancelling", None)  # 3.11+
-            if cancelling is not None and cancelling():
-                raise  # this task is being cancelled: not the fetcher's leftover
-            logger.info("kafka consumer: a fetch cancelled in its retry backoff; closing on")
-            await self._finish_close()
-
-    async def _finish_close(self) -> None:
-        consumer = self._consumer
-        if consumer is None:
-            return
-        fetcher = getattr(consumer, "_fetcher", None)
-        pending = [t for t in getattr(fetcher, "_pending_tasks", ()) if not t.done()]
-        for t in pending:
-            t.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        try:
-            await consumer._client.close()
-        except Exception as exc:  # the process is stopping; nothing else to do with it
-            logger.debug("kafka client close: %r", exc)
-
-    async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
-        """faust's ``getmany``, with the batch's room left as the fetch's record limit."""
-        consumer = self._ensure_consumer()
-        return await self.call_thread(
-            self._fetch_records,
-            consumer,
-            active_partitions,
-            timeout=timeout,
-            max_records=cast(BatchConsumer, self.consumer).fetch_room,
-        )
 
 
 class BatchConsumer(faust_aiokafka.Consumer):
@@ -440,27 +377,6 @@ class BatchConsumer(faust_aiokafka.Consumer):
             self.batch_handler.on_assigned(assigned)
         logger.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
         await super().on_partitions_assigned(assigned, generation_id)
-
-
-class StopBoundedProducer(faust_aiokafka.Producer):
-    """faust's aiokafka producer, whose close on stop is bounded like the stop's other
-    steps (``BatchConsumer.stop_time_left``): aiokafka's ``stop()`` waits until every
-    buffered message is delivered, which the producer retries for
-    ``producer_request_timeout`` (20 minutes) while the broker is down."""
-
-    async def on_stop(self) -> None:
-        if await bounded_by_stop(super().on_stop(), self.app) is None:
-            logger.info("stopping: the producer did not close (broker unreachable?)")
-
-
-async def bounded_by_stop(work: Awaitable[Any], app: Any) -> tuple[Any] | None:
-    """``(result,)`` of ``work``, or None once the app's ``BatchConsumer`` says the stop
-    step has waited long enough (``stop_step_timeout_s``, less while the broker is down)."""
-    consumer = getattr(app, "_consumer", None)
-    if not isinstance(consumer, BatchConsumer):
-        return (await work,)
-    since = time.monotonic()
-    return await bounded(work, lambda: consumer.stop_time_left(consumer.stop_step_timeout_s, since))
 
 
 class BatchTransport(faust_aiokafka.Transport):

@@ -32,9 +32,9 @@ from tcnad.topology.worker.batch import (
     PipelineConfig,
     PreparedBatch,
     Publisher,
+    retry_store,
 )
 from tcnad.topology.worker.hotcache import HotCache
-from tcnad.topology.worker.retry import retry_store
 from tcnad.topology.worker.rounds import (
     StepPlan,
     build_alerts,

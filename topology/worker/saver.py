@@ -37,8 +37,7 @@ from faust.types import TP
 
 from tcnad.state.types import CacheStore, SaveResult
 from tcnad.topology.wire.decode import Decoded
-from tcnad.topology.worker.batch import BatchOutcome, PipelineConfig
-from tcnad.topology.worker.retry import retry_store
+from tcnad.topology.worker.batch import BatchOutcome, PipelineConfig, retry_store
 from tcnad.topology.worker.unsaved import Settled, Snapshot, UnsavedStreams
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ import pytest
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from tcnad.topology.worker.consumer import BatchConsumer, StopBoundedProducer, spans
+from tcnad.topology.worker.consumer import BatchConsumer, spans
+from tcnad.topology.worker.kafka_client import StopBoundedProducer
 from tcnad.topology.worker.saver import bounded
 
 from .test_consumer import GatedHandler, Rec, consumer, saving

@@ -13,9 +13,9 @@ from tcnad.state.codec import state_delta
 from tcnad.state.memory import MemoryCacheStore
 from tcnad.state.types import UNKNOWN_SOURCE, StreamUpdate, source_id
 from tcnad.topology.worker import saver as saver_module
+from tcnad.topology.worker.batch import StoreGaveUp
 from tcnad.topology.worker.hotcache import HotCache
 from tcnad.topology.worker.pipeline import BatchPipeline, PipelineConfig
-from tcnad.topology.worker.retry import StoreGaveUp
 from tcnad.topology.worker.saver import FencedTooOften, UnsavedStepsLost
 
 from .fakes import LAYOUT, FakeDetector, RecordingPublisher, raw, reading, reference_state

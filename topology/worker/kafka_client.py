@@ -1,0 +1,120 @@
+"""The aiokafka clients under the worker's consumer: the consumer thread, with the
+consumer's fetch settings and a close that survives a fetch cancelled in its retry
+backoff, and the producer, whose close on stop is bounded like the stop's other steps
+(``BatchConsumer.stop_time_left`` in consumer.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol, cast, runtime_checkable
+
+import aiokafka
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from tcnad.topology.settings import Settings
+from tcnad.topology.worker.saver import bounded
+
+logger = logging.getLogger(__name__)
+
+
+class Tunable(Protocol):
+    """What the consumer thread reads of its ``BatchConsumer``."""
+
+    tuning: Mapping[str, int]
+    fetch_room: int
+
+
+@runtime_checkable
+class StopBounds(Protocol):
+    """A consumer that bounds the stop's steps (``BatchConsumer``)."""
+
+    stop_step_timeout_s: float
+
+    def stop_time_left(self, own_s: float, since: float) -> float: ...
+
+
+def tuned(tuning: Mapping[str, int], name: str) -> int:
+    """A consumer setting from ``tuning``; the worker ``Settings`` default when absent."""
+    value = tuning.get(name, Settings.model_fields[name].default)
+    return int(value)
+
+
+class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """The aiokafka consumer with a short fetch wait and large fetches."""
+
+    def _create_worker_consumer(
+        self, transport: faust_aiokafka.Transport
+    ) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        tuning = cast(Tunable, self.consumer).tuning
+        # faust hard-codes fetch_max_wait_ms=1500; the fetcher is built from these in start().
+        consumer._fetch_max_wait_ms = tuned(tuning, "fetch_max_wait_ms")
+        consumer._fetch_max_bytes = tuned(tuning, "fetch_max_bytes")
+        return consumer
+
+    async def on_thread_stop(self) -> None:
+        """faust's: stop the method queue, then the aiokafka consumer. During a broker outage
+        aiokafka's fetcher can hold a fetch task in its retry backoff (``asyncio.sleep``
+        outside its cancellation handler); ``close()`` cancels it and re-raises its
+        ``CancelledError``. That aborts the consumer's close and mode's thread shutdown, and
+        the worker's stop waits for mode's full ``shutdown_timeout`` (60 s). A
+        ``CancelledError`` this task was not asked for is that one: finish the close
+        (the fetcher's other tasks, the client's connections) and go on."""
+        try:
+            await super().on_thread_stop()
+        except asyncio.CancelledError:
+            cancelling = getattr(asyncio.current_task(), "cancelling", None)  # 3.11+
+            if cancelling is not None and cancelling():
+                raise  # this task is being cancelled: not the fetcher's leftover
+            logger.info("kafka consumer: a fetch cancelled in its retry backoff; closing on")
+            await self._finish_close()
+
+    async def _finish_close(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        fetcher = getattr(consumer, "_fetcher", None)
+        pending = [t for t in getattr(fetcher, "_pending_tasks", ()) if not t.done()]
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            await consumer._client.close()
+        except Exception as exc:  # the process is stopping; nothing else to do with it
+            logger.debug("kafka client close: %r", exc)
+
+    async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        """faust's ``getmany``, with the batch's room left as the fetch's record limit."""
+        consumer = self._ensure_consumer()
+        return await self.call_thread(
+            self._fetch_records,
+            consumer,
+            active_partitions,
+            timeout=timeout,
+            max_records=cast(Tunable, self.consumer).fetch_room,
+        )
+
+
+class StopBoundedProducer(faust_aiokafka.Producer):
+    """faust's aiokafka producer, whose close on stop is bounded like the stop's other
+    steps (``BatchConsumer.stop_time_left``): aiokafka's ``stop()`` waits until every
+    buffered message is delivered, which the producer retries for
+    ``producer_request_timeout`` (20 minutes) while the broker is down."""
+
+    async def on_stop(self) -> None:
+        if await bounded_by_stop(super().on_stop(), self.app) is None:
+            logger.info("stopping: the producer did not close (broker unreachable?)")
+
+
+async def bounded_by_stop(work: Awaitable[Any], app: Any) -> tuple[Any] | None:
+    """``(result,)`` of ``work``, or None once the app's ``BatchConsumer`` says the stop step
+    has waited long enough (``stop_step_timeout_s``, less while the broker is down)."""
+    consumer = getattr(app, "_consumer", None)
+    if not isinstance(consumer, StopBounds):
+        return (await work,)
+    since = time.monotonic()
+    return await bounded(work, lambda: consumer.stop_time_left(consumer.stop_step_timeout_s, since))
