@@ -10,9 +10,11 @@ Reference layout (16 convolutions, 32 channels, dilations 1..128, kernel 3), a b
 
 Also the bytes a stream takes in Redis (``MEMORY USAGE`` of its two keys) and in the worker's
 hot cache (rings + stats, as the worker budgets them). ``--ring-dtype float16`` (or
-bfloat16) stores half-precision rings; ``--stats-size`` is the stats vector's length (205,
+bfloat16) stores half-precision rings; ``--stats-size`` is the stats vector's length (210,
 the shipped detector's; the budget line was first measured with 24); ``--bytes-only`` skips
-the timings.
+the timings. The synthetic streams change 5 of their stats per reading, so their saves send
+stats patches (``tcnad.state.patch``); a last line measures the bytes of the shipped
+detector's own states, stepped over generated series, which change more of them.
 
 Run: .venv/bin/python -m tests.benchmarks.bench_state [--streams 1024 --batches 5]
 """
@@ -28,11 +30,15 @@ import time
 from collections.abc import Awaitable
 from pathlib import Path
 
+import numpy as np
 import redis.asyncio as aioredis
 
+from tcnad.detector import Detector
 from tcnad.detector.state import RING_DTYPES, StreamState
 from tcnad.state import RedisCacheStore, StateCodec, redis_store
+from tcnad.state.base import Bases
 from tcnad.state.redis_store import resp_size
+from tcnad.state.types import StreamUpdate
 from tests.integration.redis_proc import RedisProc, redis_server_bin
 from tests.state_fixtures import expected_state, reference_layout, synthetic_update
 
@@ -109,6 +115,61 @@ async def measure_bytes(
     )
 
 
+async def detector_bytes(url: str, n_streams: int, warm: int = 400, measured: int = 50) -> None:
+    """Bytes per reading of the shipped detector's states, one reading per stream per save:
+    ``n_streams`` generated series (a daily cycle at 5-minute readings, a random walk and
+    noise, each its own), stepped ``warm + measured`` readings and saved every reading by
+    two stores, one sending stats patches and one sending whole bodies, alternating; the
+    last ``measured`` saves are counted: bytes, client time and Redis server time."""
+    det = Detector.from_checkpoint(capacity=n_streams, ring_dtype=LAYOUT.ring_dtype)
+    rng = np.random.default_rng(5)
+    total = warm + measured
+    t = 1.7e9 + 300.0 * np.arange(total)
+    phase = rng.uniform(0, 2 * np.pi, size=(n_streams, 1))
+    walk = np.cumsum(rng.normal(0, 0.05, size=(n_streams, total)), axis=1)
+    values = 10 + 3 * np.sin(2 * np.pi * t / 86400 + phase) + walk
+    values += rng.normal(0, 0.3, size=values.shape)
+    patched = RedisCacheStore(url, det.layout, namespace="patched", socket_timeout=120)
+    bodies = RedisCacheStore(url, det.layout, namespace="bodies", socket_timeout=120)
+    bodies.bases = Bases(bodies.codec, budget=0)
+    client = aioredis.Redis.from_url(url)
+    streams = [f"series-{i:05d}" for i in range(n_streams)]
+    slots = np.arange(n_streams)
+    spent = {"patched": [0, 0.0, 0], "bodies": [0, 0.0, 0]}  # bytes, client s, server us
+    for store in (patched, bodies):
+        await store.check()
+    for k in range(total):
+        det.step(slots, values[:, k : k + 1], np.full(n_streams, t[k]))
+        deltas = det.delta(slots, np.full(n_streams, k))
+        updates = [StreamUpdate(s, d, k, float(t[k])) for s, d in zip(streams, deltas, strict=True)]
+        order = ((patched, "patched"), (bodies, "bodies"))
+        for store, name in order if k % 2 else order[::-1]:
+            before = store.stats.bytes_sent
+            usec0 = int((await client.info("commandstats"))["cmdstat_evalsha"]["usec"])
+            start = time.perf_counter()
+            result = await store.save(updates)
+            took = time.perf_counter() - start
+            usec1 = int((await client.info("commandstats"))["cmdstat_evalsha"]["usec"])
+            assert result.saved == streams, result.fenced[:3]
+            if k >= warm:
+                spent[name][0] += store.stats.bytes_sent - before
+                spent[name][1] += took
+                spent[name][2] += usec1 - usec0
+    readings = n_streams * measured
+    (pb, pt, pu), (bb, bt, bu) = spent["patched"], spent["bodies"]
+    print(
+        f"shipped detector ({det.layout.stats_size} stats, {LAYOUT.ring_dtype} rings), 1 "
+        f"reading/stream/save, {n_streams} streams, readings {warm}..{total}, stats patches "
+        f"against whole bodies, alternating: {pb / readings:.0f} against {bb / readings:.0f} "
+        f"B/reading ({bb / pb:.2f}x); save {pt / readings * 1e6:.1f} against "
+        f"{bt / readings * 1e6:.1f} us/stream ({pt / bt:.2f}x); Redis server "
+        f"{pu / readings:.1f} against {bu / readings:.1f} us/save ({pu / bu:.2f}x)"
+    )
+    for store in (patched, bodies):
+        await store.close()
+    await client.aclose()
+
+
 async def stream_bytes(client: aioredis.Redis, store: RedisCacheStore, stream: str) -> None:
     """Bytes of one warm stream in Redis (both keys, as MEMORY USAGE counts them) and in the
     worker's hot cache."""
@@ -153,6 +214,7 @@ async def run(n_streams: int, batches: int, appendonly: bool, bytes_only: bool =
         calls1, _ = await server_counters(client)
         print(f"load: round trips {store.stats.round_trips - trips0}, MGET calls {calls1 - calls0}")
         await stream_bytes(client, store, streams[0])
+        await detector_bytes(srv.url, min(n_streams, 256))
         if bytes_only:
             await store.close()
             await client.aclose()
@@ -252,7 +314,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--no-appendonly", action="store_true")
     parser.add_argument("--ring-dtype", choices=RING_DTYPES, default="float32")
-    parser.add_argument("--stats-size", type=int, default=205)
+    parser.add_argument("--stats-size", type=int, default=210)
     parser.add_argument("--bytes-only", action="store_true", help="skip the timings")
     args = parser.parse_args()
     global LAYOUT
