@@ -17,7 +17,7 @@ import pytest
 
 from tests.integration.redis_proc import RedisProc, free_port
 
-from .worker_harness import REPO, Workers, logged_metrics_url, scrape, topics_for, worker_env
+from .worker_harness import REPO, Workers, scrape, topics_for, wait_health, worker_env
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -115,30 +115,15 @@ def workers(
     w.stop_all()
 
 
-def wait_health(workers: Workers, want: int, timeout_s: float) -> dict[str, object]:
-    """Poll the worker's /health until it answers ``want``; returns the body."""
-    proc = workers.procs[0]
-    deadline = time.monotonic() + timeout_s
-    last: tuple[int, str] = (0, "")
-    while time.monotonic() < deadline:
-        assert proc.running, workers.logs(60)
-        if logged_metrics_url(proc) is not None:
-            last = scrape(proc, "/health")
-            if last[0] == want:
-                return dict(json.loads(last[1]))
-        time.sleep(0.5)
-    raise AssertionError(f"/health never answered {want}; last {last}\n{workers.logs(60)}")
-
-
 def test_health_is_503_while_redis_is_down_and_200_once_it_is_back(
     workers: Workers, own_redis: RedisProc
 ) -> None:
     workers.start()
-    body = wait_health(workers, 200, 150)
+    body = wait_health(workers.procs[0], 200, 150)
     assert body["status"] == "ok" and body["unreachable"] is None
 
     own_redis.stop()
-    body = wait_health(workers, 503, 30)
+    body = wait_health(workers.procs[0], 503, 30)
     assert body["status"] == "unreachable", body
     assert body["unreachable"] == {"redis": "Connection refused"}, body
     assert "redis unreachable" in str(body["error"])
@@ -147,7 +132,7 @@ def test_health_is_503_while_redis_is_down_and_200_once_it_is_back(
     assert 'tcnad_dependency_up{dependency="kafka"} 1.0' in text
 
     own_redis.start()
-    body = wait_health(workers, 200, 30)
+    body = wait_health(workers.procs[0], 200, 30)
     assert body["status"] == "ok" and body["unreachable"] is None
     _, text = scrape(workers.procs[0], "/metrics")
     assert 'tcnad_dependency_up{dependency="redis"} 1.0' in text
@@ -165,9 +150,9 @@ def test_health_is_503_while_the_broker_is_down(
     workers = Workers(worker_env(broker.bootstrap, redis_url, topics_for(unique_name)), tmp_path)
     try:
         workers.start()
-        assert wait_health(workers, 200, 150)["status"] == "ok"
+        assert wait_health(workers.procs[0], 200, 150)["status"] == "ok"
         broker.stop()
-        body = wait_health(workers, 503, 30)
+        body = wait_health(workers.procs[0], 503, 30)
         assert body["status"] == "unreachable" and "kafka" in dict(body["unreachable"]), body
         # The outage goes on: the worker keeps running and answering 503 naming kafka, while
         # its Kafka client logs a reconnect error every 100 ms.

@@ -29,13 +29,12 @@ from .worker_harness import (
     Workers,
     assert_same_state,
     interleave,
-    logged_metrics_url,
     make_series,
     produce,
     reference_states,
-    scrape,
     stored,
     topics_for,
+    wait_health,
     wait_steps,
     worker_env,
 )
@@ -78,19 +77,6 @@ def _series() -> list[Series]:
     return [make_series(f"o{k:02d}", N_READINGS, seed=k) for k in range(N_STREAMS)]
 
 
-def _wait_health(proc: ManagedProcess, want: int, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    last: tuple[int, str] = (0, "")
-    while time.monotonic() < deadline:
-        assert proc.running, proc.log_tail(60)
-        if logged_metrics_url(proc) is not None:
-            last = scrape(proc, "/health")
-            if last[0] == want:
-                return
-        time.sleep(0.5)
-    raise AssertionError(f"/health never answered {want}; last {last}\n{proc.log_tail(60)}")
-
-
 def _records(workers: Workers, redis_url: str, streams: list[str]) -> dict[str, StreamRecord]:
     namespace = workers.env["TCNAD_NAMESPACE"]
     return asyncio.run(stored(redis_url, namespace, _layout(), streams))
@@ -103,7 +89,7 @@ def _outage_amid_a_backlog(
     with SIGSTOP: it stops answering but keeps its log) while the worker is working
     through it; returns the worker and every reading's (partition, offset)."""
     proc = workers.start()
-    _wait_health(proc, 200, 150)
+    wait_health(proc, 200, 150)
     readings = workers.env["TCNAD_READINGS_TOPIC"]
     positions = asyncio.run(produce(broker.bootstrap, readings, list(interleave(series))))
     streams = [s.stream for s in series]
@@ -122,7 +108,7 @@ def _outage_amid_a_backlog(
         os.kill(broker.pid, signal.SIGSTOP)
     else:
         broker.stop()
-    _wait_health(proc, 503, 30)
+    wait_health(proc, 503, 30)
     return proc, positions
 
 

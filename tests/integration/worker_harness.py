@@ -270,6 +270,20 @@ def assert_same_state(got: StreamState, want: StreamState, stream: str) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"{stream} ring {j}")
 
 
+def wait_health(proc: ManagedProcess, want: int, timeout_s: float) -> dict[str, object]:
+    """Poll a worker's /health until it answers ``want``; returns the body."""
+    deadline = time.monotonic() + timeout_s
+    last: tuple[int, str] = (0, "")
+    while time.monotonic() < deadline:
+        assert proc.running, proc.log_tail(60)
+        if logged_metrics_url(proc) is not None:
+            last = scrape(proc, "/health")
+            if last[0] == want:
+                return dict(json.loads(last[1]))
+        time.sleep(0.5)
+    raise AssertionError(f"/health never answered {want}; last {last}\n{proc.log_tail(60)}")
+
+
 def logged_metrics_url(proc: ManagedProcess) -> str | None:
     """Base URL of a worker's /metrics and /health, from the line it logs at start (the last
     one: a restarted worker appends to its log); None until it is logged. The whole log is
