@@ -24,6 +24,14 @@ judgement replays only the scoring::
     python -m tests.benchmarks.judge compare --cache /tmp/judge --set persist_weight=0 [--fresh]
     python -m tests.benchmarks.judge parts --cache /tmp/judge realinject realheld nab
 
+A model change is judged the same way, the defaults scoring the forecasts of two models: a
+cache holds one model's forecasts, so capture the candidate's into a cache of its own
+(``--checkpoint``, default the shipped model) and compare the shipped model's cache against
+it (``--against``; the pickles must exist there)::
+
+    python -m tests.benchmarks.judge capture --cache /tmp/cand --checkpoint STEM [--fresh] [--nab]
+    python -m tests.benchmarks.judge compare --cache /tmp/judge --against /tmp/cand [--fresh]
+
 ``parts`` says, for the defaults, in how many files the highest score after NAB's
 probationary 15 % outside the windows beats every score inside them, and which part of the
 score (``StepResult.parts``) made that reading's score.
@@ -34,6 +42,7 @@ Asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import time
 from collections.abc import Callable
@@ -160,14 +169,21 @@ def fmt(got: Judged) -> str:
     return f"{' / '.join(f'{x:6.2f}' for x in s)}  {hit}/{n}, {fp} out, top {top}"
 
 
-def compare(cache: Path, sets: list[str], fresh: bool, nab: bool) -> None:
+def compare(
+    cache: Path, sets: list[str], fresh: bool, nab: bool, against: Path | None = None
+) -> None:
     base, variant = scoring.AlertPolicy(), _policy(sets)
-    print(f"variant: {' '.join(sets) or '(defaults)'}")
+    print(f"variant: {' '.join(sets) or '(defaults)'}" + (f" on {against}" if against else ""))
     print(f"{'corpus':12s} {'defaults':46s} {'variant':46s} standard")
     deltas: dict[str, float] = {}
     for name, make in _makers(fresh, nab).items():
         c = _load(cache, name, make)
-        a, b = judge(c, base), judge(c, variant)
+        other = c
+        if against is not None:
+            if not (against / f"{name}.pkl").exists():
+                raise SystemExit(f"{against / name}.pkl missing: capture it with --checkpoint")
+            other = _load(against, name, make)
+        a, b = judge(c, base), judge(other, variant)
         d = b[0][0] - a[0][0]
         print(f"{name:12s} {fmt(a):46s} {fmt(b):46s} {d:+.2f}", flush=True)
         deltas[name] = d
@@ -190,9 +206,13 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="policy field=value")
     ap.add_argument("--fresh", action="store_true", help="judge on fresh seeds")
     ap.add_argument("--nab", action="store_true", help="also NAB, after the verdict")
+    ap.add_argument("--checkpoint", help="capture: the model (default: the shipped one)")
+    ap.add_argument("--against", type=Path, help="compare: the variant's forecasts, a cache")
     ap.add_argument("names", nargs="*", help="parts: the corpora")
     args = ap.parse_intermixed_args()
     set_threads(1)
+    if args.checkpoint:
+        os.environ["TCNAD_MODEL"] = args.checkpoint
     if args.what == "capture":
         for name, make in _makers(args.fresh, args.nab).items():
             _load(args.cache, name, make)
@@ -202,7 +222,7 @@ def main() -> None:
                 got = beaten_by(pickle.load(f))
             print(f"{name:12s} files whose outside maximum beats the windows: {got}")
     else:
-        compare(args.cache, args.set, args.fresh, args.nab)
+        compare(args.cache, args.set, args.fresh, args.nab, args.against)
 
 
 if __name__ == "__main__":
