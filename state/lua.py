@@ -45,22 +45,24 @@ local whole = ARGV[4] == '1'
 local patch = ARGV[4] == 'p'
 -- The stored meta with the patch applied (nil: malformed): its header, the patch's new
 -- position, and the stored stats with the patch's runs in place.
+local sub, read = string.sub, struct.unpack  -- locals: a patch takes ~20 calls of each
 local function patched(old)
-  local parts = {{string.sub(old, 1, HL), string.sub(body, 1, POS)}}
+  local parts, np = {{sub(old, 1, HL), sub(body, 1, POS)}}, 2
   local cur, i, n = HL + POS + 1, POS + BASE + 1, #body
   while i <= n do
-    local start, count = struct.unpack('<I4I4', body, i)
+    local start, count = read('<I4I4', body, i)
     local at = HL + POS + 1 + start * 8
-    i = i + 8
-    if count < 1 or at < cur or at + count * 8 - 1 > #old or i + count * 8 - 1 > n then
+    local stop = i + 8 + count * 8  -- past this record
+    if count < 1 or at < cur or at + count * 8 - 1 > #old or stop - 1 > n then
       return nil
     end
-    parts[#parts + 1] = string.sub(old, cur, at - 1)
-    parts[#parts + 1] = string.sub(body, i, i + count * 8 - 1)
-    i = i + count * 8
+    parts[np + 1] = sub(old, cur, at - 1)
+    parts[np + 2] = sub(body, i + 8, stop - 1)
+    np = np + 2
+    i = stop
     cur = at + count * 8
   end
-  parts[#parts + 1] = string.sub(old, cur)
+  parts[np + 1] = sub(old, cur)
   return table.concat(parts)
 end
 local stored = redis.call('GET', KEYS[1])
