@@ -192,9 +192,9 @@ class Bases:
 
     def loaded(self, stream: str, meta: bytes | None) -> None:
         """Note what a load found stored for ``stream``."""
-        codec, head = self.codec, len(self.codec.header)
-        if meta is not None and len(meta) == codec.meta_size and meta[:head] == codec.header:
-            self.put(stream, meta[head:])
+        known = None if meta is None else self.codec.read(meta)
+        if meta is not None and known is not None and known.header == self.codec.header:
+            self.put(stream, meta[len(known.header) :])
         else:
             self.forget(stream)
 

@@ -116,8 +116,3 @@ def apply_patch(base: bytes, patch: bytes) -> bytes:
         cur = end
     parts.append(base[cur:])
     return b"".join(parts)
-
-
-def base_position(body: bytes) -> bytes:
-    """The part of a body's position a patch carries to name its base."""
-    return body[_WORD:POS_BYTES]
