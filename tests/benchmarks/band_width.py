@@ -27,22 +27,13 @@ import numpy as np
 from tcnad.detector import scoring
 from tcnad.topology.cli.options import set_threads
 from tests.benchmarks.level_novelty import Captured
-from tests.benchmarks.nab_run import _policy
+from tests.benchmarks.nab_run import _policy, replay_steps
 
 
 def band_figures(c: Captured, policy: scoring.AlertPolicy) -> tuple[float, float, float]:
     """Mean log width, miss rate and median's mean absolute error over warm readings."""
-    files, steps = c.values.shape
-    state = scoring.new_state(1, files)
-    times = c.times
-    order = np.argsort(-c.lengths, kind="stable")
     log_width, miss, error, n = 0.0, 0, 0.0, 0
-    for t in range(steps):
-        idx = order[: int((c.lengths > t).sum())]
-        res, state[idx] = scoring.score_batch(
-            policy, c.levels, c.pending[idx, t][:, None, :], c.values[idx, t][:, None],
-            state[idx], times[idx, t],
-        )  # fmt: skip
+    for t, idx, res in replay_steps(policy, c.levels, c.pending, c.values, c.lengths, c.times):
         ok = res.warm
         if not ok.any():
             continue
@@ -57,16 +48,10 @@ def band_figures(c: Captured, policy: scoring.AlertPolicy) -> tuple[float, float
 def lopsided_and_persistent(c: Captured) -> tuple[float, float]:
     """Median over files of (misses above + 1) / (misses below + 1) of the default band, and
     of the lag-1 autocorrelation of the model's error in band widths."""
-    files, steps = c.values.shape
-    state = scoring.new_state(1, files)
+    files = c.values.shape[0]
     above, below = np.zeros(files), np.zeros(files)
-    order = np.argsort(-c.lengths, kind="stable")
-    for t in range(steps):
-        idx = order[: int((c.lengths > t).sum())]
-        res, state[idx] = scoring.score_batch(
-            scoring.AlertPolicy(), c.levels, c.pending[idx, t][:, None, :],
-            c.values[idx, t][:, None], state[idx], c.times[idx, t],
-        )  # fmt: skip
+    default = scoring.AlertPolicy()
+    for t, idx, res in replay_steps(default, c.levels, c.pending, c.values, c.lengths, c.times):
         v, ok = c.values[idx, t], res.warm
         above[idx] += ok & (v > res.upper[:, 0])
         below[idx] += ok & (v < res.lower[:, 0])

@@ -56,7 +56,7 @@ from tcnad.detector.lab.nab import evaluate, load_corpus
 from tcnad.topology.cli.options import set_threads
 from tests.benchmarks import burst_corpus, pattern_corpus
 from tests.benchmarks.level_novelty import Captured, capture, synthetic
-from tests.benchmarks.nab_run import _policy, replay_scores
+from tests.benchmarks.nab_run import _policy, replay_scores, replay_steps
 
 MIN_MEAN_GAIN = 0.3
 MAX_LOSS = 1.0
@@ -133,16 +133,10 @@ def beaten_by(c: Captured) -> dict[str, int]:
     """Per part of the score, the files whose highest score outside their windows (after
     the probationary 15 %) exceeds every score inside them, that part making it."""
     files, steps = c.values.shape
-    state = scoring.new_state(1, files)
     score = np.zeros((files, steps))
     part = np.full((files, steps), "none", dtype=object)
-    order = np.argsort(-c.lengths, kind="stable")
-    for t in range(steps):
-        idx = order[: int((c.lengths > t).sum())]
-        res, state[idx] = scoring.score_batch(
-            scoring.AlertPolicy(), c.levels, c.pending[idx, t][:, None, :],
-            c.values[idx, t][:, None], state[idx], c.times[idx, t],
-        )  # fmt: skip
+    default = scoring.AlertPolicy()
+    for t, idx, res in replay_steps(default, c.levels, c.pending, c.values, c.lengths, c.times):
         score[idx, t] = res.score
         names = list(res.parts)
         stacked = np.stack([res.parts[k] for k in names], axis=1)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,22 +94,20 @@ def _policy(overrides: list[str]) -> scoring.AlertPolicy:
     return dataclasses.replace(base, **kw)
 
 
-def replay_scores(
+def replay_steps(
     policy: scoring.AlertPolicy,
     levels: np.ndarray,
     pending: np.ndarray,
     values: np.ndarray,
     lengths: np.ndarray,
     times: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
+) -> Iterator[tuple[int, np.ndarray, StepResult]]:
     """``score_batch`` over captured forecasts, every series at once, as ``Detector.step``
-    runs it. pending ``(files, horizon, Q)``, values ``(files, horizon)`` zero-padded past
-    ``lengths``, times ``(files, horizon)`` epoch seconds (``padded_times``). Returns
-    ``score``, ``outside``, ``warm`` and ``alert``, ``(files, horizon)``."""
+    runs it: per time step ``t``, ``(t, idx, result)`` for the files ``idx`` that are still
+    running. pending ``(files, horizon, Q)``, values ``(files, horizon)`` zero-padded past
+    ``lengths``, times ``(files, horizon)`` epoch seconds (``padded_times``)."""
     n, horizon = values.shape
     state = scoring.new_state(1, n)
-    out = {"score": np.zeros((n, horizon))}
-    out.update({k: np.zeros((n, horizon), dtype=bool) for k in ("outside", "warm", "alert")})
     order = np.argsort(-lengths, kind="stable")
     for t in range(horizon):
         idx = order[: int((lengths > t).sum())]
@@ -121,6 +119,23 @@ def replay_scores(
             state[idx],
             None if times is None else times[idx, t],
         )
+        yield t, idx, res
+
+
+def replay_scores(
+    policy: scoring.AlertPolicy,
+    levels: np.ndarray,
+    pending: np.ndarray,
+    values: np.ndarray,
+    lengths: np.ndarray,
+    times: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """``replay_steps`` gathered: ``score``, ``outside``, ``warm`` and ``alert``, ``(files,
+    horizon)``."""
+    n, horizon = values.shape
+    out = {"score": np.zeros((n, horizon))}
+    out.update({k: np.zeros((n, horizon), dtype=bool) for k in ("outside", "warm", "alert")})
+    for t, idx, res in replay_steps(policy, levels, pending, values, lengths, times):
         for k, arr in out.items():
             arr[idx, t] = getattr(res, k)
     return out
