@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tcnad.detector.arrays import F64
+from tcnad.detector.arrays import F64, Arr, namespace
 from tcnad.detector.spec import TCNSpec
 
 
@@ -28,38 +28,41 @@ def new_norm_stats(spec: TCNSpec, batch: int = 1) -> F64:
     return np.zeros((batch, norm_size(spec.n_inputs)), dtype=np.float64)
 
 
-def running_std(spec: TCNSpec, stats: F64) -> F64:
+def running_std(spec: TCNSpec, stats: Arr) -> Arr:
     """Floored standard deviation. stats: ``(B, 1 + 2N)`` -> ``(B, N)``."""
+    xp = namespace(stats)
     n = spec.n_inputs
     mean, var = stats[:, 1 : 1 + n], stats[:, 1 + n : 1 + 2 * n]
-    floor = spec.norm_min_std + spec.norm_rel_std * np.abs(mean)
-    return np.maximum(np.sqrt(np.maximum(var, 0.0)), floor)
+    floor = spec.norm_min_std + spec.norm_rel_std * xp.abs(mean)
+    return xp.maximum(xp.sqrt(xp.maximum(var, 0.0)), floor)
 
 
-def normalize_step(spec: TCNSpec, stats: F64, x: F64) -> tuple[F64, F64]:
-    """One reading per stream. stats: ``(B, 1 + 2N)``, x: ``(B, N)`` raw values.
+def normalize_step(spec: TCNSpec, stats: Arr, x: Arr) -> tuple[Arr, Arr]:
+    """One reading per stream. stats: ``(B, 1 + 2N)``, x: ``(B, N)`` raw values (numpy
+    arrays or torch tensors alike, see ``tcnad.detector.arrays``).
 
     Returns ``(z, new_stats)``: z ``(B, N)`` clipped normalised input (0 for a stream's
     first reading) and the statistics after the reading. ``stats`` is not modified.
     """
+    xp = namespace(stats, x)
     n = spec.n_inputs
     count = stats[:, :1]
     mean = stats[:, 1 : 1 + n]
     var = stats[:, 1 + n : 1 + 2 * n]
     std = running_std(spec, stats)
     clip = spec.norm_clip
-    z = np.where(count > 0, np.clip((x - mean) / std, -clip, clip), 0.0)
-    x_upd = np.where(count >= spec.norm_warmup, mean + std * z, x)
-    w = np.maximum(1.0 / (count + 1.0), spec.norm_alpha)
+    z = xp.where(count > 0, xp.clip((x - mean) / std, -clip, clip), 0.0)
+    x_upd = xp.where(count >= spec.norm_warmup, mean + std * z, x)
+    w = xp.maximum(1.0 / (count + 1.0), spec.norm_alpha)
     delta = x_upd - mean
-    new = np.empty_like(stats)
+    new = xp.empty_like(stats)
     new[:, :1] = count + 1.0
     new[:, 1 : 1 + n] = mean + w * delta
     new[:, 1 + n : 1 + 2 * n] = (1.0 - w) * (var + w * delta * delta)
     return z, new
 
 
-def denormalize(spec: TCNSpec, stats: F64, q: F64) -> F64:
+def denormalize(spec: TCNSpec, stats: Arr, q: Arr) -> Arr:
     """Normalised quantiles -> raw units. stats: ``(B, 1 + 2N)``, q: ``(B, N, Q)``."""
     n = spec.n_inputs
     mean = stats[:, 1 : 1 + n]

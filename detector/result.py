@@ -7,13 +7,15 @@ it is; the worker turns its rows into alert and score messages, and offline scor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import array_api_compat
 import numpy as np
 import numpy.typing as npt
 
-from tcnad.detector.arrays import B8, F64
+from tcnad.detector.arrays import B8, F64, Arr, device_of, namespace
 
 I8 = npt.NDArray[np.int8]
 
@@ -61,6 +63,63 @@ class StepResult:
     resolved: B8 = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     opening: F64 = field(default_factory=lambda: np.zeros((0, 4)))
 
+    def on_host(self) -> StepResult:
+        """This result with numpy arrays: itself where they are numpy already; the arrays of
+        a result scored on a device (torch tensors) are copied to the host in one transfer.
+
+        >>> import torch
+        >>> band = [torch.zeros((1, 1), dtype=torch.float64)] * 3
+        >>> r = StepResult(*band, *[torch.zeros(1, dtype=torch.float64)] * 3,
+        ...                *[torch.ones(1, dtype=torch.bool)] * 3)
+        >>> h = r.on_host()
+        >>> type(h.score).__name__, h.alert.dtype.name, h.direction.dtype.name
+        ('ndarray', 'bool', 'int8')
+        """
+        if isinstance(self.score, np.ndarray):
+            return self
+        xp = namespace(self.score)
+        b = self.score.shape[0]
+        dev = device_of(self.score)
+        names = sorted(self.parts)
+        cols = [self.lower, self.median, self.upper, self.opening]
+        if self.direction.shape[0] != b:
+            direction = xp.zeros(b, dtype=xp.int8, device=dev)
+        else:
+            direction = self.direction
+        one = [self.score, self.tail_prob, self.severity, *(self.parts[k] for k in names)]
+        flags = [self.outside, self.alert, self.warm, self.resolved, direction]
+        if self.opening.shape[0] != b:
+            cols[3] = xp.full((b, 4), math.nan, dtype=xp.float64, device=dev)
+        if self.resolved.shape[0] != b:
+            flags[3] = xp.zeros(b, dtype=xp.bool, device=dev)
+        packed = xp.concat(
+            [*cols, *(xp.astype(c, xp.float64)[:, None] for c in (*one, *flags))], axis=1
+        )
+        host = np.asarray(array_api_compat.to_device(packed, "cpu"))
+        widths = [c.shape[1] for c in cols] + [1] * (len(one) + len(flags))
+        edges = np.cumsum([0, *widths])
+        pieces = [host[:, edges[i] : edges[i + 1]] for i in range(len(widths))]
+        lower, median, upper, opening = pieces[:4]
+        singles = [p[:, 0] for p in pieces[4:]]
+        score, tail, sev = singles[:3]
+        parts = dict(zip(names, singles[3 : 3 + len(names)], strict=True))
+        outside, alert, warm, resolved, code = singles[3 + len(names) :]
+        return StepResult(
+            lower=lower.copy(),
+            median=median.copy(),
+            upper=upper.copy(),
+            score=score.copy(),
+            tail_prob=tail.copy(),
+            severity=sev.copy(),
+            outside=outside > 0.5,
+            alert=alert > 0.5,
+            warm=warm > 0.5,
+            parts={k: v.copy() for k, v in parts.items()},
+            direction=code.astype(np.int8),
+            resolved=resolved > 0.5,
+            opening=opening.copy(),
+        )
+
     def reason(self, i: int) -> dict[str, float]:
         """The parts that fired at reading ``i``, strongest first, with their scores.
 
@@ -79,12 +138,13 @@ class StepResult:
         return DIRECTION_NAMES[int(self.direction[i])]
 
 
-def directions(obs: F64, median: F64, p_each: F64, stuck: B8) -> I8:
+def directions(obs: Arr, median: Arr, p_each: Arr, stuck: Arr) -> Arr:
     """``StepResult.direction`` from obs and median ``(B, N)``, the values' tail
     probabilities ``(B, N)`` and stuck ``(B,)``: for each reading, the value least probable
     under its band is above or below its median (above where equal or without a band)."""
-    rows = np.arange(obs.shape[0])
-    worst = np.argmin(np.where(np.isfinite(p_each), p_each, np.inf), axis=1)
+    xp = namespace(obs, median)
+    rows = xp.arange(obs.shape[0], device=device_of(obs))
+    worst = xp.argmin(xp.where(xp.isfinite(p_each), p_each, math.inf), axis=1)
     below = obs[rows, worst] < median[rows, worst]
-    out: I8 = np.where(stuck, FLAT, np.where(below, BELOW, ABOVE)).astype(np.int8)
-    return out
+    code = ABOVE + (BELOW - ABOVE) * xp.astype(below, xp.int8)
+    return xp.where(stuck, FLAT, code)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tcnad.detector.arrays import B8, F64
+from tcnad.detector.arrays import F64, Arr, constant, namespace
 from tcnad.detector.errors import SpecError
 from tcnad.detector.scoring.layout import Field, Slice
 
@@ -66,48 +66,52 @@ class BandPolicy:
             raise SpecError("shift_patience must be >= 1")
 
 
-def _band(levels: F64, pending: F64, log_scale: F64) -> tuple[B8, F64, F64]:
-    """Validity ``(B,)``, calibrated quantiles ``(B, N, Q)`` and medians ``(B, N, 1)``."""
+def _band(levels: F64, pending: Arr, log_scale: Arr) -> tuple[Arr, Arr, Arr]:
+    """Validity ``(B,)``, calibrated quantiles ``(B, N, Q)`` and medians ``(B, N, 1)``.
+    levels: ``(Q,)`` on the host."""
+    xp = namespace(pending)
     mid = int(np.searchsorted(levels, 0.5))
-    valid: B8 = np.asarray(np.isfinite(pending).all(axis=(1, 2)), dtype=np.bool_)
-    pend = np.where(valid[:, None, None], pending, 0.0)
+    valid = xp.all(xp.isfinite(pending), axis=(1, 2))
+    pend = xp.where(valid[:, None, None], pending, 0.0)
     med = pend[:, :, mid : mid + 1]
-    return valid, med + np.exp(log_scale)[:, :, None] * (pend - med), med
+    return valid, med + xp.exp(log_scale)[:, :, None] * (pend - med), med
 
 
-def tail_probability(cal: F64, levels: F64, obs: F64) -> F64:
+def tail_probability(cal: Arr, levels: F64, obs: Arr) -> Arr:
     """Two-sided tail probability ``2 min(F, 1 - F)`` of obs under the distribution whose
     quantiles at ``levels`` are ``cal``, interpolated linearly inside and with exponential
-    tails beyond the extremes. cal: ``(..., Q)`` non-decreasing, levels ``(Q,)``, obs ``(...)``.
+    tails beyond the extremes. cal: ``(..., Q)`` non-decreasing, levels ``(Q,)`` (a numpy
+    array on the host), obs ``(...)``.
     """
+    xp = namespace(cal, obs)
     tiny = TINY_WIDTH
     q = cal.shape[-1]
-    idx = np.clip((obs[..., None] >= cal).sum(axis=-1), 1, q - 1)
-    c_lo = np.take_along_axis(cal, (idx - 1)[..., None], -1)[..., 0]
-    c_hi = np.take_along_axis(cal, idx[..., None], -1)[..., 0]
-    t_lo, t_hi = levels[idx - 1], levels[idx]
-    frac = np.clip((obs - c_lo) / np.maximum(c_hi - c_lo, tiny), 0.0, 1.0)
+    idx = xp.clip(xp.sum(obs[..., None] >= cal, axis=-1), 1, q - 1)
+    c_lo = xp.take_along_axis(cal, (idx - 1)[..., None], axis=-1)[..., 0]
+    c_hi = xp.take_along_axis(cal, idx[..., None], axis=-1)[..., 0]
+    lv = constant(levels, cal)
+    t_lo, t_hi = lv[idx - 1], lv[idx]
+    frac = xp.clip((obs - c_lo) / xp.maximum(c_hi - c_lo, tiny), 0.0, 1.0)
     cdf = t_lo + (t_hi - t_lo) * frac
-    beta_lo = np.maximum(cal[..., 1] - cal[..., 0], tiny) / math.log(levels[1] / levels[0])
+    beta_lo = xp.maximum(cal[..., 1] - cal[..., 0], tiny) / math.log(levels[1] / levels[0])
     rate_hi = math.log((1 - levels[-2]) / (1 - levels[-1]))
-    beta_hi = np.maximum(cal[..., -1] - cal[..., -2], tiny) / rate_hi
-    below = levels[0] * np.exp(np.minimum((obs - cal[..., 0]) / beta_lo, 0.0))
-    above = (1 - levels[-1]) * np.exp(np.minimum((cal[..., -1] - obs) / beta_hi, 0.0))
-    cdf = np.where(obs < cal[..., 0], below, cdf)
-    upper_tail = np.where(obs > cal[..., -1], above, 1.0 - cdf)
-    out: F64 = np.clip(2.0 * np.minimum(cdf, upper_tail), 0.0, 1.0)
-    return out
+    beta_hi = xp.maximum(cal[..., -1] - cal[..., -2], tiny) / rate_hi
+    below = levels[0] * xp.exp(xp.minimum((obs - cal[..., 0]) / beta_lo, 0.0))
+    above = (1 - levels[-1]) * xp.exp(xp.minimum((cal[..., -1] - obs) / beta_hi, 0.0))
+    cdf = xp.where(obs < cal[..., 0], below, cdf)
+    upper_tail = xp.where(obs > cal[..., -1], above, 1.0 - cdf)
+    return xp.clip(2.0 * xp.minimum(cdf, upper_tail), 0.0, 1.0)
 
 
 def calibrate(
-    policy: BandPolicy, log_scale: F64, valid: B8, miss: B8, count: F64, out_run: F64
-) -> F64:
+    policy: BandPolicy, log_scale: Arr, valid: Arr, miss: Arr, count: Arr, out_run: Arr
+) -> Arr:
     """The log width scales ``(B, N)`` after one reading: stepped towards the target miss
     rate once ``calibrate_after`` readings were scored and while a run of misses
     (``out_run``, this reading's included) is no longer than ``shift_patience``."""
+    xp = namespace(log_scale)
     n = miss.shape[1]
     update = valid & (count >= policy.calibrate_after) & (out_run <= policy.shift_patience)
-    step = policy.calibration_gain * (miss.astype(np.float64) - policy.target_miss_rate / n)
-    new = log_scale + np.where(update[:, None], step, 0.0)
-    out: F64 = np.clip(new, math.log(policy.min_scale), math.log(policy.max_scale))
-    return out
+    step = policy.calibration_gain * (xp.astype(miss, xp.float64) - policy.target_miss_rate / n)
+    new = log_scale + xp.where(update[:, None], step, 0.0)
+    return xp.clip(new, math.log(policy.min_scale), math.log(policy.max_scale))

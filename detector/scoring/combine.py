@@ -18,11 +18,11 @@ The scoring state is ``SLICES`` laid end to end (``scoring_layout``). Example::
 
 from __future__ import annotations
 
+import functools
+import math
 from functools import lru_cache
 
-import numpy as np
-
-from tcnad.detector.arrays import B8, F64
+from tcnad.detector.arrays import F64, Arr, copy, device_of, may_hold_true, namespace
 from tcnad.detector.result import StepResult, directions
 from tcnad.detector.scoring import band, daily, incident, level, likelihood, novelty, repeats
 from tcnad.detector.scoring.counts import COUNTS, _count_scale, from_count_scale
@@ -67,20 +67,24 @@ def new_state(n_inputs: int, batch: int = 1) -> F64:
 def score_batch(
     policy: AlertPolicy,
     levels: F64,
-    pending: F64,
-    obs: F64,
-    state: F64,
-    times: F64 | None = None,
-    where: F64 | None = None,
-) -> tuple[StepResult, F64]:
+    pending: Arr,
+    obs: Arr,
+    state: Arr,
+    times: Arr | None = None,
+    where: Arr | None = None,
+) -> tuple[StepResult, Arr]:
     """Score B observations against their pending quantiles and advance the scoring state.
 
-    levels: ``(Q,)``; pending: ``(B, N, Q)`` raw quantiles forecast for this reading (NaN:
-    none yet); obs: ``(B, N)``; state: ``(B, state_size(N))``; times: ``(B,)`` the readings'
-    epoch seconds (None or NaN: unknown; the daily-pattern score then stays 0); where:
-    ``(B, 2)`` the readings' partition and offset, kept with an alert so that the reading
-    resolving it can name it (None or NaN: unknown). Returns the scores and the new state.
+    levels: ``(Q,)`` (a numpy array); pending: ``(B, N, Q)`` raw quantiles forecast for this
+    reading (NaN: none yet); obs: ``(B, N)``; state: ``(B, state_size(N))``; times: ``(B,)``
+    the readings' epoch seconds (None or NaN: unknown; the daily-pattern score then stays
+    0); where: ``(B, 2)`` the readings' partition and offset, kept with an alert so that
+    the reading resolving it can name it (None or NaN: unknown). Returns the scores and
+    the new state. The arrays other than ``levels`` are float64 numpy arrays, or torch
+    tensors on one device: the scoring then runs there, in torch, and the result's arrays
+    are tensors too (``StepResult.on_host`` copies them to numpy).
     """
+    xp = namespace(obs, state)
     n = obs.shape[1]
     lay = scoring_layout(n)
     raw_obs = obs
@@ -90,12 +94,12 @@ def score_batch(
     valid, cal, med = band._band(levels, pending, part["band"])
     lower, upper = cal[:, :, 0], cal[:, :, -1]
     miss = ((obs < lower) | (obs > upper)) & valid[:, None]
-    outside: B8 = np.asarray(miss.any(axis=1), dtype=np.bool_)
+    outside = xp.any(miss, axis=1)
     p_each = band.tail_probability(cal, levels, obs)
-    tail_p = np.where(valid, np.minimum(1.0, n * p_each.min(axis=1)), 1.0)
-    width = np.maximum(upper - lower, band.TINY_WIDTH)
-    sev = np.maximum(np.maximum(lower - obs, obs - upper), 0.0) / width
-    severity = np.where(valid, sev.max(axis=1), 0.0)
+    tail_p = xp.where(valid, xp.minimum(1.0, n * xp.min(p_each, axis=1)), 1.0)
+    width = xp.maximum(upper - lower, band.TINY_WIDTH)
+    sev = xp.maximum(xp.maximum(lower - obs, obs - upper), 0.0) / width
+    severity = xp.where(valid, xp.max(sev, axis=1), 0.0)
     surprise = likelihood.surprise(policy.likelihood, tail_p)
     lik_score, lik = likelihood.likelihood_score(
         policy.likelihood, surprise, part["likelihood"][:, :2], count
@@ -114,12 +118,12 @@ def score_batch(
     flagged = novelty.graded(policy.novelty, lik_score)
     parts = {
         "band": lik_score,
-        "novelty": np.where(novel, flagged, 0.0),
-        "level": np.where(new_level & warm, flagged, 0.0),
-        "repeats": stuck * flagged,
+        "novelty": xp.where(novel, flagged, 0.0),
+        "level": xp.where(new_level & warm, flagged, 0.0),
+        "repeats": xp.astype(stuck, xp.float64) * flagged,
         "daily": pattern,
     }
-    raw = np.where(warm, np.maximum.reduce(list(parts.values())), 0.0)
+    raw = xp.where(warm, functools.reduce(xp.maximum, parts.values()), 0.0)
     score, echo = likelihood._echo(policy.likelihood, raw, part["likelihood"][:, 2])
     # A new extreme inside the band raises the score but is no alert by itself: the band
     # already allowed for it. A stuck value is, since a flatline never leaves the band, and
@@ -128,11 +132,12 @@ def score_batch(
     off_pattern = (pattern > 0.0) & (pattern >= alert_at)
     worthy = warm & (outside | stuck | off_pattern) & (raw >= alert_at)
     alert = incident.alerts(policy.incident, part["incident"], worthy)
-    new = state.copy()
+    new = copy(state)
     incident_reading = worthy | (outside & ~warm)
     inc, out_run = incident.advance(part["incident"], valid, miss, incident_reading)
     new[:, lay.at("incident")] = inc
-    at = np.full((len(alert), 2), np.nan) if where is None else where
+    dev = device_of(state)
+    at = xp.full((alert.shape[0], 2), math.nan, device=dev) if where is None else where
     opened, ended = incident.resolve(
         policy.incident,
         part["opened"],
@@ -146,23 +151,23 @@ def score_batch(
     )
     new[:, lay.at("opened")] = opened
     new[:, lay.at("band")] = band.calibrate(policy.band, part["band"], valid, miss, count, out_run)
-    lik_new = np.concatenate([lik, echo[:, None]], axis=1)
-    new[:, lay.at("likelihood")] = np.where(valid[:, None], lik_new, part["likelihood"])
-    new[:, lay.at("range")] = np.concatenate([low, high], axis=1)
+    lik_new = xp.concat([lik, echo[:, None]], axis=1)
+    new[:, lay.at("likelihood")] = xp.where(valid[:, None], lik_new, part["likelihood"])
+    new[:, lay.at("range")] = xp.concat([low, high], axis=1)
     new[:, lay.at("repeats")] = rep
     new[:, lay.at("daily")] = season
     new[:, lay.at("level")] = level_block
-    new[:, lay.at("counts")] = counts
-    new[:, lay.at("novel")] = beyond[:, None]
-    if counts.any():  # the band on the readings' own scale
-        lower, upper = (np.where(counts, from_count_scale(x), x) for x in (lower, upper))
-        med = np.where(counts[:, :, None], from_count_scale(med), med)
-    nan = np.full_like(lower, np.nan)
-    fired = {k: np.where(warm & (v >= alert_at) & (v > 0.0), v, 0.0) for k, v in parts.items()}
+    new[:, lay.at("counts")] = xp.astype(counts, xp.float64)
+    new[:, lay.at("novel")] = xp.astype(beyond, xp.float64)[:, None]
+    if may_hold_true(counts):  # the band on the readings' own scale
+        lower, upper = (xp.where(counts, from_count_scale(x), x) for x in (lower, upper))
+        med = xp.where(counts[:, :, None], from_count_scale(med), med)
+    nan = xp.full_like(lower, math.nan)
+    fired = {k: xp.where(warm & (v >= alert_at) & (v > 0.0), v, 0.0) for k, v in parts.items()}
     out = StepResult(
-        lower=np.where(valid[:, None], lower, nan),
-        median=np.where(valid[:, None], med[:, :, 0], nan),
-        upper=np.where(valid[:, None], upper, nan),
+        lower=xp.where(valid[:, None], lower, nan),
+        median=xp.where(valid[:, None], med[:, :, 0], nan),
+        upper=xp.where(valid[:, None], upper, nan),
         score=score,
         tail_prob=tail_p,
         severity=severity,

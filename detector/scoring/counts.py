@@ -20,9 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
-from tcnad.detector.arrays import B8, F64
+from tcnad.detector.arrays import Arr, constant, copy, may_hold_true, namespace, quiet
 from tcnad.detector.scoring.layout import Field, Slice, StatsLayout
 
 COUNTS = Slice("counts", 1, (Field("is_count", per="input", fresh=1.0),))
@@ -39,25 +37,25 @@ class CountsPolicy:
     count_scale: bool = True
 
 
-def count_scale_of(x: F64) -> F64:
+def count_scale_of(x: Arr) -> Arr:
     """The square-root scale of counts: ``sqrt(x + 3/8) - sqrt(3/8)`` (Anscombe's
     variance-stabilising transform of Poisson counts, shifted to map 0 to 0), extended to
     negative ``x`` as an odd function so that it is monotone on every real."""
-    a = np.abs(x)
-    out: F64 = np.sign(x) * (np.sqrt(a + _ANSCOMBE) - _ANSCOMBE_ROOT)
-    return out
+    xp = namespace(x)
+    a = xp.abs(x)
+    return xp.sign(x) * (xp.sqrt(a + _ANSCOMBE) - _ANSCOMBE_ROOT)
 
 
-def from_count_scale(y: F64) -> F64:
+def from_count_scale(y: Arr) -> Arr:
     """Inverse of ``count_scale_of``."""
-    a = np.abs(y) + _ANSCOMBE_ROOT
-    out: F64 = np.sign(y) * (a * a - _ANSCOMBE)
-    return out
+    xp = namespace(y)
+    a = xp.abs(y) + _ANSCOMBE_ROOT
+    return xp.sign(y) * (a * a - _ANSCOMBE)
 
 
 def _count_scale(
-    policy: CountsPolicy, obs: F64, pending: F64, state: F64, layout: StatsLayout
-) -> tuple[B8, F64, F64, F64]:
+    policy: CountsPolicy, obs: Arr, pending: Arr, state: Arr, layout: StatsLayout
+) -> tuple[Arr, Arr, Arr, Arr]:
     """Which values are counts, and the observation, the forecast quantiles and the state
     on the scale each value is scored on.
 
@@ -69,22 +67,25 @@ def _count_scale(
     numbers) and its stream's daily profile and recent level start afresh. state: ``(B,
     layout.size)``. Returns ``(counts (B, N), obs, pending, state)``.
     """
+    xp = namespace(obs, state)
     was = state[:, layout.at("counts")] > 0.5
     if not policy.count_scale:
-        return np.zeros_like(was), obs, pending, state
-    with np.errstate(invalid="ignore"):
-        counts: B8 = np.asarray(was & (obs >= 0.0) & (obs == np.round(obs)))
+        return xp.zeros_like(was), obs, pending, state
+    with quiet(xp):
+        counts = was & (obs >= 0.0) & (obs == xp.round(obs))
     left = was & ~counts
-    if left.any():
-        state = state.copy()
+    if may_hold_true(left):
+        state = copy(state)
         at = layout.at("range")
         rng = state[:, at]
-        both = np.concatenate([left, left], axis=1)
-        state[:, at] = np.where(both, np.round(from_count_scale(rng)), rng)
-        fresh = left.any(axis=1)
+        both = xp.concat([left, left], axis=1)
+        state[:, at] = xp.where(both, xp.round(from_count_scale(rng)), rng)
+        fresh = xp.any(left, axis=1)[:, None]
         for name in ("daily", "level"):
-            state[fresh, layout.at(name)] = layout.fresh()[0, layout.at(name)]
-    if counts.any():
-        obs = np.where(counts, count_scale_of(obs), obs)
-        pending = np.where(counts[:, :, None], count_scale_of(pending), pending)
+            place = layout.at(name)
+            row = constant(layout.fresh()[0, place], state)
+            state[:, place] = xp.where(fresh, row, state[:, place])
+    if may_hold_true(counts):
+        obs = xp.where(counts, count_scale_of(obs), obs)
+        pending = xp.where(counts[:, :, None], count_scale_of(pending), pending)
     return counts, obs, pending, state

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from tcnad.detector.arrays import B8, F64
+from tcnad.detector.arrays import Arr, copy, device_of, namespace
 from tcnad.detector.errors import SpecError
 from tcnad.detector.scoring.layout import NAN, Field, Slice
 
@@ -80,8 +78,8 @@ def season_size(n_inputs: int) -> int:
 
 
 def daily_pattern(
-    policy: DailyPolicy, obs: F64, times: F64 | None, ready: B8, season: F64
-) -> tuple[F64, F64]:
+    policy: DailyPolicy, obs: Arr, times: Arr | None, ready: Arr, season: Arr
+) -> tuple[Arr, Arr]:
     """How far recent readings stray from the stream's usual value at this time of day.
 
     obs: ``(B, N)``; times: ``(B,)`` epoch seconds (None or NaN: unknown, nothing changes);
@@ -96,24 +94,25 @@ def daily_pattern(
     the profile are less than ``1 - season_gate`` of its deviations from its mean. Returns
     the score ``(B,)`` (max over values) and the new block.
     """
+    xp = namespace(obs, season)
     b, n = obs.shape
-    new = season.copy()
+    new = copy(season)
     if times is None or policy.season_half <= 0:
-        return np.zeros(b), new
+        return xp.zeros(b, dtype=xp.float64, device=device_of(obs)), new
     at = DAILY.offsets(n)
-    t = np.asarray(times, dtype=np.float64)
-    has = np.isfinite(t)
+    t = xp.astype(times, xp.float64)
+    has = xp.isfinite(t)
     nb = SEASON_BINS
     last, dt = season[:, at["last_time"]][:, 0], season[:, at["interval"]][:, 0]
     step = t - last
-    seen = has & np.isfinite(step) & (step > 0)
-    interval = np.where(seen, np.where(np.isfinite(dt), dt + INTERVAL_RATE * (step - dt), step), dt)
+    seen = has & xp.isfinite(step) & (step > 0)
+    interval = xp.where(seen, xp.where(xp.isfinite(dt), dt + INTERVAL_RATE * (step - dt), step), dt)
     new[:, at["interval"]] = interval[:, None]
-    new[:, at["last_time"]] = np.where(has, t, last)[:, None]
-    per_day = DAY / np.where(np.isfinite(interval), interval, DAY)
-    rate = 1.0 / np.maximum(SEASON_MIN_READINGS, per_day * SEASON_WINDOW_DAYS)
-    rows = np.arange(b)
-    j = np.clip(np.floor(np.where(has, t, 0.0) % DAY * nb / DAY), 0, nb - 1).astype(np.int64)
+    new[:, at["last_time"]] = xp.where(has, t, last)[:, None]
+    per_day = DAY / xp.where(xp.isfinite(interval), interval, DAY)
+    rate = 1.0 / xp.maximum(SEASON_MIN_READINGS, per_day * SEASON_WINDOW_DAYS)
+    rows = xp.arange(b, device=device_of(obs))
+    j = xp.astype(xp.clip(xp.floor(xp.where(has, t, 0.0) % DAY * nb / DAY), 0, nb - 1), xp.int64)
     bins = at["bin_count"].start + j
     count = season[rows, bins]
     recent, size = season[:, at["recent"]], season[:, at["size"]]
@@ -123,28 +122,28 @@ def daily_pattern(
     levels = new[:, at["bin_level"]].reshape(b, nb, n)
     spreads = new[:, at["bin_spread"]].reshape(b, nb, n)
     level, bin_spread = levels[rows, j], spreads[rows, j]
-    known = np.isfinite(mean)
-    tiny = REL_TINY * (np.where(known, np.abs(mean), 0.0) + spread) + ABS_TINY
-    dist = np.abs(obs - level)
+    known = xp.isfinite(mean)
+    tiny = REL_TINY * (xp.where(known, xp.abs(mean), 0.0) + spread) + ABS_TINY
+    dist = xp.abs(obs - level)
     compare = (has & ready & (count >= SEASON_MIN_COUNT))[:, None]
-    residual = np.minimum(dist / (bin_spread + tiny), RESIDUAL_CAP)
-    new_recent = recent + rate[:, None] * (np.where(compare, residual, 1.0) - recent)
-    strength = 1.0 - size / np.maximum(spread, LEAST_SPREAD)
+    residual = xp.minimum(dist / (bin_spread + tiny), RESIDUAL_CAP)
+    new_recent = recent + rate[:, None] * (xp.where(compare, residual, 1.0) - recent)
+    strength = 1.0 - size / xp.maximum(spread, LEAST_SPREAD)
     excess = new_recent - 1.0
     on = compare & (strength > policy.season_gate) & (excess > 0)
-    each = np.where(on, excess / (np.maximum(excess, 0.0) + policy.season_half), 0.0)
+    each = xp.where(on, excess / (xp.maximum(excess, 0.0) + policy.season_half), 0.0)
     # Updates, for readings with a time.
     h = has[:, None]
     first = (count == 0)[:, None]
-    dev = np.where(known, np.abs(obs - mean), 0.0)
+    dev = xp.where(known, xp.abs(obs - mean), 0.0)
     upd = policy.season_rate
-    new_level = np.where(first, obs, level + upd * (obs - level))
-    new_spread = np.where(first, spread, bin_spread + upd * (dist - bin_spread))
-    levels[rows, j] = np.where(h, new_level, level)
-    spreads[rows, j] = np.where(h, new_spread, bin_spread)
-    new[rows, bins] = count + has
-    new[:, at["recent"]] = np.where(h, new_recent, recent)
-    new[:, at["size"]] = np.where(h & ~first, size + SEASON_SLOW * (dist - size), size)
-    new[:, at["mean"]] = np.where(h, np.where(known, mean + SEASON_SLOW * (obs - mean), obs), mean)
-    new[:, at["spread"]] = np.where(h, spread + SEASON_SLOW * (dev - spread), spread)
-    return each.max(axis=1), new
+    new_level = xp.where(first, obs, level + upd * (obs - level))
+    new_spread = xp.where(first, spread, bin_spread + upd * (dist - bin_spread))
+    levels[rows, j] = xp.where(h, new_level, level)
+    spreads[rows, j] = xp.where(h, new_spread, bin_spread)
+    new[rows, bins] = count + xp.astype(has, xp.float64)
+    new[:, at["recent"]] = xp.where(h, new_recent, recent)
+    new[:, at["size"]] = xp.where(h & ~first, size + SEASON_SLOW * (dist - size), size)
+    new[:, at["mean"]] = xp.where(h, xp.where(known, mean + SEASON_SLOW * (obs - mean), obs), mean)
+    new[:, at["spread"]] = xp.where(h, spread + SEASON_SLOW * (dev - spread), spread)
+    return xp.max(each, axis=1), new

@@ -48,9 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
-
-from tcnad.detector.arrays import B8, F64
+from tcnad.detector.arrays import Arr, copy, namespace
 from tcnad.detector.errors import SpecError
 from tcnad.detector.scoring.layout import NAN, Field, Slice
 
@@ -91,26 +89,26 @@ class IncidentPolicy:
             raise SpecError("alert_score must be in [0, 1]")
 
 
-def alerts(policy: IncidentPolicy, block: F64, worthy: B8) -> B8:
+def alerts(policy: IncidentPolicy, block: Arr, worthy: Arr) -> Arr:
     """Incident readings ``worthy`` ``(B,)`` that start an incident. block: ``(B, 3)``."""
-    out: B8 = worthy & (INCIDENT.split(block, 0)["calm"] >= policy.cooldown)
-    return out
+    return worthy & (INCIDENT.split(block, 0)["calm"] >= policy.cooldown)
 
 
-def advance(block: F64, valid: B8, miss: B8, incident: B8) -> tuple[F64, F64]:
+def advance(block: Arr, valid: Arr, miss: Arr, incident: Arr) -> tuple[Arr, Arr]:
     """The ``INCIDENT`` slice after one reading; valid, incident ``(B,)``, miss ``(B, N)``.
     Returns the new slice and the run of misses this reading ends or extends (whether or
     not the reading had a band)."""
+    xp = namespace(block)
     old = INCIDENT.split(block, 0)
     count, calm, run = old["readings"], old["calm"], old["out_run"]
-    new = block.copy()
+    new = copy(block)
     out = INCIDENT.split(new, 0)  # views: the writes land in new
-    out["readings"][:] = count + valid
-    out["calm"][:] = np.where(
-        valid, np.where(incident, 0.0, np.minimum(calm + 1.0, CALM_NEVER)), calm
+    out["readings"][:] = count + xp.astype(valid, xp.float64)
+    out["calm"][:] = xp.where(
+        valid, xp.where(incident, 0.0, xp.minimum(calm + 1.0, CALM_NEVER)), calm
     )
-    new_run = np.where(miss.any(axis=1), run + 1.0, 0.0)
-    out["out_run"][:] = np.where(valid, new_run, run)
+    new_run = xp.where(xp.any(miss, axis=1), run + 1.0, 0.0)
+    out["out_run"][:] = xp.where(valid, new_run, run)
     return new, new_run
 
 
@@ -119,21 +117,21 @@ class Resolution(NamedTuple):
     open alert; ``opening`` ``(B, 4)``, that alert's partition, offset, the readings scored
     from it to this one, both included, and its severity (NaN where nothing is resolved)."""
 
-    resolved: B8
-    opening: F64
+    resolved: Arr
+    opening: Arr
 
 
 def resolve(
     policy: IncidentPolicy,
-    opened: F64,
-    block: F64,
-    new_block: F64,
-    valid: B8,
-    incident: B8,
-    alert: B8,
-    where: F64,
-    severity: F64,
-) -> tuple[F64, Resolution]:
+    opened: Arr,
+    block: Arr,
+    new_block: Arr,
+    valid: Arr,
+    incident: Arr,
+    alert: Arr,
+    where: Arr,
+    severity: Arr,
+) -> tuple[Arr, Resolution]:
     """The ``OPENED`` slice after one reading and the alerts it resolves.
 
     opened: ``(B, 5)``; block, new_block: the ``INCIDENT`` slice before and after the
@@ -142,20 +140,21 @@ def resolve(
     open alert is resolved by the scored reading that brings the readings since the last
     incident reading to ``cooldown``, or by a new alert (only where ``cooldown`` is 0 or
     was lowered)."""
+    xp = namespace(opened)
     old = OPENED.split(opened, 0)
     before = INCIDENT.split(block, 0)["readings"]
     after = INCIDENT.split(new_block, 0)
     is_open = old["open"] > 0.5
     calm_enough = ~incident & (after["calm"] >= policy.cooldown)
-    resolved: B8 = is_open & valid & (alert | calm_enough)
+    resolved = is_open & valid & (alert | calm_enough)
     seen = after["readings"] - old["at"]
-    opening = np.stack([old["partition"], old["offset"], seen, old["severity"]], axis=1)
-    opening = np.where(resolved[:, None], opening, NAN)
-    new = opened.copy()
+    opening = xp.stack([old["partition"], old["offset"], seen, old["severity"]], axis=1)
+    opening = xp.where(resolved[:, None], opening, NAN)
+    new = copy(opened)
     out = OPENED.split(new, 0)
-    out["open"][:] = np.where(alert, 1.0, np.where(resolved, 0.0, old["open"]))
-    out["partition"][:] = np.where(alert, where[:, 0], old["partition"])
-    out["offset"][:] = np.where(alert, where[:, 1], old["offset"])
-    out["at"][:] = np.where(alert, before, old["at"])
-    out["severity"][:] = np.where(alert, severity, old["severity"])
+    out["open"][:] = xp.where(alert, 1.0, xp.where(resolved, 0.0, old["open"]))
+    out["partition"][:] = xp.where(alert, where[:, 0], old["partition"])
+    out["offset"][:] = xp.where(alert, where[:, 1], old["offset"])
+    out["at"][:] = xp.where(alert, before, old["at"])
+    out["severity"][:] = xp.where(alert, severity, old["severity"])
     return new, Resolution(resolved, opening)

@@ -22,11 +22,10 @@ for a window, then a plateau at 5::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-import numpy as np
-
-from tcnad.detector.arrays import B8, F64
+from tcnad.detector.arrays import Arr, copy, device_of, namespace, quiet
 from tcnad.detector.errors import SpecError
 from tcnad.detector.scoring.layout import NAN, Field, Slice
 from tcnad.detector.scoring.novelty import novelty
@@ -67,7 +66,7 @@ def level_size(n_inputs: int) -> int:
     return LEVEL.size(n_inputs)
 
 
-def level_novelty(policy: LevelPolicy, obs: F64, block: F64) -> tuple[B8, F64]:
+def level_novelty(policy: LevelPolicy, obs: Arr, block: Arr) -> tuple[Arr, Arr]:
     """A new extreme of the recent level in a stream whose level has been bounded.
 
     obs: ``(B, N)``; block: ``(B, level_size(N))`` the ``LEVEL`` slice. The level is the
@@ -77,28 +76,29 @@ def level_novelty(policy: LevelPolicy, obs: F64, block: F64) -> tuple[B8, F64]:
     the readings seen before it came after the last such run's start (a stream that keeps
     reaching new levels, such as a random walk, never counts).
     """
+    xp = namespace(obs, block)
     b, n = obs.shape
     w = LEVEL_WINDOW
     at = LEVEL.offsets(n)
-    new = block.copy()
+    new = copy(block)
     seen = block[:, at["seen"]][:, 0]
-    rows = np.arange(b)
-    slot = (seen % w).astype(np.int64)
+    rows = xp.arange(b, device=device_of(block))
+    slot = xp.astype(seen % w, xp.int64)
     ring = new[:, at["window"]].reshape(b, w, n)  # a view: the reading lands in place
     ring[rows, slot] = obs
     full = (seen + 1 >= w)[:, None]
-    with np.errstate(invalid="ignore"):
-        level = np.where(full, ring.mean(axis=1), np.nan)
+    with quiet(xp):
+        level = xp.where(full, xp.mean(ring, axis=1), math.nan)
     low, high = block[:, at["low"]], block[:, at["high"]]
     last = block[:, at["last_extreme"]][:, 0]
     was = block[:, at["was_beyond"]][:, 0] > 0.5
     extreme, new_low, new_high = novelty(policy.range_tolerance, level, low, high)
-    since = np.where(last >= 0, seen - last, seen)
+    since = xp.where(last >= 0, seen - last, seen)
     bounded = since >= policy.level_gate * seen
-    novel: B8 = np.asarray(extreme & ~was & bounded & bool(policy.level_novelty))
+    novel = extreme & ~was & bounded & bool(policy.level_novelty)
     new[:, at["seen"]] = (seen + 1)[:, None]
     new[:, at["low"]] = new_low
     new[:, at["high"]] = new_high
-    new[:, at["last_extreme"]] = np.where(extreme, seen, last)[:, None]
-    new[:, at["was_beyond"]] = extreme[:, None]
+    new[:, at["last_extreme"]] = xp.where(extreme, seen, last)[:, None]
+    new[:, at["was_beyond"]] = xp.astype(extreme, xp.float64)[:, None]
     return novel, new

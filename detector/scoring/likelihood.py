@@ -24,9 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
-from tcnad.detector.arrays import F64
+from tcnad.detector.arrays import Arr, namespace
 from tcnad.detector.errors import SpecError
 from tcnad.detector.scoring.layout import Field, Slice
 
@@ -61,31 +59,33 @@ class LikelihoodPolicy:
             raise SpecError("history_weight must be in (0, 1]")
 
 
-def surprise(policy: LikelihoodPolicy, tail_p: F64) -> F64:
+def surprise(policy: LikelihoodPolicy, tail_p: Arr) -> Arr:
     """``-ln(tail probability)``, capped at ``surprise_cap``. ``(B,)``."""
-    out: F64 = np.minimum(-np.log(np.maximum(tail_p, LEAST_P)), policy.surprise_cap)
-    return out
+    xp = namespace(tail_p)
+    return xp.minimum(-xp.log(xp.maximum(tail_p, LEAST_P)), policy.surprise_cap)
 
 
 def likelihood_score(
-    policy: LikelihoodPolicy, surprise: F64, lik: F64, count: F64
-) -> tuple[F64, F64]:
+    policy: LikelihoodPolicy, surprise: Arr, lik: Arr, count: Arr
+) -> tuple[Arr, Arr]:
     """Surprise standardised by the stream's own history, squashed into [0, 1).
 
     surprise, count: ``(B,)``; lik: ``(B, 2)`` [mean, var] before this reading. Returns the
     score ``z+ / (z+ + z_half)`` and the updated [mean, var].
     """
+    xp = namespace(surprise, lik)
     mean, var = lik[:, 0], lik[:, 1]
-    z = np.maximum((surprise - mean) / np.sqrt(np.maximum(var, LEAST_VAR)), 0.0)
-    w = np.maximum(1.0 / (count + 2.0), policy.history_weight)
+    z = xp.maximum((surprise - mean) / xp.sqrt(xp.maximum(var, LEAST_VAR)), 0.0)
+    w = xp.maximum(1.0 / (count + 2.0), policy.history_weight)
     d = surprise - mean
-    new = np.stack([mean + w * d, (1.0 - w) * (var + w * d * d)], axis=1)
+    new = xp.stack([mean + w * d, (1.0 - w) * (var + w * d * d)], axis=1)
     return z / (z + policy.z_half), new
 
 
-def _echo(policy: LikelihoodPolicy, score: F64, echo: F64) -> tuple[F64, F64]:
+def _echo(policy: LikelihoodPolicy, score: Arr, echo: Arr) -> tuple[Arr, Arr]:
     """Keep a score only above the decaying peak of recent scores. ``(B,)`` each."""
     if policy.echo_horizon <= 0:
         return score, echo
+    xp = namespace(score, echo)
     decayed = echo * math.exp(-1.0 / policy.echo_horizon)
-    return np.where(score > decayed, score, 0.0), np.maximum(decayed, score)
+    return xp.where(score > decayed, score, 0.0), xp.maximum(decayed, score)

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from tcnad.detector.arrays import B8, F64
+from tcnad.detector.arrays import Arr, fmax, fmin, namespace, quiet
 from tcnad.detector.errors import SpecError
 from tcnad.detector.scoring.layout import NAN, Field, Slice
 
@@ -60,22 +58,22 @@ class NoveltyPolicy:
             raise SpecError("novelty_score must be in [0, 1]")
 
 
-def novelty(tolerance: float, obs: F64, low: F64, high: F64) -> tuple[B8, F64, F64]:
+def novelty(tolerance: float, obs: Arr, low: Arr, high: Arr) -> tuple[Arr, Arr, Arr]:
     """Readings beyond the range seen so far. obs, low, high: ``(B, N)`` (NaN: nothing seen).
 
     Returns ``(novel (B,), new_low, new_high)``.
     """
+    xp = namespace(obs, low)
     span = high - low
-    with np.errstate(invalid="ignore"):
+    with quiet(xp):
         beyond = (obs > high + tolerance * span) | (obs < low - tolerance * span)
-        novel: B8 = np.asarray((beyond & (span > 0)).any(axis=1) & (tolerance > 0))
-    return novel, np.fmin(low, obs), np.fmax(high, obs)
+        novel = xp.any(beyond & (span > 0), axis=1) & (tolerance > 0)
+    return novel, fmin(low, obs), fmax(high, obs)
 
 
-def graded(policy: NoveltyPolicy, lik: F64) -> F64:
+def graded(policy: NoveltyPolicy, lik: Arr) -> Arr:
     """The score of a novel, stuck or new-level reading: ``novelty_score``, graded up to 1
     by its likelihood score ``lik`` (``(B,)`` in [0, 1]), so that such readings are ranked by
     how improbable they are rather than tied at the floor. ``(B,)``."""
     floor = policy.novelty_score
-    out: F64 = floor + (1.0 - floor) * lik
-    return out
+    return floor + (1.0 - floor) * lik

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from tcnad.detector.arrays import B8, F64
+from tcnad.detector.arrays import Arr, namespace
 from tcnad.detector.errors import SpecError
 from tcnad.detector.scoring.layout import NAN, Field, Slice
 
@@ -43,19 +41,20 @@ class RepeatsPolicy:
             raise SpecError("repeat_factor must be >= 0")
 
 
-def repeats(policy: RepeatsPolicy, obs: F64, rep: F64) -> tuple[B8, F64]:
+def repeats(policy: RepeatsPolicy, obs: Arr, rep: Arr) -> tuple[Arr, Arr]:
     """A value repeated for longer than ``repeat_factor`` times the longest run seen.
 
     obs: ``(B, N)``; rep: ``(B, N + 2)`` the ``REPEATS`` slice. Returns ``(stuck (B,), new
     rep)``; a run is stuck once, at the reading that crosses the limit.
     """
+    xp = namespace(obs, rep)
     n = obs.shape[1]
     at = REPEATS.offsets(n)
     last, run, longest = rep[:, at["last"]], rep[:, at["run"]][:, 0], rep[:, at["longest"]][:, 0]
-    same = (obs == last).all(axis=1)
-    new_run = np.where(same, run + 1.0, 0.0)
-    new_longest = np.where(same, longest, np.maximum(longest, run))
-    limit = np.maximum(policy.repeat_factor * longest, LEAST_LIMIT)
+    same = xp.all(obs == last, axis=1)
+    new_run = xp.where(same, run + 1.0, 0.0)
+    new_longest = xp.where(same, longest, xp.maximum(longest, run))
+    limit = xp.maximum(policy.repeat_factor * longest, LEAST_LIMIT)
     crossing = (new_run > limit) & (run <= limit)  # once per run
-    stuck: B8 = np.asarray(same & crossing & (policy.repeat_factor > 0))
-    return stuck, np.concatenate([obs, new_run[:, None], new_longest[:, None]], axis=1)
+    stuck = same & crossing & (policy.repeat_factor > 0)
+    return stuck, xp.concat([obs, new_run[:, None], new_longest[:, None]], axis=1)
