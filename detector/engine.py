@@ -22,7 +22,7 @@ import numpy.typing as npt
 import torch
 
 from tcnad.detector import normalize, scoring
-from tcnad.detector.arrays import F32, F64, I64
+from tcnad.detector.arrays import F32, F64, I64, Arr, namespace
 from tcnad.detector.checkpoint import load_checkpoint
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.model import Weights
@@ -135,7 +135,15 @@ def compute_model_id(spec: TCNSpec, weights: Weights) -> str:
 
 
 class Detector:
-    """Steps many streams, one reading each per call, over a pool of ``capacity`` slots."""
+    """Steps many streams, one reading each per call, over a pool of ``capacity`` slots.
+
+    The TCN step runs on ``device`` (``None`` or ``"auto"``: CUDA where present). The
+    per-reading scoring and the streams' stats go with it unless ``score_on_device`` says
+    otherwise (``None``: on the device when it is not the CPU; ``True`` on the CPU: in
+    torch there too, which is slower than numpy and only for checking that both agree).
+    Either way ``step`` returns numpy arrays and ``get``, ``put`` and ``delta`` exchange
+    host states.
+    """
 
     def __init__(
         self,
@@ -146,6 +154,7 @@ class Detector:
         capacity: int = 4096,
         meta: dict[str, object] | None = None,
         ring_dtype: str = "float32",
+        score_on_device: bool | None = None,
     ) -> None:
         self.spec = spec
         self.policy = policy or AlertPolicy()
@@ -158,7 +167,13 @@ class Detector:
         self._scoring = lay.span(scoring.SLICES[0].name, scoring.SLICES[-1].name)
         self.layout = detector_layout(spec, self.model_id, ring_dtype)
         self._levels = np.asarray(spec.quantiles, dtype=np.float64)
-        self._stats = np.tile(self._fresh_stats(), (capacity, 1))
+        dev = self.pool.device
+        on_device = dev.type != "cpu" if score_on_device is None else bool(score_on_device)
+        self.score_on_device = on_device
+        fresh = np.tile(self._fresh_stats(), (capacity, 1))
+        # Every slot's stats, float64: a numpy array on the host, or a tensor on the pool's
+        # device when the scoring runs there (``score_on_device``).
+        self._stats: Arr = torch.from_numpy(fresh).to(dev) if on_device else fresh
 
     @classmethod
     def from_checkpoint(
@@ -168,11 +183,13 @@ class Detector:
         device: str | torch.device | None = None,
         capacity: int = 4096,
         ring_dtype: str = "float32",
+        score_on_device: bool | None = None,
     ) -> Detector:
         """Load a checkpoint (``None``: the shipped default model); ``ring_dtype``: how the
-        pool holds (and a store keeps) the rings, see ``tcnad.detector.state.RING_DTYPES``."""
+        pool holds (and a store keeps) the rings, see ``tcnad.detector.state.RING_DTYPES``;
+        ``score_on_device``: see ``Detector``."""
         spec, weights, meta = load_checkpoint(path)
-        return cls(spec, weights, policy, device, capacity, meta, ring_dtype)
+        return cls(spec, weights, policy, device, capacity, meta, ring_dtype, score_on_device)
 
     @property
     def capacity(self) -> int:
@@ -185,6 +202,25 @@ class Detector:
     def _fresh_stats(self) -> F64:
         fresh: F64 = self.stats_layout.fresh()[0]
         return fresh
+
+    def _rows(self, idx: I64) -> Arr:
+        """``idx`` as the index of ``_stats``: itself, or a tensor on the stats' device."""
+        if isinstance(self._stats, np.ndarray):
+            return idx
+        return torch.from_numpy(idx).to(self._stats.device)
+
+    def _host_stats(self, idx: I64) -> F64:
+        """A host copy of the stats of slots ``idx``: ``(B, stats_size)``."""
+        rows = self._stats[self._rows(idx)]  # fancy indexing: a copy
+        out: F64 = rows if isinstance(rows, np.ndarray) else rows.cpu().numpy()
+        return out
+
+    def _set_stats(self, idx: I64, stats: F64) -> None:
+        """Write host stats ``(B, stats_size)`` (or one row for all) into slots ``idx``."""
+        if isinstance(self._stats, np.ndarray):
+            self._stats[idx] = stats
+        else:
+            self._stats[self._rows(idx)] = torch.from_numpy(stats).to(self._stats.device)
 
     def new_state(self) -> StreamState:
         """State of a stream never seen: step 0, zero rings, fresh statistics."""
@@ -214,7 +250,7 @@ class Detector:
         if not idx.size:
             return
         self.pool.reset(idx)
-        self._stats[idx] = self._fresh_stats()
+        self._set_stats(idx, self._fresh_stats())
 
     def put(self, slots: npt.ArrayLike, states: list[StreamState]) -> None:
         """Write full stream states into pool slots (replacing what the slots held)."""
@@ -228,7 +264,7 @@ class Detector:
         rings = [np.stack([st.rings[j] for st in states]) for j in range(self.spec.n_convs)]
         steps = np.array([st.step for st in states], dtype=np.int64)
         self.pool.write(idx, rings, steps)
-        self._stats[idx] = np.stack([st.stats for st in states])
+        self._set_stats(idx, np.stack([st.stats for st in states]))
 
     def _check_state(self, st: StreamState) -> None:
         if st.step < 0:
@@ -247,7 +283,7 @@ class Detector:
         """Full states of ``slots`` (host copies)."""
         idx = self._check_slots(slots)
         rings = self.pool.read(idx)
-        steps, stats = self.pool.steps[idx], self._stats[idx].copy()
+        steps, stats = self.pool.steps[idx], self._host_stats(idx)
         return [
             StreamState(int(steps[b]), tuple(r[b] for r in rings), stats[b])
             for b in range(idx.size)
@@ -284,7 +320,7 @@ class Detector:
                 pos += size
             for b, row in zip(members.tolist(), rows_all, strict=True):
                 packed[b] = row
-        stats = self._stats[idx]  # a copy (fancy indexing)
+        stats = self._host_stats(idx)
         return [
             StateDelta(int(since[b]), int(steps[b]), stats[b], packed[b]) for b in range(idx.size)
         ]
@@ -293,7 +329,7 @@ class Detector:
         """Raw quantiles forecast for each slot's next reading: ``(B, N, Q)`` (NaN: none)."""
         idx = self._check_slots(slots)
         n, q = self.spec.n_inputs, self.spec.n_quantiles
-        return self._stats[idx, self._pend].reshape(-1, n, q).copy()
+        return self._host_stats(idx)[:, self._pend].reshape(-1, n, q)
 
     def step(
         self,
@@ -324,16 +360,28 @@ class Detector:
         at = None if where is None else np.asarray(where, dtype=np.float64)
         if at is not None and at.shape != (idx.size, 2):
             raise StepInputError(f"where must have shape ({idx.size}, 2), got {at.shape}")
-        stats = self._stats[idx]
+        rows = self._rows(idx)
+        stats = self._stats[rows]
+        on_host = isinstance(stats, np.ndarray)
+        # The readings, on the stats' device: themselves, or one copy each to the device.
+        xs, ts, ats = (
+            a if on_host or a is None else torch.from_numpy(a).to(stats.device) for a in (x, t, at)
+        )
+        # The TCN step first: on a device, the pool's copies of slot indices then wait only
+        # for the normalisation, not for the scoring queued behind them.
+        z, norm = normalize.normalize_step(self.spec, stats[:, self._norm], xs)
+        if on_host:
+            qz = self.pool.step(idx, torch.from_numpy(z.astype(np.float32)))
+        else:
+            qz = self.pool.step(idx, z.float())
         pending = stats[:, self._pend].reshape(-1, n, q)
         result, sc_state = scoring.score_batch(
-            self.policy, self._levels, pending, x, stats[:, self._scoring], t, at
+            self.policy, self._levels, pending, xs, stats[:, self._scoring], ts, ats
         )
-        z, norm = normalize.normalize_step(self.spec, stats[:, self._norm], x)
-        qz = self.pool.step(idx, torch.from_numpy(z.astype(np.float32)))
-        raw = normalize.denormalize(self.spec, norm, qz.cpu().numpy().astype(np.float64))
-        pend = raw.reshape(idx.size, n * q)
-        new = np.empty_like(stats)
-        new[:, self._norm], new[:, self._pend], new[:, self._scoring] = norm, pend, sc_state
-        self._stats[idx] = new
-        return result
+        qraw: Arr = qz.cpu().numpy().astype(np.float64) if on_host else qz.double()
+        raw = normalize.denormalize(self.spec, norm, qraw)
+        new = namespace(stats).empty_like(stats)
+        new[:, self._norm], new[:, self._scoring] = norm, sc_state
+        new[:, self._pend] = raw.reshape(idx.size, n * q)
+        self._stats[rows] = new
+        return result.on_host()

@@ -74,6 +74,11 @@ class Settings(KafkaSecurity, RedisSecurity):
     namespace: str = Field("tcnad", description="Redis key prefix")
     model: str = Field("", description="checkpoint path; empty = the shipped default")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    score_on_device: bool | None = Field(
+        None,
+        description="score readings in torch on the model's device (true) or in numpy on "
+        "the host (false); unset: on the device when it is a GPU",
+    )
     torch_threads: int = Field(
         1, ge=0, description="torch intra-op threads (0 = torch's default, one per core)"
     )
