@@ -367,18 +367,22 @@ class Detector:
         xs, ts, ats = (
             a if on_host or a is None else torch.from_numpy(a).to(stats.device) for a in (x, t, at)
         )
-        # The TCN step first: on a device, the pool's copies of slot indices then wait only
-        # for the normalisation, not for the scoring queued behind them.
+        pending = stats[:, self._pend].reshape(-1, n, q)
+        sc_stats = stats[:, self._scoring]
+        if on_host:  # scoring first, while the batch's stats are in the cache
+            result, sc_state = scoring.score_batch(
+                self.policy, self._levels, pending, xs, sc_stats, ts, ats
+            )
         z, norm = normalize.normalize_step(self.spec, stats[:, self._norm], xs)
         if on_host:
             qz = self.pool.step(idx, torch.from_numpy(z.astype(np.float32)))
-        else:
-            qz = self.pool.step(idx, z.float())
-        pending = stats[:, self._pend].reshape(-1, n, q)
-        result, sc_state = scoring.score_batch(
-            self.policy, self._levels, pending, xs, stats[:, self._scoring], ts, ats
-        )
-        qraw: Arr = qz.cpu().numpy().astype(np.float64) if on_host else qz.double()
+            qraw: Arr = qz.cpu().numpy().astype(np.float64)
+        else:  # the TCN step first: the pool's copies of slot indices to the device then
+            # wait only for the normalisation, not for the scoring queued behind them
+            qraw = self.pool.step(idx, z.float()).double()
+            result, sc_state = scoring.score_batch(
+                self.policy, self._levels, pending, xs, sc_stats, ts, ats
+            )
         raw = normalize.denormalize(self.spec, norm, qraw)
         new = namespace(stats).empty_like(stats)
         new[:, self._norm], new[:, self._scoring] = norm, sc_state
