@@ -120,7 +120,7 @@ def score_batch(
         "band": lik_score,
         "novelty": xp.where(novel, flagged, 0.0),
         "level": xp.where(new_level & warm, flagged, 0.0),
-        "repeats": xp.astype(stuck, xp.float64) * flagged,
+        "repeats": stuck * flagged,
         "daily": pattern,
     }
     raw = xp.where(warm, functools.reduce(xp.maximum, parts.values()), 0.0)
@@ -157,8 +157,8 @@ def score_batch(
     new[:, lay.at("repeats")] = rep
     new[:, lay.at("daily")] = season
     new[:, lay.at("level")] = level_block
-    new[:, lay.at("counts")] = xp.astype(counts, xp.float64)
-    new[:, lay.at("novel")] = xp.astype(beyond, xp.float64)[:, None]
+    new[:, lay.at("counts")] = counts
+    new[:, lay.at("novel")] = beyond[:, None]
     if may_hold_true(counts):  # the band on the readings' own scale
         lower, upper = (xp.where(counts, from_count_scale(x), x) for x in (lower, upper))
         med = xp.where(counts[:, :, None], from_count_scale(med), med)

@@ -100,7 +100,7 @@ def daily_pattern(
     if times is None or policy.season_half <= 0:
         return xp.zeros(b, dtype=xp.float64, device=device_of(obs)), new
     at = DAILY.offsets(n)
-    t = xp.astype(times, xp.float64)
+    t = xp.astype(times, xp.float64, copy=False)
     has = xp.isfinite(t)
     nb = SEASON_BINS
     last, dt = season[:, at["last_time"]][:, 0], season[:, at["interval"]][:, 0]
@@ -141,7 +141,7 @@ def daily_pattern(
     new_spread = xp.where(first, spread, bin_spread + upd * (dist - bin_spread))
     levels[rows, j] = xp.where(h, new_level, level)
     spreads[rows, j] = xp.where(h, new_spread, bin_spread)
-    new[rows, bins] = count + xp.astype(has, xp.float64)
+    new[rows, bins] = count + has
     new[:, at["recent"]] = xp.where(h, new_recent, recent)
     new[:, at["size"]] = xp.where(h & ~first, size + SEASON_SLOW * (dist - size), size)
     new[:, at["mean"]] = xp.where(h, xp.where(known, mean + SEASON_SLOW * (obs - mean), obs), mean)

@@ -103,7 +103,7 @@ def advance(block: Arr, valid: Arr, miss: Arr, incident: Arr) -> tuple[Arr, Arr]
     count, calm, run = old["readings"], old["calm"], old["out_run"]
     new = copy(block)
     out = INCIDENT.split(new, 0)  # views: the writes land in new
-    out["readings"][:] = count + xp.astype(valid, xp.float64)
+    out["readings"][:] = count + valid
     out["calm"][:] = xp.where(
         valid, xp.where(incident, 0.0, xp.minimum(calm + 1.0, CALM_NEVER)), calm
     )

@@ -100,5 +100,5 @@ def level_novelty(policy: LevelPolicy, obs: Arr, block: Arr) -> tuple[Arr, Arr]:
     new[:, at["low"]] = new_low
     new[:, at["high"]] = new_high
     new[:, at["last_extreme"]] = xp.where(extreme, seen, last)[:, None]
-    new[:, at["was_beyond"]] = xp.astype(extreme, xp.float64)[:, None]
+    new[:, at["was_beyond"]] = extreme[:, None]
     return novel, new
