@@ -110,6 +110,37 @@ def throughput(spec: TCNSpec, weights: Weights, device: torch.device) -> None:
             f"counts {batch / best['on']:12,.0f} readings/s "
             f"(the count scale adds {best['on'] / best['off'] - 1:+.0%})"
         )
+        if batch >= 1024:
+            scoring_place(spec, weights, device, batch, vals, times)
+
+
+def scoring_place(
+    spec: TCNSpec,
+    weights: Weights,
+    device: torch.device,
+    batch: int,
+    vals: np.ndarray,
+    times: np.ndarray,
+) -> None:
+    """``Detector.step`` with the scoring in torch on ``device`` and in numpy on the host,
+    timed in turns (best of three each): on a GPU the first is the default, on the CPU the
+    second."""
+    slots = np.arange(batch)
+    dets = {
+        where: Detector(spec, weights, device=device, capacity=batch, score_on_device=on)
+        for where, on in (("device", True), ("host", False))
+    }
+    best = dict.fromkeys(dets, math.inf)
+    for _ in range(3):
+        for where, d in dets.items():
+            t = _time(partial(d.step, slots, vals, times), device, 0.7, 5)
+            best[where] = min(best[where], t)
+    print(
+        f"  B={batch:5d}  Detector.step, scoring in torch on {device.type}: "
+        f"{batch / best['device']:12,.0f} readings/s; in numpy on the host: "
+        f"{batch / best['host']:12,.0f} readings/s (torch at {best['host'] / best['device']:.2f}x "
+        "the speed of numpy)"
+    )
 
 
 def cache_bytes(spec: TCNSpec, weights: Weights) -> None:
