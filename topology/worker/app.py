@@ -235,11 +235,14 @@ def load_detector(settings: Settings) -> StreamDetector:
     spec, weights, meta = load_checkpoint(settings.model or None)
     layout = detector_layout(spec, compute_model_id(spec, weights), settings.ring_dtype)
     slots = max(1, settings.hot_cache_bytes // _state_bytes(layout))
-    det = Detector(spec, weights, policy, device, slots, meta, settings.ring_dtype)
+    det = Detector(
+        spec, weights, policy, device, slots, meta, settings.ring_dtype, settings.score_on_device
+    )
     logger.info(
-        "model=%s device=%s capacity=%d rings=%s",
+        "model=%s device=%s scoring=%s capacity=%d rings=%s",
         det.model_id,
         det.device,
+        det.device.type if det.score_on_device else "host",
         det.capacity,
         det.layout.ring_dtype,
     )
