@@ -7,13 +7,14 @@ the model is loaded (Redis accepts the state store's save script). Each returns 
 the one line to print: what is unreachable, at which (password-redacted) address, why, and
 which setting to check.
 
-While it runs, every ``PROBE_INTERVAL_S`` the worker PINGs Redis and asks a Kafka broker for cluster
-metadata, each within ``PROBE_TIMEOUT_S``. A dependency that fails is entered in
-``Health.down`` (``/health`` then answers 503 naming it and why) and leaves it at its next
-answer; each change is logged once. The probes only report: batches that meet an outage
-retry with backoff (``retry_store`` in batch.py) and stop the worker past their bound. Meanwhile the Kafka
-client logs a failed reconnect several times a second; ``throttle_client_logs`` lets each
-kind of such message through once per ``THROTTLE_S``, with the count of those held back.
+While it runs, every ``PROBE_INTERVAL_S`` the worker PINGs Redis and asks a Kafka broker
+for cluster metadata, each within ``PROBE_TIMEOUT_S``. A dependency that fails is entered
+in ``Health.down`` (``/health`` then answers 503 naming it and why) and leaves it at its
+next answer; each change is logged once. The probes only report: batches that meet an
+outage retry with backoff (``retry_store`` in batch.py) and stop the worker past their
+bound. Meanwhile the Kafka client logs a failed reconnect several times a second;
+``throttle_client_logs`` lets each kind of such message through once per ``THROTTLE_S``,
+with the count of those held back.
 """
 
 from __future__ import annotations
