@@ -97,11 +97,7 @@ def throughput(spec: TCNSpec, weights: Weights, device: torch.device) -> None:
             Detector(spec, weights, AlertPolicy(count_scale=c), device=device, capacity=batch)
             for c in (True, False)
         )
-        best = {"on": math.inf, "off": math.inf}
-        for _ in range(3):
-            for key, d in (("on", on), ("off", off)):
-                t = _time(partial(d.step, slots, whole, times), device, 0.7, 5)
-                best[key] = min(best[key], t)
+        best = _in_turns({"on": on, "off": off}, slots, whole, times, device)
         print(
             f"  B={batch:5d}  TCN step {batch / t_step:12,.0f} readings/s   "
             f"Detector.step (score+normalise+step) {batch / t_eng:12,.0f} readings/s   "
@@ -112,6 +108,22 @@ def throughput(spec: TCNSpec, weights: Weights, device: torch.device) -> None:
         )
         if batch >= 1024:
             scoring_place(spec, weights, device, batch, vals, times)
+
+
+def _in_turns(
+    dets: dict[str, Detector],
+    slots: np.ndarray,
+    vals: np.ndarray,
+    times: np.ndarray,
+    device: torch.device,
+) -> dict[str, float]:
+    """Seconds per ``step`` of each detector on the same readings, timed in turns (best of
+    three each), so that the host's drift falls on all of them alike."""
+    best = dict.fromkeys(dets, math.inf)
+    for _ in range(3):
+        for key, d in dets.items():
+            best[key] = min(best[key], _time(partial(d.step, slots, vals, times), device, 0.7, 5))
+    return best
 
 
 def scoring_place(
@@ -130,11 +142,7 @@ def scoring_place(
         where: Detector(spec, weights, device=device, capacity=batch, score_on_device=on)
         for where, on in (("device", True), ("host", False))
     }
-    best = dict.fromkeys(dets, math.inf)
-    for _ in range(3):
-        for where, d in dets.items():
-            t = _time(partial(d.step, slots, vals, times), device, 0.7, 5)
-            best[where] = min(best[where], t)
+    best = _in_turns(dets, slots, vals, times, device)
     print(
         f"  B={batch:5d}  Detector.step, scoring in torch on {device.type}: "
         f"{batch / best['device']:12,.0f} readings/s; in numpy on the host: "
