@@ -8,6 +8,7 @@ the band is reported on the readings' own.
 State: ``COUNTS``, per value 1 while every reading of it has been a non-negative integer.
 Parameters: ``CountsPolicy``. Example: the scale maps 0 to 0 and is undone exactly::
 
+    >>> import numpy as np
     >>> x = np.array([0.0, 1.0, 100.0, -4.0])
     >>> count_scale_of(x).round(3).tolist()
     [0.0, 0.56, 9.406, -1.479]

@@ -10,6 +10,7 @@ State: ``DAILY``: per half hour of the day, the level and spread of the stream's
 there, and how far the last two hours or so strayed from them. Parameters:
 ``DailyPolicy``. Example: without reading times nothing scores and nothing changes::
 
+    >>> import numpy as np
     >>> block = DAILY.fresh(1)[None, :]
     >>> score, new = daily_pattern(DailyPolicy(), np.array([[1.0]]), None, np.array([True]),
     ...                            block)

@@ -12,6 +12,7 @@ readings since the last incident reading (``CALM_NEVER`` for a stream that had n
 consecutive out-of-band readings. Parameters: ``IncidentPolicy``. Example: an incident
 reading after a long calm alerts; the next one, two readings later, continues it::
 
+    >>> import numpy as np
     >>> p, block = IncidentPolicy(cooldown=2), INCIDENT.fresh(1)[None, :]
     >>> valid, miss = np.array([True]), np.array([[True]])
     >>> for worthy in (True, False, True):

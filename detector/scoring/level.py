@@ -11,6 +11,7 @@ State: ``LEVEL``, ``[window (LEVEL_WINDOW readings, slot-major ring), seen, low_
 high_1..N, last_extreme, was_beyond]``. Parameters: ``LevelPolicy``. Example: a level of 0
 for a window, then a plateau at 5::
 
+    >>> import numpy as np
     >>> p, block = LevelPolicy(), LEVEL.fresh(1)[None, :]
     >>> flags = []
     >>> for x in [0.0, 1.0] * 30 + [5.0] * 30:

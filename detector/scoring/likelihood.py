@@ -10,6 +10,7 @@ incident, one peak.
 State: ``LIKELIHOOD``, ``[mean, var, echo]``. Parameters: ``LikelihoodPolicy``. Example: a
 surprise far above a stream's usual one scores near 1, a usual one 0::
 
+    >>> import numpy as np
     >>> p = LikelihoodPolicy()
     >>> s = surprise(p, np.array([1e-12, 0.5]))
     >>> score, stats = likelihood_score(p, s, np.array([[1.0, 1.0]] * 2), np.zeros(2))

@@ -11,6 +11,7 @@ State: ``RANGE`` (``[low_1..N, high_1..N]``) and ``NOVEL`` (whether the last rea
 beyond the range). Parameters: ``NoveltyPolicy``. Example: the range is [0, 10]; 10.2 is
 inside the 5 % tolerance, 30 is beyond it, by twice the range::
 
+    >>> import numpy as np
     >>> low, high = np.array([[0.0], [0.0]]), np.array([[10.0], [10.0]])
     >>> novel, low2, high2 = novelty(0.05, np.array([[10.2], [30.0]]), low, high)
     >>> novel.tolist(), high2.ravel().tolist()

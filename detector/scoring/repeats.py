@@ -6,6 +6,7 @@ scores at least ``novelty_score`` and may alert, although a flatline never leave
 State: ``REPEATS``, ``[last_1..N, run, longest]``. Parameters: ``RepeatsPolicy``. Example:
 after runs of at most one repeat, a value repeated a third time is stuck::
 
+    >>> import numpy as np
     >>> p, rep = RepeatsPolicy(), np.array([[7.0, 0.0, 1.0]])
     >>> for _ in range(3):
     ...     stuck, rep = repeats(p, np.array([[7.0]]), rep)

@@ -26,9 +26,7 @@ MODULES = [m.name for m in pkgutil.iter_modules(scoring.__path__)]
 @pytest.mark.parametrize("name", MODULES)
 def test_the_examples_of_every_scoring_module_run(name: str) -> None:
     module = importlib.import_module(f"tcnad.detector.scoring.{name}")
-    # The examples use numpy as ``np`` (as the module's callers do), whether or not the
-    # module itself does.
-    got = doctest.testmod(module, extraglobs={"np": np}, optionflags=doctest.NORMALIZE_WHITESPACE)
+    got = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert got.failed == 0
     if name not in ("__init__", "combine", "policy"):
         assert got.attempted > 0, f"{name} has no example"
