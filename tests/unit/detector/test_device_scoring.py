@@ -170,3 +170,14 @@ def test_cuda_scoring_agrees_with_host_scoring() -> None:
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=name)
     alerts = [sum(int(r.alert.sum()) for r in rs) for rs in (a, b)]
     assert alerts[0] >= 4 and abs(alerts[0] - alerts[1]) <= 1
+
+
+def test_an_empty_batch_scored_in_torch_is_a_no_op() -> None:
+    det = Detector.from_checkpoint(capacity=3, device="cpu", score_on_device=True)
+    before = det.get([0, 1, 2])
+    res = det.step(np.array([], dtype=np.int64), np.zeros((0, 1)))
+    assert res.score.shape == (0,) and res.lower.shape == (0, 1) and res.opening.shape == (0, 4)
+    assert isinstance(res.alert, np.ndarray) and res.direction.dtype == np.int8
+    after = det.get([0, 1, 2])
+    for a, b in zip(before, after, strict=True):
+        assert a.step == b.step and np.array_equal(a.stats, b.stats, equal_nan=True)
