@@ -56,8 +56,18 @@ class ClusterNodeServer(RedisServer):
 
     def __init__(self, index: int, log_dir: Path, node_timeout_ms: int) -> None:
         self.name = f"redis-node{index}"
-        super().__init__(cluster_port(), data_dir=log_dir / self.name, log_dir=log_dir)
+        # No fixed port: until its first start a node whose port was taken meanwhile (by
+        # another node of the stack, which drew the same one, or by anything else) moves to
+        # another pair; ``restart`` keeps the port, as a cluster member must.
+        super().__init__(None, data_dir=log_dir / self.name, log_dir=log_dir)
         self.node_timeout_ms = node_timeout_ms
+
+    def _free_port(self) -> int:
+        return cluster_port()
+
+    def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        super().start(timeout_s)
+        self._fixed_port = True  # a member of the cluster keeps its port from now on
 
     def _argv(self) -> list[str]:
         return [

@@ -86,7 +86,7 @@ class _Service(_StartStop):
 
     def __init__(self, port: int | None, log_dir: Path | str | None) -> None:
         self._fixed_port = port is not None
-        self.port = port if port is not None else free_port()
+        self.port = port if port is not None else self._free_port()
         self._owned_dir: Path | None = None
         if log_dir is None:
             log_dir = self._owned_dir = Path(tempfile.mkdtemp(prefix=f"tcnad-{self.name}-"))
@@ -113,6 +113,10 @@ class _Service(_StartStop):
     def _argv(self) -> list[str]:
         raise NotImplementedError
 
+    def _free_port(self) -> int:
+        """A port for a service given none, and for another try after its port was taken."""
+        return free_port()
+
     def _answers(self) -> bool:
         raise NotImplementedError
 
@@ -125,7 +129,7 @@ class _Service(_StartStop):
             if port_in_use(self.port):
                 if self._fixed_port:
                     raise StackError(f"cannot start {self.name}: {HOST}:{self.port} is in use")
-                self.port = free_port()
+                self.port = self._free_port()
                 continue
             logged = self.log_path.stat().st_size if self.log_path.exists() else 0
             self._proc = ManagedProcess(self.name, self._argv(), self.log_path)
@@ -145,7 +149,7 @@ class _Service(_StartStop):
                 raise StackError(refused)
             if status is not None and not self._fixed_port and attempt + 1 < _PORT_RETRIES:
                 logger.warning("%s exited on port %d; trying another port", self.name, self.port)
-                self.port = free_port()
+                self.port = self._free_port()
                 continue
             break
         self._keep_logs = True
