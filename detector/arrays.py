@@ -43,10 +43,12 @@ __all__ = [
     "F64",
     "I64",
     "Arr",
+    "constant",
     "copy",
     "device_of",
     "fmax",
     "fmin",
+    "may_hold_true",
     "namespace",
     "quiet",
 ]

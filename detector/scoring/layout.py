@@ -115,6 +115,7 @@ class StatsLayout:
                 self._fields[(s.name, name)] = slice(pos + inner.start, pos + inner.stop)
             pos += size
         self.size = pos
+        self._fresh = np.concatenate([s.fresh(n_inputs, n_quantiles) for s in self.slices])
 
     @property
     def key(self) -> str:
@@ -140,9 +141,8 @@ class StatsLayout:
         return self._fields[(slice_name, field_name)]
 
     def fresh(self, batch: int = 1) -> F64:
-        """The vector of ``batch`` streams never seen: ``(batch, size)``."""
-        one = np.concatenate([s.fresh(self.n_inputs, self.n_quantiles) for s in self.slices])
-        return np.tile(one, (batch, 1))
+        """The vector of ``batch`` streams never seen: ``(batch, size)`` (a new array)."""
+        return np.tile(self._fresh, (batch, 1))
 
     def migrate(self, stats: F64, older: StatsLayout) -> F64:
         """``stats`` laid out by ``older``, laid out by this layout: every slice of the same
