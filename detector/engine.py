@@ -12,6 +12,7 @@ layout is migrated, see ``scoring.layout``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -368,11 +369,18 @@ class Detector:
             a if on_host or a is None else torch.from_numpy(a).to(stats.device) for a in (x, t, at)
         )
         pending = stats[:, self._pend].reshape(-1, n, q)
-        sc_stats = stats[:, self._scoring]
+        score = functools.partial(
+            scoring.score_batch,
+            self.policy,
+            self._levels,
+            pending,
+            xs,
+            stats[:, self._scoring],
+            ts,
+            ats,
+        )
         if on_host:  # scoring first, while the batch's stats are in the cache
-            result, sc_state = scoring.score_batch(
-                self.policy, self._levels, pending, xs, sc_stats, ts, ats
-            )
+            result, sc_state = score()
         z, norm = normalize.normalize_step(self.spec, stats[:, self._norm], xs)
         if on_host:
             qz = self.pool.step(idx, torch.from_numpy(z.astype(np.float32)))
@@ -380,9 +388,7 @@ class Detector:
         else:  # the TCN step first: the pool's copies of slot indices to the device then
             # wait only for the normalisation, not for the scoring queued behind them
             qraw = self.pool.step(idx, z.float()).double()
-            result, sc_state = scoring.score_batch(
-                self.policy, self._levels, pending, xs, sc_stats, ts, ats
-            )
+            result, sc_state = score()
         raw = normalize.denormalize(self.spec, norm, qraw)
         new = namespace(stats).empty_like(stats)
         new[:, self._norm], new[:, self._scoring] = norm, sc_state

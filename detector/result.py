@@ -78,46 +78,50 @@ class StepResult:
         if isinstance(self.score, np.ndarray):
             return self
         xp = namespace(self.score)
-        b = self.score.shape[0]
-        dev = device_of(self.score)
-        names = sorted(self.parts)
-        cols = [self.lower, self.median, self.upper, self.opening]
-        if self.direction.shape[0] != b:
-            direction = xp.zeros(b, dtype=xp.int8, device=dev)
-        else:
-            direction = self.direction
-        one = [self.score, self.tail_prob, self.severity, *(self.parts[k] for k in names)]
-        flags = [self.outside, self.alert, self.warm, self.resolved, direction]
-        if self.opening.shape[0] != b:
-            cols[3] = xp.full((b, 4), math.nan, dtype=xp.float64, device=dev)
-        if self.resolved.shape[0] != b:
-            flags[3] = xp.zeros(b, dtype=xp.bool, device=dev)
-        packed = xp.concat(
-            [*cols, *(xp.astype(c, xp.float64)[:, None] for c in (*one, *flags))], axis=1
-        )
-        host = np.asarray(array_api_compat.to_device(packed, "cpu"))
-        widths = [c.shape[1] for c in cols] + [1] * (len(one) + len(flags))
-        edges = np.cumsum([0, *widths])
-        pieces = [host[:, edges[i] : edges[i + 1]] for i in range(len(widths))]
-        lower, median, upper, opening = pieces[:4]
-        singles = [p[:, 0] for p in pieces[4:]]
-        score, tail, sev = singles[:3]
-        parts = dict(zip(names, singles[3 : 3 + len(names)], strict=True))
-        outside, alert, warm, resolved, code = singles[3 + len(names) :]
+        b, dev = self.score.shape[0], device_of(self.score)
+
+        def given(x: Arr, fill: float, dtype: object, shape: tuple[int, ...]) -> Arr:
+            """``x``, or ``fill`` where the result was built without it (its default)."""
+            return x if x.shape[0] == b else xp.full(shape, fill, dtype=dtype, device=dev)
+
+        columns = {
+            "lower": self.lower,
+            "median": self.median,
+            "upper": self.upper,
+            "opening": given(self.opening, math.nan, xp.float64, (b, 4)),
+            "score": self.score,
+            "tail_prob": self.tail_prob,
+            "severity": self.severity,
+            **{f"parts.{k}": v for k, v in self.parts.items()},
+            "outside": self.outside,
+            "alert": self.alert,
+            "warm": self.warm,
+            "resolved": given(self.resolved, False, xp.bool, (b,)),
+            "direction": given(self.direction, 0, xp.int8, (b,)),
+        }
+        cols = [xp.astype(c if c.ndim == 2 else c[:, None], xp.float64) for c in columns.values()]
+        host = np.asarray(array_api_compat.to_device(xp.concat(cols, axis=1), "cpu"))
+        edges = np.cumsum([0, *(c.shape[1] for c in cols)])
+        # Each field a copy of its own, not a view into the one transfer.
+        got = {
+            k: host[:, lo:hi].copy()
+            for k, lo, hi in zip(columns, edges[:-1], edges[1:], strict=True)
+        }
+        one = {k: v[:, 0] for k, v in got.items() if v.shape[1] == 1}
         return StepResult(
-            lower=lower.copy(),
-            median=median.copy(),
-            upper=upper.copy(),
-            score=score.copy(),
-            tail_prob=tail.copy(),
-            severity=sev.copy(),
-            outside=outside > 0.5,
-            alert=alert > 0.5,
-            warm=warm > 0.5,
-            parts={k: v.copy() for k, v in parts.items()},
-            direction=code.astype(np.int8),
-            resolved=resolved > 0.5,
-            opening=opening.copy(),
+            lower=got["lower"],
+            median=got["median"],
+            upper=got["upper"],
+            score=one["score"],
+            tail_prob=one["tail_prob"],
+            severity=one["severity"],
+            outside=one["outside"] > 0.5,
+            alert=one["alert"] > 0.5,
+            warm=one["warm"] > 0.5,
+            parts={k: one[f"parts.{k}"] for k in self.parts},
+            direction=one["direction"].astype(np.int8),
+            resolved=one["resolved"] > 0.5,
+            opening=got["opening"],
         )
 
     def reason(self, i: int) -> dict[str, float]:
