@@ -22,12 +22,11 @@ from tcnad.detector.engine import Detector
 from tcnad.detector.lab import corpora
 from tcnad.detector.lab.nab import load_corpus
 from tcnad.detector.lab.offline import Scored, score_series
+from tcnad.detector.lab.series import Series
 from tcnad.topology.cli.options import set_threads
 
 
-def score(corpus_name: str, device: str, on_device: bool) -> tuple[list[Scored], float]:
-    corpus = load_corpus(corpora.unpack(corpus_name))
-    series = [c.series for c in corpus]
+def score(series: list[Series], device: str, on_device: bool) -> tuple[list[Scored], float]:
     det = Detector.from_checkpoint(capacity=len(series), device=device, score_on_device=on_device)
     t0 = time.perf_counter()
     out = score_series(det, series, len(series))
@@ -41,8 +40,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     set_threads(args.threads)
-    host, t_host = score(args.corpus, args.device, False)
-    dev, t_dev = score(args.corpus, args.device, True)
+    series = [c.series for c in load_corpus(corpora.unpack(args.corpus))]
+    host, t_host = score(series, args.device, False)
+    dev, t_dev = score(series, args.device, True)
     d_score = max(float(np.max(np.abs(a.score - b.score))) for a, b in zip(host, dev, strict=True))
     d_band = 0.0
     for a, b in zip(host, dev, strict=True):

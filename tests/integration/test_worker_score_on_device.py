@@ -19,6 +19,7 @@ from .worker_harness import (
     produce,
     read_topic,
     reference_states,
+    stored,
     topics_for,
     wait_steps,
     worker_env,
@@ -57,9 +58,8 @@ async def test_a_worker_scoring_in_torch_survives_a_kill_and_matches_the_referen
     first = workers.start()
     half = len(messages) // 2
     await produce(kafka_bootstrap, topic, messages[:half])
-    some = {s.stream: 1 for s in series}
     for _ in range(120):  # until the first worker has saved something
-        got = await wait_steps(redis_url, ns, layout, some, 0.5)
+        got = await stored(redis_url, ns, layout, [s.stream for s in series])
         if got:
             break
         await asyncio.sleep(0.5)
