@@ -369,6 +369,8 @@ class Detector:
             a if on_host or a is None else torch.from_numpy(a).to(stats.device) for a in (x, t, at)
         )
         pending = stats[:, self._pend].reshape(-1, n, q)
+        # The slots' new rows: the scoring writes its columns in place.
+        new = namespace(stats).empty_like(stats)
         score = functools.partial(
             scoring.score_batch,
             self.policy,
@@ -378,9 +380,10 @@ class Detector:
             stats[:, self._scoring],
             ts,
             ats,
+            new[:, self._scoring],
         )
         if on_host:  # scoring first, while the batch's stats are in the cache
-            result, sc_state = score()
+            result, _ = score()
         z, norm = normalize.normalize_step(self.spec, stats[:, self._norm], xs)
         if on_host:
             qz = self.pool.step(idx, torch.from_numpy(z.astype(np.float32)))
@@ -388,10 +391,9 @@ class Detector:
         else:  # the TCN step first: the pool's copies of slot indices to the device then
             # wait only for the normalisation, not for the scoring queued behind them
             qraw = self.pool.step(idx, z.float()).double()
-            result, sc_state = score()
+            result, _ = score()
         raw = normalize.denormalize(self.spec, norm, qraw)
-        new = namespace(stats).empty_like(stats)
-        new[:, self._norm], new[:, self._scoring] = norm, sc_state
+        new[:, self._norm] = norm
         new[:, self._pend] = raw.reshape(idx.size, n * q)
         self._stats[rows] = new
         return result.on_host()

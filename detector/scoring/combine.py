@@ -72,6 +72,7 @@ def score_batch(
     state: Arr,
     times: Arr | None = None,
     where: Arr | None = None,
+    out: Arr | None = None,
 ) -> tuple[StepResult, Arr]:
     """Score B observations against their pending quantiles and advance the scoring state.
 
@@ -82,13 +83,23 @@ def score_batch(
     the reading resolving it can name it (None or NaN: unknown). Returns the scores and
     the new state. The arrays other than ``levels`` are float64 numpy arrays, or torch
     tensors on one device: the scoring then runs there, in torch, and the result's arrays
-    are tensors too (``StepResult.on_host`` copies them to numpy).
+    are tensors too (``StepResult.on_host`` copies them to numpy). out: ``(B,
+    state_size(N))``, where the new state is written and which is returned (it may be a
+    view, e.g. the scoring columns of the caller's rows; it must not overlap ``state``);
+    None: a new array.
     """
     xp = namespace(obs, state)
     n = obs.shape[1]
     lay = scoring_layout(n)
     raw_obs = obs
     counts, obs, pending, state = _count_scale(policy.counts, obs, pending, state, lay)
+    # The new state starts as a copy of the old; the daily profile and the recent level,
+    # most of it, are then updated in place and every other slice is overwritten.
+    if out is None:
+        new = copy(state)
+    else:
+        out[...] = state
+        new = out
     part = {s.name: state[:, lay.at(s.name)] for s in SLICES}
     count = part["incident"][:, 0]
     valid, cal, med = band._band(levels, pending, part["band"])
@@ -113,8 +124,12 @@ def score_batch(
     novel = beyond & ~once  # once per run
     stuck, rep = repeats.repeats(policy.repeats, raw_obs, part["repeats"])
     warm = valid & (count >= policy.incident.warmup)
-    pattern, season = daily.daily_pattern(policy.daily, obs, times, warm, part["daily"])
-    new_level, level_block = level.level_novelty(policy.level, obs, part["level"])
+    pattern, _ = daily.daily_pattern(
+        policy.daily, obs, times, warm, part["daily"], into=new[:, lay.at("daily")]
+    )
+    new_level, _ = level.level_novelty(
+        policy.level, obs, part["level"], into=new[:, lay.at("level")]
+    )
     flagged = novelty.graded(policy.novelty, lik_score)
     parts = {
         "band": lik_score,
@@ -132,7 +147,6 @@ def score_batch(
     off_pattern = (pattern > 0.0) & (pattern >= alert_at)
     worthy = warm & (outside | stuck | off_pattern) & (raw >= alert_at)
     alert = incident.alerts(policy.incident, part["incident"], worthy)
-    new = copy(state)
     incident_reading = worthy | (outside & ~warm)
     inc, out_run = incident.advance(part["incident"], valid, miss, incident_reading)
     new[:, lay.at("incident")] = inc
@@ -155,8 +169,6 @@ def score_batch(
     new[:, lay.at("likelihood")] = xp.where(valid[:, None], lik_new, part["likelihood"])
     new[:, lay.at("range")] = xp.concat([low, high], axis=1)
     new[:, lay.at("repeats")] = rep
-    new[:, lay.at("daily")] = season
-    new[:, lay.at("level")] = level_block
     new[:, lay.at("counts")] = counts
     new[:, lay.at("novel")] = beyond[:, None]
     if may_hold_true(counts):  # the band on the readings' own scale

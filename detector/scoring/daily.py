@@ -79,7 +79,12 @@ def season_size(n_inputs: int) -> int:
 
 
 def daily_pattern(
-    policy: DailyPolicy, obs: Arr, times: Arr | None, ready: Arr, season: Arr
+    policy: DailyPolicy,
+    obs: Arr,
+    times: Arr | None,
+    ready: Arr,
+    season: Arr,
+    into: Arr | None = None,
 ) -> tuple[Arr, Arr]:
     """How far recent readings stray from the stream's usual value at this time of day.
 
@@ -93,11 +98,14 @@ def daily_pattern(
     (a twelfth of a day, at least 3 readings). The score is ``e / (e + season_half)`` with
     ``e = recent residual - 1``, where the stream has a daily pattern: its residuals from
     the profile are less than ``1 - season_gate`` of its deviations from its mean. Returns
-    the score ``(B,)`` (max over values) and the new block.
+    the score ``(B,)`` (max over values) and the new block: ``into`` where given (an array
+    that already holds a copy of ``season``, e.g. the daily slice of a copy of the whole
+    state, updated in place: the bins of one reading are a few of its values, so copying
+    the whole block again would cost more than the update), a new array otherwise.
     """
     xp = namespace(obs, season)
     b, n = obs.shape
-    new = copy(season)
+    new = copy(season) if into is None else into
     if times is None or policy.season_half <= 0:
         return xp.zeros(b, dtype=xp.float64, device=device_of(obs)), new
     at = DAILY.offsets(n)

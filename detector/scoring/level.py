@@ -67,7 +67,9 @@ def level_size(n_inputs: int) -> int:
     return LEVEL.size(n_inputs)
 
 
-def level_novelty(policy: LevelPolicy, obs: Arr, block: Arr) -> tuple[Arr, Arr]:
+def level_novelty(
+    policy: LevelPolicy, obs: Arr, block: Arr, into: Arr | None = None
+) -> tuple[Arr, Arr]:
     """A new extreme of the recent level in a stream whose level has been bounded.
 
     obs: ``(B, N)``; block: ``(B, level_size(N))`` the ``LEVEL`` slice. The level is the
@@ -75,13 +77,14 @@ def level_novelty(policy: LevelPolicy, obs: Arr, block: Arr) -> tuple[Arr, Arr]:
     its range as in ``novelty``. Returns ``(novel (B,), new block)``: novel at
     the first reading of a run of levels beyond their range, if at least ``level_gate`` of
     the readings seen before it came after the last such run's start (a stream that keeps
-    reaching new levels, such as a random walk, never counts).
+    reaching new levels, such as a random walk, never counts). ``into``: as for
+    ``daily_pattern``, an array holding a copy of ``block`` that becomes the new block.
     """
     xp = namespace(obs, block)
     b, n = obs.shape
     w = LEVEL_WINDOW
     at = LEVEL.offsets(n)
-    new = copy(block)
+    new = copy(block) if into is None else into
     seen = block[:, at["seen"]][:, 0]
     rows = xp.arange(b, device=device_of(block))
     slot = xp.astype(seen % w, xp.int64)

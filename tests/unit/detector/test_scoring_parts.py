@@ -151,3 +151,37 @@ def test_a_stronger_incident_outranks_a_weaker_one_of_the_same_kind() -> None:
         assert t == 300
         scores.append(out.score[0])
     assert scores[1] > scores[0] > AlertPolicy().novelty_score
+
+
+@pytest.mark.parametrize("n_inputs", [1, 2])
+def test_scoring_into_a_view_of_the_callers_rows_equals_scoring_into_a_new_array(
+    n_inputs: int,
+) -> None:
+    """``score_batch(out=...)`` (what ``Detector.step`` passes: the scoring columns of its
+    new rows) writes every slice there, the daily profile and the recent level in place, and
+    gives the same state and scores as without ``out``; the input state is left as it was."""
+    rng = np.random.default_rng(11)
+    size = scoring.state_size(n_inputs)
+    pending = np.broadcast_to(GAUSS, (6, n_inputs, 9)).copy()
+    state = new_state(n_inputs, 6)
+    times = 1.7e9 + 1800.0 * np.arange(400)
+    for t in range(400):  # long enough for the daily profile and the level to fill
+        obs = rng.normal(size=(6, n_inputs)) + np.sin(times[t] / 86400 * 2 * np.pi)
+        before = state.copy()
+        a, plain = score_batch(
+            AlertPolicy(), LEVELS, pending, obs, state, times[t : t + 1] + 0 * obs[:, 0]
+        )
+        rows = np.full((6, size + 7), -1.0)  # the scoring columns sit inside wider rows
+        view = rows[:, 3 : 3 + size]
+        b, got = score_batch(
+            AlertPolicy(), LEVELS, pending, obs, state, times[t : t + 1] + 0 * obs[:, 0], out=view
+        )
+        assert got is view
+        assert np.array_equal(got, plain, equal_nan=True)
+        assert np.array_equal(state, before, equal_nan=True)
+        assert (rows[:, :3] == -1.0).all() and (rows[:, 3 + size :] == -1.0).all()
+        assert np.array_equal(a.score, b.score) and np.array_equal(a.alert, b.alert)
+        state = plain
+    lay = scoring_layout(n_inputs)
+    assert np.isfinite(state[:, lay.field("daily", "mean")]).all()  # the profile was used
+    assert (state[:, lay.field("level", "seen")] == 400).all()
