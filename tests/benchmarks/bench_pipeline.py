@@ -5,7 +5,8 @@ Measured in one run, on the same broker and the same pre-produced readings:
 1. raw aiokafka: consume + ``decode_batch`` (the ceiling for any Python consumer here);
 2. a trivial faust agent (``async for`` over a stream, per-event path);
 3. ``tcnad worker`` (a subprocess, default model): decode, score, alerts, Redis save and
-   offset commit, sustained readings/s from its Prometheus counter;
+   offset commit, sustained readings/s from its Prometheus counter, and the microseconds
+   per reading its batches spent in each stage (``tcnad_batch_stage_seconds``);
 4. latency produce -> alert at half the sustained rate: readings, produced by a separate
    process, carry the moment they were due as ``ts``, anomalies are injected, and every
    alert's arrival time minus its ``ts``;
@@ -180,6 +181,22 @@ def scrape(port: int) -> dict[str, float]:
 def metric_delta(before: dict[str, float], after: dict[str, float], name: str) -> float:
     """How much a scraped sample grew between two scrapes (0 where absent)."""
     return after.get(name, 0.0) - before.get(name, 0.0)
+
+
+def stage_costs(before: dict[str, float], after: dict[str, float]) -> str:
+    """Microseconds per applied reading in each stage of the worker's batches
+    (``tcnad_batch_stage_seconds``) and in the rest of its batch time, between two
+    scrapes."""
+    delta = functools.partial(metric_delta, before, after)
+    n = delta("tcnad_readings_applied_total")
+    if n <= 0:
+        return "stages: no readings applied"
+    stages = ("decode", "load", "step", "publish")
+    spent = {s: delta(f'tcnad_batch_stage_seconds_total{{stage="{s}"}}') for s in stages}
+    total = delta("tcnad_batch_seconds_sum")
+    spent["rest"] = total - sum(spent.values())
+    parts = ", ".join(f"{s} {1e6 * t / n:.2f}" for s, t in spent.items())
+    return f"us per reading in its batch: {parts}; total {1e6 * total / n:.2f}"
 
 
 def batch_ages(before: dict[str, float], after: dict[str, float]) -> str:
@@ -646,6 +663,7 @@ def run_worker_phases(
     try:
         rate, took = sustained_rate(port, total, proc)
         print(f"tcnad worker sustained: {rate:,.0f} readings/s ({total} in {took:.1f}s)")
+        print(f"tcnad worker sustained, {stage_costs({}, scrape(port))}")
         lat_rate = args.latency_rate or rate / 2
         before = scrape(port)
         meter = CpuMeter(

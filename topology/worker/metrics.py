@@ -27,6 +27,9 @@ _PAUSE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 _SIZE_BUCKETS = (1, 10, 100, 500, 1000, 2500, 5000, 10_000, 20_000, 50_000)
 
 
+STAGES = ("decode", "load", "step", "publish")  # tcnad_batch_stage_seconds{stage}
+
+
 class WorkerMetrics:
     """The worker's counters, gauges and histograms in a private registry."""
 
@@ -53,6 +56,16 @@ class WorkerMetrics:
         self.batch_latency = Histogram(
             "tcnad_batch_seconds", "Batch wall time", buckets=_LATENCY_BUCKETS, registry=r
         )
+        self.stage_seconds = Counter(
+            "tcnad_batch_stage_seconds",
+            "Time the worker spent applying batches, by stage: decode (and validation), "
+            "load (states from Redis), step (the detector), publish (handing alerts and dead "
+            "letters to the producer)",
+            ["stage"],
+            registry=r,
+        )
+        for stage in STAGES:
+            self.stage_seconds.labels(stage)  # every stage exported from the start
         self.load_latency = Histogram(
             "tcnad_state_load_seconds", "State load time", buckets=_LATENCY_BUCKETS, registry=r
         )

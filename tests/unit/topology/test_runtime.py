@@ -37,6 +37,30 @@ def test_a_batch_records_the_age_of_its_oldest_record_at_receipt_and_when_done()
     assert value("tcnad_readings_applied_total") == 3
 
 
+class _TimedPipeline(_Pipeline):
+    async def apply(self, prepared: PreparedBatch) -> BatchOutcome:
+        return BatchOutcome(
+            records=prepared.records,
+            applied=prepared.records,
+            decode_s=prepared.decode_s,
+            load_s=0.25,
+            step_s=0.5,
+            publish_s=0.125,
+        )
+
+
+def test_each_batch_adds_its_stages_times_to_the_stage_counter() -> None:
+    metrics = WorkerMetrics()
+    value = metrics.registry.get_sample_value
+    name = "tcnad_batch_stage_seconds_total"
+    stages = ("decode", "load", "step", "publish")
+    assert [value(name, {"stage": s}) for s in stages] == [0.0] * 4  # exported before a batch
+    runtime = WorkerRuntime(_TimedPipeline(), metrics, Health())  # type: ignore[arg-type]
+    for _ in range(2):
+        asyncio.run(runtime.apply(PreparedBatch(3, {}, [], 0.0625)))
+    assert [value(name, {"stage": s}) for s in stages] == [0.125, 0.5, 1.0, 0.25]
+
+
 def test_the_loop_lag_watch_records_how_long_the_loop_was_blocked() -> None:
     metrics = WorkerMetrics()
 
@@ -66,7 +90,7 @@ def test_the_operations_page_documents_every_metric() -> None:
         f"{m.name}_total" if m.type == "counter" else m.name
         for m in WorkerMetrics().registry.collect()
     }
-    assert len(exported) == 21 and exported <= documented, sorted(exported - documented)
+    assert len(exported) == 22 and exported <= documented, sorted(exported - documented)
 
 
 def test_dependency_up_follows_what_the_probes_found() -> None:
