@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol, cast, runtime_checkable
 
 import aiokafka
+from aiokafka.consumer.fetcher import FetchResult
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
@@ -86,6 +87,57 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             await consumer._client.close()
         except Exception as exc:  # the process is stopping; nothing else to do with it
             logger.debug("kafka client close: %r", exc)
+
+    async def _fetch_records(
+        self,
+        consumer: aiokafka.AIOKafkaConsumer,
+        active_partitions: set[TP] | None,
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> Any:
+        """faust's, but the records are taken from every partition with fetched records in
+        turn, an equal share of ``max_records`` each, then what is left from any of them.
+
+        aiokafka hands out its fetched records partition by partition, the first one until it
+        is empty. A fetch holds up to ``fetch_max_bytes`` of one partition, so while a
+        backlog is read, a batch was one partition's readings: its streams' readings one round
+        after another, each round a small fraction of the streams, and the detector's cost per
+        call paid once per round. Taken in turn, a batch holds the streams of every
+        partition, and each round steps all of them at once."""
+        ready = self._ready_partitions(consumer, active_partitions)
+        active = cast(set[TP], active_partitions)  # faust passes None for all of them
+        if max_records is None or len(ready) < 2:
+            return await super()._fetch_records(
+                consumer, active, timeout=timeout, max_records=max_records
+            )
+        out: dict[Any, list[Any]] = {}
+        room = max_records
+        share = max(1, room // len(ready))
+        for tp in [*ready, None]:  # None: the room left, from any partition
+            if room <= 0:
+                break
+            got = await super()._fetch_records(
+                consumer,
+                active if tp is None else {tp},
+                timeout=0,
+                max_records=room if tp is None else min(share, room),
+            )
+            for key, recs in got.items():
+                out.setdefault(key, []).extend(recs)
+                room -= len(recs)
+        return out
+
+    @staticmethod
+    def _ready_partitions(consumer: aiokafka.AIOKafkaConsumer, active: set[TP] | None) -> list[Any]:
+        """The partitions whose fetched records are waiting in aiokafka's fetcher (and that
+        are active, where ``active`` says)."""
+        fetcher = getattr(consumer, "_fetcher", None)
+        waiting = getattr(fetcher, "_records", None) or {}
+        return [
+            tp
+            for tp, res in list(waiting.items())
+            if type(res) is FetchResult and (active is None or tp in active)
+        ]
 
     async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         """faust's ``getmany``, with the batch's room left as the fetch's record limit."""
