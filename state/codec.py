@@ -27,6 +27,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -208,8 +209,13 @@ class StateCodec:
             parts.append(to_stored(ring, self.ring_dtype).tobytes())
         return b"".join(parts)
 
-    def encode_rows(self, delta: StateDelta) -> bytes:
-        """The changed ring rows of ``delta`` as stored: ring after ring, in time order."""
+    def encode_rows(self, delta: StateDelta) -> memoryview:
+        """The changed ring rows of ``delta`` as stored: ring after ring, in time order.
+
+        A byte view of them, not a copy (a save of many readings per stream carries most of
+        its bytes here, and the client sends a view as it is); it shares the delta's rows
+        where they are already stored as they are, so the delta must not change while the
+        view is in use."""
         n = delta.step - delta.since_step
         want = self._delta_sizes.get(n)
         if want is None:
@@ -223,9 +229,10 @@ class StateCodec:
                 f"rows of steps {delta.since_step}->{delta.step} have shape {shape}, the "
                 f"layout needs ({want},)"
             )
-        return to_stored(rows, self.ring_dtype).tobytes()
+        stored: Any = np.ascontiguousarray(to_stored(rows, self.ring_dtype))
+        return memoryview(stored).cast("B")
 
-    def encode_update(self, update: StreamUpdate) -> tuple[bytes, bytes]:
+    def encode_update(self, update: StreamUpdate) -> tuple[bytes, memoryview]:
         """``(meta body, ring rows)`` of a validated update."""
         d = update.delta
         if not 0 <= d.since_step <= d.step < MAX_STEP:
