@@ -123,7 +123,7 @@ class Converted:
         if held is not None:
             self._bytes -= len(held[1])
 
-    def whole(self, update: StreamUpdate, rows: bytes | memoryview) -> bytes | None:
+    def whole(self, update: StreamUpdate, rows: bytes) -> bytes | None:
         """The whole rings blob after ``update`` (its encoded ``rows`` written into the held
         rings) if it saves a held stream from the step loaded; None otherwise."""
         held = self.held.get(update.stream)

@@ -27,7 +27,6 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -209,13 +208,8 @@ class StateCodec:
             parts.append(to_stored(ring, self.ring_dtype).tobytes())
         return b"".join(parts)
 
-    def encode_rows(self, delta: StateDelta) -> memoryview:
-        """The changed ring rows of ``delta`` as stored: ring after ring, in time order.
-
-        A byte view of them, not a copy (a save of many readings per stream carries most of
-        its bytes here, and the client sends a view as it is); it shares the delta's rows
-        where they are already stored as they are, so the delta must not change while the
-        view is in use."""
+    def encode_rows(self, delta: StateDelta) -> bytes:
+        """The changed ring rows of ``delta`` as stored: ring after ring, in time order."""
         n = delta.step - delta.since_step
         want = self._delta_sizes.get(n)
         if want is None:
@@ -229,10 +223,9 @@ class StateCodec:
                 f"rows of steps {delta.since_step}->{delta.step} have shape {shape}, the "
                 f"layout needs ({want},)"
             )
-        stored: Any = np.ascontiguousarray(to_stored(rows, self.ring_dtype))
-        return memoryview(stored).cast("B")
+        return to_stored(rows, self.ring_dtype).tobytes()
 
-    def encode_update(self, update: StreamUpdate) -> tuple[bytes, memoryview]:
+    def encode_update(self, update: StreamUpdate) -> tuple[bytes, bytes]:
         """``(meta body, ring rows)`` of a validated update."""
         d = update.delta
         if not 0 <= d.since_step <= d.step < MAX_STEP:

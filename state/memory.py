@@ -95,7 +95,7 @@ class MemoryCacheStore:
         return SaveResult(saved, fenced)
 
     def _apply(
-        self, update: StreamUpdate, body: bytes, rows: bytes | memoryview, whole: bytes | None
+        self, update: StreamUpdate, body: bytes, rows: bytes, whole: bytes | None
     ) -> Outcome:
         """Apply one update; ``whole``: the whole rings to store instead of its ``rows``."""
         entry = self._get(update.stream)

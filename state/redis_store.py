@@ -43,7 +43,7 @@ from tcnad.state.types import LoadResult, SaveResult, StreamUpdate
 
 log = logging.getLogger(__name__)
 
-Command = tuple[str | bytes | memoryview | int, ...]  # a memoryview: bytes not copied
+Command = tuple[str | bytes | int, ...]
 ENCODE_CHUNK = 128  # updates encoded between two yields to the event loop
 PIPELINE_BYTES = 1 << 20  # commands per round trip, in bytes (see RedisCacheStore._pipeline)
 
@@ -52,7 +52,7 @@ def resp_size(command: Command) -> int:
     """Bytes of ``command`` in the Redis protocol (RESP2 array of bulk strings)."""
     size = len(f"*{len(command)}\r\n")
     for arg in command:
-        n = len(arg) if isinstance(arg, bytes | memoryview) else len(str(arg).encode("utf-8"))
+        n = len(arg) if isinstance(arg, bytes) else len(str(arg).encode("utf-8"))
         size += len(f"${n}\r\n") + n + 2
     return size
 

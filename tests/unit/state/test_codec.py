@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import struct
 
 import numpy as np
@@ -24,7 +23,7 @@ from tcnad.state import (
     state_delta,
 )
 from tcnad.state.base import Outcome, decide
-from tcnad.state.codec import FORMAT_VERSION, describe_header, fingerprint, to_stored
+from tcnad.state.codec import FORMAT_VERSION, describe_header, fingerprint
 from tcnad.state.lua import lua_bytes, save_script
 from tcnad.state.redis_store import resp_size, stream_keys
 from tcnad.state.types import UNKNOWN_SOURCE, source_id
@@ -149,22 +148,6 @@ def test_keys_and_wire_size() -> None:
     assert resp_size(("SET", "k", b"\x00\x01")) == len(
         b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n\0\1\r\n"
     )
-    rows = CODEC.encode_rows(synthetic_update(LAYOUT, "s", 3, 9).delta)
-    assert isinstance(rows, memoryview) and resp_size(("SET", "k", rows)) == resp_size(
-        ("SET", "k", bytes(rows))
-    )
-
-
-@pytest.mark.parametrize("ring_dtype", ["float32", "float16", "bfloat16"])
-def test_encoded_rows_are_a_byte_view_of_the_stored_rows(ring_dtype: str) -> None:
-    """``encode_rows`` hands out the rows as stored without copying them: a view whose
-    bytes, length and slices are those of the stored array's bytes."""
-    codec = StateCodec(dataclasses.replace(LAYOUT, ring_dtype=ring_dtype))
-    delta = synthetic_update(codec.layout, "s", 250, 600).delta
-    rows = codec.encode_rows(delta)
-    want = to_stored(delta.rows, ring_dtype).tobytes()
-    assert rows.format == "B" and rows.nbytes == len(rows) == len(want)
-    assert bytes(rows) == want and bytes(rows[5:37]) == want[5:37]
 
 
 def test_store_unavailable_names_streams() -> None:
