@@ -77,6 +77,7 @@ def test_the_dashboard_shows_what_operators_watch() -> None:
         "tcnad_fenced_saves_total",
         "tcnad_state_regressions_total",
         "tcnad_hot_streams",
+        "tcnad_batch_stage_seconds_total",
     } <= named
     dash = json.loads(DASHBOARD.read_text())
     assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
