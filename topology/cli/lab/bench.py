@@ -16,6 +16,7 @@ SUITES = {
     "detector": "bench_detector",  # streaming step vs naive, throughput, cache bytes
     "state": "bench_state",  # Redis store: bytes per reading, round trips, vs naive
     "pipeline": "bench_pipeline",  # whole worker loop: readings/s and latency
+    "worker-ab": "worker_ab",  # two worker configurations in turns on one backlog
     "churn": "bench_churn",  # 100,000 streams through a hot cache that holds a tenth
     "cluster": "bench_cluster",  # Redis Cluster: round trips per node per batch
     "decode": "decode_throughput",  # wire decoding
