@@ -54,14 +54,19 @@ __all__ = [
 ]
 
 
+_NUMPY_OR_SCALAR = (np.ndarray, np.generic, int, float, bool)
+
+
 def namespace(*arrays: Arr) -> ModuleType:
     """numpy for numpy arrays (and Python scalars), else the array API namespace of the
     arrays (``array_api_compat.torch`` for torch tensors)."""
-    real = [a for a in arrays if a is not None and not isinstance(a, int | float | bool)]
-    if all(isinstance(a, np.ndarray | np.generic) for a in real):
-        return np
-    xp: ModuleType = array_api_compat.array_namespace(*real)
-    return xp
+    for a in arrays:  # the common case, numpy only, without building a list
+        if a is None or isinstance(a, _NUMPY_OR_SCALAR):
+            continue
+        real = [a for a in arrays if a is not None and not isinstance(a, int | float | bool)]
+        xp: ModuleType = array_api_compat.array_namespace(*real)
+        return xp
+    return np
 
 
 def device_of(x: Arr) -> Any:

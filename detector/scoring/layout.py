@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -57,9 +57,29 @@ class Slice:
     name: str
     version: int
     fields: tuple[Field, ...]
+    # (n_inputs, n_quantiles) -> each field's (name, place, column if it is one float):
+    # asked for at every step, computed once
+    _places: dict[tuple[int, int], tuple[tuple[str, slice, int | None], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def size(self, n_inputs: int, n_quantiles: int = 0) -> int:
         return sum(f.size(n_inputs, n_quantiles) for f in self.fields)
+
+    def places(
+        self, n_inputs: int, n_quantiles: int = 0
+    ) -> tuple[tuple[str, slice, int | None], ...]:
+        """Each field's name, place inside the slice, and column where it is one float."""
+        got = self._places.get((n_inputs, n_quantiles))
+        if got is None:
+            out, pos = [], 0
+            for f in self.fields:
+                size = f.size(n_inputs, n_quantiles)
+                single = pos if (f.per, f.count) == ("one", 1) else None
+                out.append((f.name, slice(pos, pos + size), single))
+                pos += size
+            got = self._places[(n_inputs, n_quantiles)] = tuple(out)
+        return got
 
     def offsets(self, n_inputs: int, n_quantiles: int = 0) -> dict[str, slice]:
         """Each field's place inside the slice.
@@ -67,12 +87,7 @@ class Slice:
         >>> Slice("s", 1, (Field("a"), Field("b", per="input"))).offsets(3)
         {'a': slice(0, 1, None), 'b': slice(1, 4, None)}
         """
-        out, pos = {}, 0
-        for f in self.fields:
-            size = f.size(n_inputs, n_quantiles)
-            out[f.name] = slice(pos, pos + size)
-            pos += size
-        return out
+        return {name: place for name, place, _ in self.places(n_inputs, n_quantiles)}
 
     def split(self, block: F64, n_inputs: int, n_quantiles: int = 0) -> dict[str, F64]:
         """Each field of ``block`` ``(B, size)`` as a view: ``(B,)`` for a field of one float,
@@ -83,12 +98,10 @@ class Slice:
         >>> parts["a"].tolist(), parts["b"].tolist()
         ([0.0, 3.0], [[1.0, 2.0], [4.0, 5.0]])
         """
-        places = self.offsets(n_inputs, n_quantiles)
-        out = {}
-        for f in self.fields:
-            view = block[:, places[f.name]]
-            out[f.name] = view[:, 0] if (f.per, f.count) == ("one", 1) else view
-        return out
+        return {
+            name: block[:, place] if single is None else block[:, single]
+            for name, place, single in self.places(n_inputs, n_quantiles)
+        }
 
     def fresh(self, n_inputs: int, n_quantiles: int = 0) -> F64:
         """The slice of a stream never seen."""
