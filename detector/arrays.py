@@ -63,7 +63,7 @@ def namespace(*arrays: Arr) -> ModuleType:
     for a in arrays:  # the common case, numpy only, without building a list
         if a is None or isinstance(a, _NUMPY_OR_SCALAR):
             continue
-        real = [a for a in arrays if a is not None and not isinstance(a, int | float | bool)]
+        real = [x for x in arrays if x is not None and not isinstance(x, int | float | bool)]
         xp: ModuleType = array_api_compat.array_namespace(*real)
         return xp
     return np

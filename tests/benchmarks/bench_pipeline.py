@@ -51,6 +51,7 @@ from tcnad.topology.kafka_io import ensure_topics  # noqa: E402
 from tcnad.topology.settings import Settings  # noqa: E402
 from tcnad.topology.wire.decode import RawRecord, decode_batch  # noqa: E402
 from tcnad.topology.worker.app import faust_datadir  # noqa: E402
+from tcnad.topology.worker.metrics import STAGES  # noqa: E402
 from tests.proc_helpers import stat_fields  # noqa: E402
 
 DEFAULT_PARTITIONS = 8
@@ -191,8 +192,7 @@ def stage_costs(before: dict[str, float], after: dict[str, float]) -> str:
     n = delta("tcnad_readings_applied_total")
     if n <= 0:
         return "stages: no readings applied"
-    stages = ("decode", "load", "step", "publish")
-    spent = {s: delta(f'tcnad_batch_stage_seconds_total{{stage="{s}"}}') for s in stages}
+    spent = {s: delta(f'tcnad_batch_stage_seconds_total{{stage="{s}"}}') for s in STAGES}
     total = delta("tcnad_batch_seconds_sum")
     spent["rest"] = total - sum(spent.values())
     parts = ", ".join(f"{s} {1e6 * t / n:.2f}" for s, t in spent.items())

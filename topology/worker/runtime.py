@@ -162,11 +162,10 @@ class WorkerRuntime:
             m.dead.labels(reason).inc(n)
         m.batch_size.observe(out.records)
         m.batch_latency.observe(seconds)
-        stages = m.stage_seconds
-        stages.labels("decode").inc(out.decode_s)
-        stages.labels("load").inc(out.load_s)
-        stages.labels("step").inc(out.step_s)
-        stages.labels("publish").inc(out.publish_s)
+        m.stage["decode"].inc(out.decode_s)
+        m.stage["load"].inc(out.load_s)
+        m.stage["step"].inc(out.step_s)
+        m.stage["publish"].inc(out.publish_s)
         for generation, pause in GC_PAUSES.drain():
             m.gc_pause.labels(str(generation)).observe(pause)
         if out.loaded:
