@@ -32,14 +32,15 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
-from pydantic import BaseModel
 
+from tcnad.topology.wire.construct import build as build_reading
 from tcnad.topology.wire.schemas import (
     MAX_ABS_TS,
     MAX_DEPTH,
@@ -96,20 +97,42 @@ class RawRecord(NamedTuple):
 
 
 class Decoded(NamedTuple):
-    """A valid reading and the record it came from (immutable, one per reading)."""
+    """A valid reading and the record it came from (immutable, one per reading).
+
+    The reading's fields are held flat, one tuple per reading, because the worker builds one
+    per record it applies; ``reading`` builds the validated ``Reading`` model from them, for
+    callers off the hot path::
+
+        >>> rec = RawRecord("readings", 0, 7, None, b'{"stream":"s","ts":1,"value":2}', None)
+        >>> (d,), _ = decode_batch([rec], 1)
+        >>> d.stream, d.ts, d.values, d.reading
+        ('s', 1.0, (2.0,), Reading(stream='s', ts=1.0, values=(2.0,)))
+    """
 
     record: RawRecord
-    reading: Reading
+    stream: str
+    ts: float
+    values: tuple[float, ...]
+
+    @property
+    def reading(self) -> Reading:
+        """The reading as the ``Reading`` model (built on each call: fields already valid)."""
+        return build_reading(self.stream, self.ts, self.values)
+
+
+_RAW_FIELDS = operator.attrgetter("topic", "partition", "offset", "key", "value", "timestamp")
 
 
 def raw_records(fetched: Iterable[Iterable[Any]]) -> list[RawRecord]:
     """RawRecords of fetched aiokafka ``ConsumerRecord`` s (lists of them, e.g. per
-    partition), in order; the bytes are shared, not copied."""
-    return [
-        RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
-        for recs in fetched
-        for r in recs
-    ]
+    partition), in order; the bytes are shared, not copied. One is built per record, so
+    the fields are read by one ``attrgetter`` call and the tuple is made without the
+    named tuple's Python-level ``__new__`` (half the time of ``RawRecord(...)``)."""
+    out: list[RawRecord] = []
+    new, fields = tuple.__new__, _RAW_FIELDS
+    for recs in fetched:
+        out += [new(RawRecord, f) for f in map(fields, recs)]
+    return out
 
 
 def _b64(data: Any) -> str | None:
@@ -176,50 +199,6 @@ def _surely_no_duplicates(obj: dict[str, Any], value: bytes) -> bool:
         if type(x) is str:
             strings += 1
     return value.count(b'"') == 2 * strings
-
-
-# Build readings without a second validation pass: the fields were checked by the same
-# rules the model's validators apply. Writes pydantic's slots directly, and falls back to
-# model_construct if pydantic's internals ever differ (checked once at import).
-_FIELDS_SET = {"stream", "ts", "values"}  # shared: frozen models never add to it
-
-
-def _slot_builder() -> Callable[[str, float, tuple[float, ...]], Reading]:
-    base: Any = BaseModel
-    new = object.__new__
-    set_dict = base.__dict__["__dict__"].__set__
-    set_fields_set = base.__pydantic_fields_set__.__set__
-    set_extra = base.__pydantic_extra__.__set__
-    set_private = base.__pydantic_private__.__set__
-
-    def build(stream: str, ts: float, values: tuple[float, ...]) -> Reading:
-        r = new(Reading)
-        set_dict(r, {"stream": stream, "ts": ts, "values": values})
-        set_fields_set(r, _FIELDS_SET)
-        set_extra(r, None)
-        set_private(r, None)
-        return r
-
-    return build
-
-
-def _slow_reading(stream: str, ts: float, values: tuple[float, ...]) -> Reading:
-    return Reading.model_construct(stream=stream, ts=ts, values=values)
-
-
-def _pick_builder() -> Callable[[str, float, tuple[float, ...]], Reading]:
-    try:
-        fast = _slot_builder()
-        probe = fast("probe", 1.0, (2.0,))
-        ref = Reading(stream="probe", ts=1.0, values=(2.0,))
-        if probe == ref and probe.model_dump() == ref.model_dump() and repr(probe) == repr(ref):
-            return fast
-    except (AttributeError, TypeError, KeyError) as exc:  # pragma: no cover - internals moved
-        logger.warning("fast reading construction unavailable (%s); using model_construct", exc)
-    return _slow_reading  # pragma: no cover
-
-
-_build = _pick_builder()
 
 
 def _parse_json(value: bytes | None, max_bytes: int) -> Any:
@@ -300,7 +279,6 @@ def _fast_pass(
     number_ok = in_bounds
     key_ok = _key_matches
     plain = plain_values
-    build = _build
     new = tuple.__new__  # a Decoded without NamedTuple's Python-level __new__
     ts_bound = MAX_ABS_TS
     for i, record in enumerate(records):
@@ -324,7 +302,7 @@ def _fast_pass(
         if stream_ok(stream) and number_ok(ts, ts_bound) and key_ok(record.key, stream):
             values = plain(obj.value)
             if values is not None and len(values) == width:
-                keep(new(Decoded, (record, build(stream, ts, values))))
+                keep(new(Decoded, (record, stream, ts, values)))
                 continue
         miss(i)
     return good, misses
@@ -357,7 +335,7 @@ def _decode_full(record: RawRecord, width: int, max_bytes: int) -> Reading:
     values = parse_values(value_raw)
     if len(values) != width:
         raise WireError("wrong_width", f"value has {len(values)} numbers, model takes {width}")
-    reading: Reading = _build(stream, ts, values)
+    reading: Reading = build_reading(stream, ts, values)
     return reading
 
 
@@ -379,7 +357,8 @@ def decode_batch(
     for i in misses:
         rec = records[i]
         try:
-            taken[i] = Decoded(rec, _decode_full(rec, width, max_bytes))
+            rd = _decode_full(rec, width, max_bytes)
+            taken[i] = Decoded(rec, rd.stream, rd.ts, rd.values)
         except WireError as exc:
             bad.append(dead_letter(rec, exc.reason, exc.detail))
         except Exception as exc:  # a bug here must not stop the stream: log, dead-letter

@@ -179,7 +179,7 @@ class BatchPipeline:
         out.step_s += time.perf_counter() - t0
         for stream, entry, items in zip(plan.streams, plan.entries, plan.items, strict=True):
             last = items[-1].record
-            entry.offset, entry.timestamp = last.offset, items[-1].reading.ts
+            entry.offset, entry.timestamp = last.offset, items[-1].ts
             entry.source, entry.partition = source_id(last.topic, last.partition), last.partition
             self.unsaved.stepped(stream, entry, items)
         alerts = build_alerts(plan, results, self.config.alerts_topic, self.detector.model_id)
@@ -240,9 +240,9 @@ class BatchPipeline:
             last_off, last_ts, source = entry.offset, entry.timestamp, entry.source
             for d in items:
                 rec = d.record
-                if d.reading.ts > last_ts:
+                if d.ts > last_ts:
                     keep.append(d)
-                    last_off, last_ts = rec.offset, d.reading.ts
+                    last_off, last_ts = rec.offset, d.ts
                     source = source_id(rec.topic, rec.partition)
                 elif rec.offset <= last_off and source in (
                     UNKNOWN_SOURCE,
@@ -254,7 +254,7 @@ class BatchPipeline:
                         dead_letter(
                             rec,
                             NOT_AFTER_LAST,
-                            f"ts={d.reading.ts!r} is not after the stream's last ts={last_ts!r}",
+                            f"ts={d.ts!r} is not after the stream's last ts={last_ts!r}",
                         )
                     )
             if keep:

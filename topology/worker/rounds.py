@@ -63,8 +63,8 @@ def step_rounds(detector: StreamDetector, plan: StepPlan) -> RoundResults:
     rounds = []
     for r in range(int(sorted_len[0])):
         n = int(np.count_nonzero(sorted_len > r))
-        values = np.array([items[i][r].reading.values for i in range(n)], dtype=np.float64)
-        times = np.fromiter((items[i][r].reading.ts for i in range(n)), np.float64, count=n)
+        values = np.array([items[i][r].values for i in range(n)], dtype=np.float64)
+        times = np.fromiter((items[i][r].ts for i in range(n)), np.float64, count=n)
         where = np.array(
             [(items[i][r].record.partition, items[i][r].record.offset) for i in range(n)],
             dtype=np.float64,
@@ -95,7 +95,7 @@ def _resolved(res: Any, i: int, d: Decoded, model_id: str) -> Resolved | None:
     partition, offset, readings, severity = (float(x) for x in res.opening[i])
     if not (math.isfinite(partition) and math.isfinite(offset)):
         return None  # an alert raised without its position: nothing to name
-    rec, rd = d.record, d.reading
+    rec, rd = d.record, d
     return Resolved(
         id=alert_id(rd.stream, int(partition), int(offset)),
         stream=rd.stream,
@@ -123,7 +123,7 @@ def build_alerts(
             rows |= flags
         for i in (int(x) for x in np.flatnonzero(rows)):
             d = plan.items[int(results.order[i])][r]
-            rec, rd = d.record, d.reading
+            rec, rd = d.record, d
             done = _resolved(res, i, d, model_id)
             if done is not None:
                 out.append(OutMessage(topic, rd.stream.encode(), done.to_bytes()))
@@ -156,7 +156,7 @@ def build_scores(plan: StepPlan, results: RoundResults, topic: str) -> list[OutM
         alerts = np.asarray(res.alert)
         for i in range(len(alerts)):
             d = plan.items[int(results.order[i])][r]
-            rec, rd = d.record, d.reading
+            rec, rd = d.record, d
             score = ScoreRecord(
                 stream=rd.stream,
                 ts=rd.ts,
@@ -178,5 +178,5 @@ def group_by_stream(decoded: Sequence[Decoded]) -> dict[str, list[Decoded]]:
     """Readings per stream in arrival order (a stream lives on one partition)."""
     groups: dict[str, list[Decoded]] = {}
     for d in decoded:
-        groups.setdefault(d.reading.stream, []).append(d)
+        groups.setdefault(d.stream, []).append(d)
     return groups

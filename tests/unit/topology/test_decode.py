@@ -8,6 +8,7 @@ import json
 import math
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from tcnad.topology.wire.decode import (
     dead_letter,
     decode_batch,
     decode_record,
+    raw_records,
 )
 from tcnad.topology.wire.schemas import (
     MAX_DEPTH,
@@ -91,6 +93,52 @@ def test_fast_reading_equals_validated_model() -> None:
     assert Reading.model_validate_json(d.reading.to_wire()) == ref
     with pytest.raises(ValidationError):
         d.reading.stream = "other"
+    assert (d.stream, d.ts, d.values) == (ref.stream, ref.ts, ref.values)
+    assert type(d.ts) is float and type(d.values) is tuple
+
+
+def test_slow_path_readings_hold_the_same_fields() -> None:
+    """A reading decided by the complete rules (an ISO time, escapes) is held as the fast
+    path's are: flat fields, equal to the validated model's."""
+    (d,), _ = decode_batch([rec(b'{"stream":"a\\u0062","ts":"2024-01-01T00:00:00Z","value":3}')], 1)
+    ref = Reading(stream="ab", ts="2024-01-01T00:00:00Z", value=3)
+    assert (
+        (d.stream, d.ts, d.values)
+        == (ref.stream, ref.ts, ref.values)
+        == ("ab", 1704067200.0, (3.0,))
+    )
+    assert d.reading == ref
+
+
+def test_raw_records_keep_every_field_in_fetch_order() -> None:
+    fetched = [
+        [
+            ConsumerRecord(
+                "readings", p, o, 1_700_000_000_000 + o, 0, b"k%d" % o, b"v", None, 2, 1, ()
+            )
+            for o in range(3)
+        ]
+        for p in (4, 1)
+    ]
+    raws = raw_records(fetched)
+    assert all(type(r) is RawRecord for r in raws)
+    assert raws == [
+        RawRecord("readings", p, o, b"k%d" % o, b"v", 1_700_000_000_000 + o)
+        for p in (4, 1)
+        for o in range(3)
+    ]
+    assert raws[0].value is fetched[0][0].value  # shared, not copied
+    assert raw_records([]) == []
+
+
+def test_decoded_example_runs() -> None:
+    import doctest
+
+    from tcnad.topology.wire import construct, decode
+
+    for module in (decode, construct):
+        failed, tried = doctest.testmod(module)[:2]
+        assert tried > 0 and failed == 0, module.__name__
 
 
 @pytest.mark.parametrize(

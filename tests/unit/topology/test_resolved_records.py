@@ -17,7 +17,7 @@ from tcnad.topology.notify.payloads import render
 from tcnad.topology.ui.board import Board
 from tcnad.topology.ui.feed import apply_alert
 from tcnad.topology.wire.decode import Decoded, RawRecord
-from tcnad.topology.wire.schemas import Alert, Reading, Resolved, parse_alert_record
+from tcnad.topology.wire.schemas import Alert, Resolved, parse_alert_record
 from tcnad.topology.worker.hotcache import HotEntry
 from tcnad.topology.worker.rounds import RoundResults, StepPlan, build_alerts
 
@@ -50,9 +50,7 @@ def _plan(streams: list[str], offsets: list[int]) -> StepPlan:
     plan = StepPlan()
     for slot, (s, off) in enumerate(zip(streams, offsets, strict=True)):
         rec = RawRecord("readings", 2, off, s.encode(), b"", None)
-        plan.add(
-            s, HotEntry(slot, 0, -1, -np.inf), [Decoded(rec, Reading(stream=s, ts=off, value=5.0))]
-        )
+        plan.add(s, HotEntry(slot, 0, -1, -np.inf), [Decoded(rec, s, float(off), (5.0,))])
     return plan
 
 
