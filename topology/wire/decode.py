@@ -124,14 +124,16 @@ _RAW_FIELDS = operator.attrgetter("topic", "partition", "offset", "key", "value"
 
 
 def raw_records(fetched: Iterable[Iterable[Any]]) -> list[RawRecord]:
-    """RawRecords of fetched aiokafka ``ConsumerRecord`` s (lists of them, e.g. per
-    partition), in order; the bytes are shared, not copied. One is built per record, so
-    the fields are read by one ``attrgetter`` call and the tuple is made without the
-    named tuple's Python-level ``__new__`` (half the time of ``RawRecord(...)``)."""
+    """RawRecords of fetched records (lists of them, e.g. per partition), in order: aiokafka
+    ``ConsumerRecord`` s are converted, RawRecords (what the worker's consumer thread makes
+    of its fetches, ``BatchConsumerThread``) kept; the bytes are shared, not copied. One is
+    built per record, so the fields are read by one ``attrgetter`` call and the tuple is
+    made without the named tuple's Python-level ``__new__`` (half the time of
+    ``RawRecord(...)``)."""
     out: list[RawRecord] = []
-    new, fields = tuple.__new__, _RAW_FIELDS
+    new, fields, raw = tuple.__new__, _RAW_FIELDS, RawRecord
     for recs in fetched:
-        out += [new(RawRecord, f) for f in map(fields, recs)]
+        out += [r if type(r) is raw else new(raw, fields(r)) for r in recs]
     return out
 
 
