@@ -149,7 +149,7 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         fetch if aiokafka's internals ever differ."""
         fetcher = getattr(consumer, "_fetcher", None)
         for res in list((getattr(fetcher, "_records", None) or {}).values()):
-            part = getattr(res, "_partition_records", None)
+            part: Any = getattr(res, "_partition_records", None)
             if type(res) is FetchResult and hasattr(part, "_consumer_record"):
                 part._consumer_record = raw_record
 
