@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -18,10 +20,15 @@ import numpy.typing as npt
 
 from tcnad.detector.engine import StreamDetector
 from tcnad.detector.result import StepResult
-from tcnad.topology.wire.decode import Decoded
+from tcnad.topology.wire.decode import Decoded, RawRecord
 from tcnad.topology.wire.schemas import Alert, Resolved, ScoreRecord, alert_id
 from tcnad.topology.worker.batch import OutMessage
 from tcnad.topology.worker.hotcache import HotEntry
+
+# The fields read from every reading of a batch, as C getters (named tuples' positions).
+_TS = itemgetter(Decoded._fields.index("ts"))
+_PARTITION = itemgetter(RawRecord._fields.index("partition"))
+_OFFSET = itemgetter(RawRecord._fields.index("offset"))
 
 
 @dataclass
@@ -58,18 +65,25 @@ def step_rounds(detector: StreamDetector, plan: StepPlan) -> RoundResults:
         return RoundResults(order, [])
     sorted_len = lengths[order]
     slots = np.fromiter((plan.entries[i].slot for i in order), dtype=np.int64, count=len(order))
-    items = [plan.items[i] for i in order]
+    # Every reading's fields in one pass, stream after stream in ``order``; round r takes
+    # the r-th reading of each of the first n streams: rows starts[:n] + r.
+    flat = [d for i in order for d in plan.items[i]]
+    total = len(flat)
+    starts = np.cumsum(sorted_len) - sorted_len
     width = int(detector.spec.n_inputs)
+    # (each Decoded holds exactly ``width`` values: decode_batch's rule)
+    values = np.fromiter(chain.from_iterable([d.values for d in flat]), np.float64, total * width)
+    times = np.fromiter(map(_TS, flat), np.float64, count=total)
+    records = [d.record for d in flat]
+    where = np.empty((total, 2), dtype=np.float64)
+    where[:, 0] = np.fromiter(map(_PARTITION, records), np.float64, count=total)
+    where[:, 1] = np.fromiter(map(_OFFSET, records), np.float64, count=total)
+    values = values.reshape(total, width)
     rounds = []
-    for r in range(int(sorted_len[0])):
-        n = int(np.count_nonzero(sorted_len > r))
-        values = np.array([items[i][r].values for i in range(n)], dtype=np.float64)
-        times = np.fromiter((items[i][r].ts for i in range(n)), np.float64, count=n)
-        where = np.array(
-            [(items[i][r].record.partition, items[i][r].record.offset) for i in range(n)],
-            dtype=np.float64,
-        ).reshape(n, 2)
-        rounds.append(detector.step(slots[:n], values.reshape(n, width), times, where))
+    counts = np.searchsorted(-sorted_len, -np.arange(int(sorted_len[0])), side="left")
+    for r, n in enumerate(counts.tolist()):
+        rows = starts[:n] + r
+        rounds.append(detector.step(slots[:n], values[rows], times[rows], where[rows]))
     return RoundResults(order, rounds)
 
 
