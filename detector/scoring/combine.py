@@ -131,11 +131,12 @@ def score_batch(
         policy.level, obs, part["level"], into=new[:, lay.at("level")]
     )
     flagged = novelty.graded(policy.novelty, lik_score)
+    stuck_evidence = policy.repeats.repeats_weight * repeats.run_evidence(part["repeats"], rep, n)
     parts = {
         "band": lik_score,
         "novelty": xp.where(novel, flagged, 0.0),
         "level": xp.where(new_level & warm, flagged, 0.0),
-        "repeats": stuck * flagged,
+        "repeats": stuck * novelty.graded(policy.novelty, xp.maximum(lik_score, stuck_evidence)),
         "daily": pattern,
     }
     raw = xp.where(warm, functools.reduce(xp.maximum, parts.values()), 0.0)

@@ -42,7 +42,7 @@ class AlertPolicy:
     calibrate_after, min_scale, max_scale, shift_patience), ``LikelihoodPolicy``
     (surprise_cap, history_weight, z_half, echo_horizon), ``NoveltyPolicy``
     (range_tolerance, novelty_score, novelty_after, novelty_once),
-    ``RepeatsPolicy`` (repeat_factor), ``DailyPolicy`` (season_half, season_gate,
+    ``RepeatsPolicy`` (repeat_factor, repeats_weight), ``DailyPolicy`` (season_half, season_gate,
     season_rate), ``CountsPolicy`` (count_scale) and ``LevelPolicy`` (level_novelty,
     level_gate; it shares range_tolerance with the novelty group).
     """
@@ -65,6 +65,7 @@ class AlertPolicy:
     echo_horizon: float = 300.0
     alert_score: float = 0.57
     repeat_factor: float = 2.0
+    repeats_weight: float = 1.0
     season_half: float = 3.0
     season_gate: float = 0.5
     season_rate: float = 0.1

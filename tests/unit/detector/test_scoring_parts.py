@@ -153,6 +153,32 @@ def test_a_stronger_incident_outranks_a_weaker_one_of_the_same_kind() -> None:
     assert scores[1] > scores[0] > AlertPolicy().novelty_score
 
 
+def _stuck_score(values: np.ndarray, policy: AlertPolicy) -> float:
+    """The score of the first alert at or after reading 300 (a stuck value)."""
+    out = next(o for t, o in _alerts(values, policy) if t >= 300)
+    assert out.direction_of(0) == "flat" and "repeats" in out.reason(0)
+    return float(out.score[0])
+
+
+def test_a_stuck_run_is_ranked_by_its_evidence_not_tied_at_the_floor() -> None:
+    """A run of 3 repeats where values never repeated outranks a run that only doubles the
+    longest earlier run (of 11); with ``repeats_weight`` 0 both score about the floor."""
+    policy = AlertPolicy(warmup=100)
+    never = _noise()
+    never[300:340] = never[299]  # stuck at the third repeat of a never-repeated value
+    quantised = _noise()
+    quantised[150:161] = quantised[149]  # an earlier run: 11 repeats
+    quantised[300:340] = quantised[299]  # stuck once the run passes 22, at 23
+    strong, weak = _stuck_score(never, policy), _stuck_score(quantised, policy)
+    floor = policy.novelty_score
+    assert strong == pytest.approx(floor + (1 - floor) * (1 - 1 / 4), abs=1e-3)
+    assert weak == pytest.approx(floor + (1 - floor) * (1 - 12 / 24), abs=1e-3)
+    assert strong > weak > floor + 0.1
+    flat = dataclasses.replace(policy, repeats_weight=0.0)
+    for values in (never, quantised):
+        assert _stuck_score(values, flat) == pytest.approx(floor, abs=0.02)
+
+
 @pytest.mark.parametrize("n_inputs", [1, 2])
 def test_scoring_into_a_view_of_the_callers_rows_equals_scoring_into_a_new_array(
     n_inputs: int,
