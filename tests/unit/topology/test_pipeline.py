@@ -554,3 +554,15 @@ async def test_a_stored_state_that_went_back_is_counted_as_a_regression() -> Non
     assert out.fenced == 1 and out.regressions == 1
     rec = await stored_state(store, "s")
     assert rec.offset == 5 and rec.state.step == 4  # offsets 2-3 are missing: the gap
+
+
+async def test_a_reading_not_after_the_one_before_it_in_the_same_batch_is_dead() -> None:
+    """Within one batch too: a stream's times must rise (the plan's common case, every
+    reading new, does not skip the check)."""
+    pipe, store, _ = make()
+    batch = series("a", 5)
+    batch[3] = reading("a", 1001.5, 2.0, 3, 0)  # after 1001.0, not after 1002.0
+    out = await pipe.process(batch)
+    assert out.applied == 4 and out.replays == 0 and out.dead == {"not_after_last": 1}
+    rec = await stored_state(store, "a")
+    assert_state_equal(rec.state, reference_state([1.0 + i % 3 for i in (0, 1, 2, 4)]))
