@@ -32,6 +32,8 @@ error over warm readings (``band_width.band_figures``)::
 
     python -m tests.benchmarks.judge capture --cache /tmp/oc --nab     # forecasts, once
     python -m tests.benchmarks.online_correction --cache /tmp/oc --quality [--nab]
+    python -m tests.benchmarks.judge capture --cache /tmp/ocf --fresh  # the fresh seeds
+    python -m tests.benchmarks.online_correction --cache /tmp/ocf --fresh
 
 Offline only; asserts nothing.
 """
@@ -54,7 +56,7 @@ from tcnad.detector.normalize import normalize_series
 from tcnad.topology.cli.options import set_threads
 from tests.benchmarks.band_width import band_figures
 from tests.benchmarks.forecast_quality import pinball
-from tests.benchmarks.judge import MAX_LOSS, MIN_MEAN_GAIN, SEEDS, fmt, judge
+from tests.benchmarks.judge import FRESH, MAX_LOSS, MIN_MEAN_GAIN, SEEDS, fmt, judge
 from tests.benchmarks.level_novelty import Captured
 from tests.benchmarks.nab_run import replay_scores
 
@@ -127,9 +129,10 @@ def forecast_quality(c: Captured, pending: np.ndarray, warm: np.ndarray) -> tupl
     return float(np.mean(losses)), inside / max(n, 1), n
 
 
-def run(cache: Path, nab: bool, quality: bool) -> None:
-    names = ["realinject", "realheld"]
-    names += [f"{kind}{s}" for kind in ("builtin", "pattern", "burst") for s in SEEDS[kind]]
+def run(cache: Path, nab: bool, quality: bool, fresh: bool = False) -> None:
+    names = [] if fresh else ["realinject", "realheld"]
+    seeds = FRESH if fresh else SEEDS
+    names += [f"{kind}{s}" for kind in ("builtin", "pattern", "burst") for s in seeds[kind]]
     policy = scoring.AlertPolicy()
     deltas: dict[str, dict[str, float]] = {k: {} for k in SETTINGS}
     for name in [*names, *(["nab"] if nab else [])]:
@@ -172,9 +175,14 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, required=True, help="judge capture's pickles")
     ap.add_argument("--nab", action="store_true", help="also NAB, after the verdict")
     ap.add_argument("--quality", action="store_true", help="also the forecast's quality")
+    ap.add_argument(
+        "--fresh",
+        action="store_true",
+        help="the fresh seeds' synthetic corpora instead (judge capture --fresh's pickles)",
+    )
     args = ap.parse_args()
     set_threads(1)
-    run(args.cache, args.nab, args.quality)
+    run(args.cache, args.nab, args.quality, args.fresh)
 
 
 if __name__ == "__main__":
