@@ -7,7 +7,8 @@ low FN) of each corpus, the standard score's change, and the rule's verdict:
 
 - the judging corpora are realinject and realheld (real recordings with injected
   anomalies) and the built-in (123, 321), pattern (7, 8) and burst (5, 6) synthetic
-  corpora; ``--fresh`` judges on seeds never used before (456, 654; 9, 10; 7, 8) instead;
+  corpora; ``--fresh`` judges on seeds never used before (456, 654; 9, 10; 7, 8) instead,
+  ``--third`` on a third set (789, 987; 11, 12; 9, 10);
 - adopted only if the mean standard score over them rises by at least ``MIN_MEAN_GAIN``
   and no corpus falls by more than ``MAX_LOSS``;
 - NAB (``--nab``) is printed after the verdict, for reporting, and vetoes a change that
@@ -62,12 +63,14 @@ MIN_MEAN_GAIN = 0.3
 MAX_LOSS = 1.0
 SEEDS = {"builtin": (123, 321), "pattern": (7, 8), "burst": (5, 6)}
 FRESH = {"builtin": (456, 654), "pattern": (9, 10), "burst": (7, 8)}
+# A third set, first run on 2026-12-07 (docs/decisions/online-correction.md)
+THIRD = {"builtin": (789, 987), "pattern": (11, 12), "burst": (9, 10)}
 
 
-def _makers(fresh: bool, nab: bool) -> dict[str, Callable[[], Captured]]:
-    seeds = FRESH if fresh else SEEDS
+def _makers(fresh: bool, nab: bool, third: bool = False) -> dict[str, Callable[[], Captured]]:
+    seeds = THIRD if third else FRESH if fresh else SEEDS
     out: dict[str, Callable[[], Captured]] = {}
-    if not fresh:
+    if not (fresh or third):
         out["realinject"] = lambda: capture(load_corpus(corpora.unpack("realinject")))
         out["realheld"] = lambda: capture(load_corpus(corpora.unpack("realheld")))
     for s in seeds["builtin"]:
@@ -164,13 +167,18 @@ def fmt(got: Judged) -> str:
 
 
 def compare(
-    cache: Path, sets: list[str], fresh: bool, nab: bool, against: Path | None = None
+    cache: Path,
+    sets: list[str],
+    fresh: bool,
+    nab: bool,
+    against: Path | None = None,
+    third: bool = False,
 ) -> None:
     base, variant = scoring.AlertPolicy(), _policy(sets)
     print(f"variant: {' '.join(sets) or '(defaults)'}" + (f" on {against}" if against else ""))
     print(f"{'corpus':12s} {'defaults':46s} {'variant':46s} standard")
     deltas: dict[str, float] = {}
-    for name, make in _makers(fresh, nab).items():
+    for name, make in _makers(fresh, nab, third).items():
         c = _load(cache, name, make)
         other = c
         if against is not None:
@@ -199,6 +207,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, required=True)
     ap.add_argument("--set", action="append", default=[], help="policy field=value")
     ap.add_argument("--fresh", action="store_true", help="judge on fresh seeds")
+    ap.add_argument("--third", action="store_true", help="judge on the third seed set")
     ap.add_argument("--nab", action="store_true", help="also NAB, after the verdict")
     ap.add_argument("--checkpoint", help="capture: the model (default: the shipped one)")
     ap.add_argument("--against", type=Path, help="compare: the variant's forecasts, a cache")
@@ -208,7 +217,7 @@ def main() -> None:
     if args.checkpoint:
         os.environ["TCNAD_MODEL"] = args.checkpoint
     if args.what == "capture":
-        for name, make in _makers(args.fresh, args.nab).items():
+        for name, make in _makers(args.fresh, args.nab, args.third).items():
             _load(args.cache, name, make)
     elif args.what == "parts":
         for name in args.names:
@@ -216,7 +225,7 @@ def main() -> None:
                 got = beaten_by(pickle.load(f))
             print(f"{name:12s} files whose outside maximum beats the windows: {got}")
     else:
-        compare(args.cache, args.set, args.fresh, args.nab, args.against)
+        compare(args.cache, args.set, args.fresh, args.nab, args.against, args.third)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ from tcnad.detector.normalize import normalize_series
 from tcnad.topology.cli.options import set_threads
 from tests.benchmarks.band_width import band_figures
 from tests.benchmarks.forecast_quality import pinball
-from tests.benchmarks.judge import FRESH, MAX_LOSS, MIN_MEAN_GAIN, SEEDS, fmt, judge
+from tests.benchmarks.judge import FRESH, MAX_LOSS, MIN_MEAN_GAIN, SEEDS, THIRD, fmt, judge
 from tests.benchmarks.level_novelty import Captured
 from tests.benchmarks.nab_run import replay_scores
 
@@ -129,9 +129,9 @@ def forecast_quality(c: Captured, pending: np.ndarray, warm: np.ndarray) -> tupl
     return float(np.mean(losses)), inside / max(n, 1), n
 
 
-def run(cache: Path, nab: bool, quality: bool, fresh: bool = False) -> None:
-    names = [] if fresh else ["realinject", "realheld"]
-    seeds = FRESH if fresh else SEEDS
+def run(cache: Path, nab: bool, quality: bool, fresh: bool = False, third: bool = False) -> None:
+    names = [] if fresh or third else ["realinject", "realheld"]
+    seeds = THIRD if third else FRESH if fresh else SEEDS
     names += [f"{kind}{s}" for kind in ("builtin", "pattern", "burst") for s in seeds[kind]]
     policy = scoring.AlertPolicy()
     deltas: dict[str, dict[str, float]] = {k: {} for k in SETTINGS}
@@ -180,9 +180,10 @@ def main() -> None:
         action="store_true",
         help="the fresh seeds' synthetic corpora instead (judge capture --fresh's pickles)",
     )
+    ap.add_argument("--third", action="store_true", help="the third seed set's (judge --third)")
     args = ap.parse_args()
     set_threads(1)
-    run(args.cache, args.nab, args.quality, args.fresh)
+    run(args.cache, args.nab, args.quality, args.fresh, args.third)
 
 
 if __name__ == "__main__":
