@@ -270,7 +270,9 @@ def _fast_pass(
     the three fields, all passing the rule predicates. Returns their Decoded (in order) and
     the indexes of every other record, which the complete rules then decide (same outcome
     for valid input, exact reasons for invalid input). ``limit``: at most ``_FAST_MAX_BYTES``.
-    The rules are the predicates of ``schemas``, called as they are; only lookups are hoisted."""
+    The rules are the predicates of ``schemas``, called as they are; only lookups are hoisted,
+    and a stream id that passed ``is_stream_id`` is remembered, with its UTF-8 for the key
+    rule, for the rest of the batch."""
     good: list[Decoded] = []
     misses: list[int] = []
     keep = good.append
@@ -279,7 +281,7 @@ def _fast_pass(
     refused = msgspec.DecodeError  # also msgspec.ValidationError, its subclass
     stream_ok = is_stream_id
     number_ok = in_bounds
-    key_ok = _key_matches
+    names: dict[str, bytes] = {}  # stream ids seen in this batch that pass the rule
     plain = plain_values
     new = tuple.__new__  # a Decoded without NamedTuple's Python-level __new__
     ts_bound = MAX_ABS_TS
@@ -301,7 +303,11 @@ def _fast_pass(
             miss(i)
             continue
         stream, ts = obj.stream, obj.ts
-        if stream_ok(stream) and number_ok(ts, ts_bound) and key_ok(record.key, stream):
+        name = names.get(stream)  # the stream id's UTF-8, once it passed the rule
+        if name is None and stream_ok(stream):
+            name = names[stream] = stream.encode("utf-8")
+        key = record.key
+        if name is not None and number_ok(ts, ts_bound) and (key is None or key == name):
             values = plain(obj.value)
             if values is not None and len(values) == width:
                 keep(new(Decoded, (record, stream, ts, values)))

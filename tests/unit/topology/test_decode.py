@@ -397,3 +397,24 @@ def test_fuzz_mix_keeps_good_readings_valid_and_ordered() -> None:
 )
 def test_nesting_depth_cases(text: bytes, depth: int) -> None:
     assert _nesting_depth(text) == depth
+
+
+def test_a_stream_seen_earlier_in_the_batch_is_still_held_to_the_key_rule() -> None:
+    """The fast path remembers a batch's valid stream ids; a later record of the same
+    stream with another key is still a key mismatch, and an invalid id stays invalid."""
+    ok, wrong, unkeyed = body(), body(), body()
+    bad_id = json.dumps({"stream": "a\tb", "ts": 1.0, "value": 1.0}).encode()
+    records = [
+        rec(ok, b"sensor-0001", 0),
+        rec(wrong, b"sensor-9999", 1),
+        rec(unkeyed, None, 2),
+        rec(bad_id, None, 3),
+        rec(bad_id, None, 4),
+    ]
+    good, bad = decode_batch(records, 1)
+    assert [g.record.offset for g in good] == [0, 2]
+    assert [(d.offset, d.reason) for d in bad] == [
+        (1, "key_mismatch"),
+        (3, "invalid"),
+        (4, "invalid"),
+    ]
