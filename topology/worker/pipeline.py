@@ -18,7 +18,7 @@ import binascii
 import logging
 import time
 from collections.abc import Collection, Sequence
-from operator import itemgetter, lt
+from operator import lt
 
 import numpy as np
 
@@ -41,13 +41,13 @@ from tcnad.topology.worker.rounds import (
     build_alerts,
     build_scores,
     group_by_stream,
+    reading_ts,
     step_rounds,
 )
 from tcnad.topology.worker.saver import StreamSaver
 from tcnad.topology.worker.unsaved import UnsavedStreams
 
 logger = logging.getLogger(__name__)
-_TS = itemgetter(Decoded._fields.index("ts"))  # a reading's time, as a C getter
 
 NOT_AFTER_LAST = "not_after_last"
 
@@ -239,7 +239,7 @@ class BatchPipeline:
             entry = self.hot.get(stream)
             assert entry is not None
             last_off, last_ts, source = entry.offset, entry.timestamp, entry.source
-            times = list(map(_TS, items))
+            times = list(map(reading_ts, items))
             if times[0] > last_ts and all(map(lt, times, times[1:])):
                 plan.add(stream, entry, items)  # the common case: every reading is new
                 continue

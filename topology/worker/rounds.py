@@ -26,7 +26,7 @@ from tcnad.topology.worker.batch import OutMessage
 from tcnad.topology.worker.hotcache import HotEntry
 
 # The fields read from every reading of a batch, as C getters (named tuples' positions).
-_TS = itemgetter(Decoded._fields.index("ts"))
+reading_ts = itemgetter(Decoded._fields.index("ts"))
 _PARTITION = itemgetter(RawRecord._fields.index("partition"))
 _OFFSET = itemgetter(RawRecord._fields.index("offset"))
 
@@ -73,12 +73,12 @@ def step_rounds(detector: StreamDetector, plan: StepPlan) -> RoundResults:
     width = int(detector.spec.n_inputs)
     # (each Decoded holds exactly ``width`` values: decode_batch's rule)
     values = np.fromiter(chain.from_iterable([d.values for d in flat]), np.float64, total * width)
-    times = np.fromiter(map(_TS, flat), np.float64, count=total)
+    values = values.reshape(total, width)
+    times = np.fromiter(map(reading_ts, flat), np.float64, count=total)
     records = [d.record for d in flat]
     where = np.empty((total, 2), dtype=np.float64)
     where[:, 0] = np.fromiter(map(_PARTITION, records), np.float64, count=total)
     where[:, 1] = np.fromiter(map(_OFFSET, records), np.float64, count=total)
-    values = values.reshape(total, width)
     rounds = []
     counts = np.searchsorted(-sorted_len, -np.arange(int(sorted_len[0])), side="left")
     for r, n in enumerate(counts.tolist()):
@@ -109,11 +109,11 @@ def _resolved(res: Any, i: int, d: Decoded, model_id: str) -> Resolved | None:
     partition, offset, readings, severity = (float(x) for x in res.opening[i])
     if not (math.isfinite(partition) and math.isfinite(offset)):
         return None  # an alert raised without its position: nothing to name
-    rec, rd = d.record, d
+    rec = d.record
     return Resolved(
-        id=alert_id(rd.stream, int(partition), int(offset)),
-        stream=rd.stream,
-        ts=rd.ts,
+        id=alert_id(d.stream, int(partition), int(offset)),
+        stream=d.stream,
+        ts=d.ts,
         readings=int(readings),
         severity=severity,
         model_id=model_id,
@@ -137,17 +137,17 @@ def build_alerts(
             rows |= flags
         for i in (int(x) for x in np.flatnonzero(rows)):
             d = plan.items[int(results.order[i])][r]
-            rec, rd = d.record, d
+            rec = d.record
             done = _resolved(res, i, d, model_id)
             if done is not None:
-                out.append(OutMessage(topic, rd.stream.encode(), done.to_bytes()))
+                out.append(OutMessage(topic, d.stream.encode(), done.to_bytes()))
             if not alerts[i]:
                 continue
             alert = Alert(
-                id=alert_id(rd.stream, rec.partition, rec.offset),
-                stream=rd.stream,
-                ts=rd.ts,
-                value=list(rd.values),
+                id=alert_id(d.stream, rec.partition, rec.offset),
+                stream=d.stream,
+                ts=d.ts,
+                value=list(d.values),
                 lower=_rows(res.lower, i),
                 median=_rows(res.median, i),
                 upper=_rows(res.upper, i),
@@ -159,7 +159,7 @@ def build_alerts(
                 offset=rec.offset,
                 **_why(res, i),
             )
-            out.append(OutMessage(topic, rd.stream.encode(), alert.model_dump_json().encode()))
+            out.append(OutMessage(topic, d.stream.encode(), alert.model_dump_json().encode()))
     return out
 
 
@@ -170,11 +170,11 @@ def build_scores(plan: StepPlan, results: RoundResults, topic: str) -> list[OutM
         alerts = np.asarray(res.alert)
         for i in range(len(alerts)):
             d = plan.items[int(results.order[i])][r]
-            rec, rd = d.record, d
+            rec = d.record
             score = ScoreRecord(
-                stream=rd.stream,
-                ts=rd.ts,
-                value=list(rd.values),
+                stream=d.stream,
+                ts=d.ts,
+                value=list(d.values),
                 lower=_rows(res.lower, i),
                 median=_rows(res.median, i),
                 upper=_rows(res.upper, i),
@@ -184,7 +184,7 @@ def build_scores(plan: StepPlan, results: RoundResults, topic: str) -> list[OutM
                 offset=rec.offset,
                 **_why(res, i),
             )
-            out.append(OutMessage(topic, rd.stream.encode(), score.model_dump_json().encode()))
+            out.append(OutMessage(topic, d.stream.encode(), score.model_dump_json().encode()))
     return out
 
 
