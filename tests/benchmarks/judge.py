@@ -33,6 +33,14 @@ it (``--against``; the pickles must exist there)::
     python -m tests.benchmarks.judge capture --cache /tmp/cand --checkpoint STEM [--fresh] [--nab]
     python -m tests.benchmarks.judge compare --cache /tmp/judge --against /tmp/cand [--fresh]
 
+One retrain of an unchanged recipe with another seed moves the corpora by as much as a
+model change does (docs/decisions/model-training-variants.md), so a model change is best
+judged over several training seeds per side: comma-separated caches, paired in order, each
+corpus's change the mean over the pairs::
+
+    python -m tests.benchmarks.judge compare --cache /tmp/base0,/tmp/base1 \
+        --against /tmp/cand0,/tmp/cand1 --nab
+
 ``parts`` says, for the defaults, in how many files the highest score after NAB's
 probationary 15 % outside the windows beats every score inside them, and which part of the
 score (``StepResult.parts``) made that reading's score.
@@ -167,28 +175,43 @@ def fmt(got: Judged) -> str:
 
 
 def compare(
-    cache: Path,
+    caches: list[Path],
     sets: list[str],
     fresh: bool,
     nab: bool,
-    against: Path | None = None,
+    againsts: list[Path] | None = None,
     third: bool = False,
 ) -> None:
+    """Each cache scored with the defaults against itself with ``sets`` (or against the
+    cache of ``againsts`` at the same position: another model's forecasts), every corpus;
+    with several pairs (e.g. several training seeds per side), a corpus's change is the
+    mean over the pairs, and the rule judges those means."""
+    if againsts is not None and len(againsts) != len(caches):
+        raise SystemExit(f"{len(caches)} caches but {len(againsts)} --against caches")
+    others: list[Path | None] = list(againsts) if againsts else [None] * len(caches)
+    pairs = list(zip(caches, others, strict=True))
     base, variant = scoring.AlertPolicy(), _policy(sets)
-    print(f"variant: {' '.join(sets) or '(defaults)'}" + (f" on {against}" if against else ""))
+    on = ", ".join(str(x) for x in againsts) if againsts else ""
+    print(f"variant: {' '.join(sets) or '(defaults)'}" + (f" on {on}" if on else ""))
     print(f"{'corpus':12s} {'defaults':46s} {'variant':46s} standard")
     deltas: dict[str, float] = {}
     for name, make in _makers(fresh, nab, third).items():
-        c = _load(cache, name, make)
-        other = c
-        if against is not None:
-            if not (against / f"{name}.pkl").exists():
-                raise SystemExit(f"{against / name}.pkl missing: capture it with --checkpoint")
-            other = _load(against, name, make)
-        a, b = judge(c, base), judge(other, variant)
-        d = b[0][0] - a[0][0]
-        print(f"{name:12s} {fmt(a):46s} {fmt(b):46s} {d:+.2f}", flush=True)
-        deltas[name] = d
+        got = []
+        for k, (cache, against) in enumerate(pairs, 1):
+            c = _load(cache, name, make)
+            other = c
+            if against is not None:
+                if not (against / f"{name}.pkl").exists():
+                    raise SystemExit(f"{against / name}.pkl missing: capture it with --checkpoint")
+                other = _load(against, name, make)
+            a, b = judge(c, base), judge(other, variant)
+            d = b[0][0] - a[0][0]
+            label = name if len(pairs) == 1 else f"{name} #{k}"  # pair k: the k-th caches
+            print(f"{label:12s} {fmt(a):46s} {fmt(b):46s} {d:+.2f}", flush=True)
+            got.append(d)
+        deltas[name] = float(np.mean(got))
+        if len(pairs) > 1:
+            print(f"{name:12s} mean over {len(pairs)} pairs: {deltas[name]:+.2f}", flush=True)
     judged = {k: v for k, v in deltas.items() if k != "nab"}
     mean = float(np.mean(list(judged.values())))
     worst = min(judged.values())
@@ -204,28 +227,37 @@ def compare(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=("capture", "compare", "parts"))
-    ap.add_argument("--cache", type=Path, required=True)
+    ap.add_argument(
+        "--cache", required=True, help="a cache; compare: several, comma-separated, paired"
+    )
     ap.add_argument("--set", action="append", default=[], help="policy field=value")
     ap.add_argument("--fresh", action="store_true", help="judge on fresh seeds")
     ap.add_argument("--third", action="store_true", help="judge on the third seed set")
     ap.add_argument("--nab", action="store_true", help="also NAB, after the verdict")
     ap.add_argument("--checkpoint", help="capture: the model (default: the shipped one)")
-    ap.add_argument("--against", type=Path, help="compare: the variant's forecasts, a cache")
+    ap.add_argument(
+        "--against",
+        help="compare: the variant's forecasts, a cache (or one per --cache, comma-separated)",
+    )
     ap.add_argument("names", nargs="*", help="parts: the corpora")
     args = ap.parse_intermixed_args()
     set_threads(1)
     if args.checkpoint:
         os.environ["TCNAD_MODEL"] = args.checkpoint
+    caches = [Path(x) for x in args.cache.split(",")]
+    againsts = None if args.against is None else [Path(x) for x in args.against.split(",")]
+    if args.what != "compare" and len(caches) > 1:
+        raise SystemExit(f"{args.what} takes one --cache")
     if args.what == "capture":
         for name, make in _makers(args.fresh, args.nab, args.third).items():
-            _load(args.cache, name, make)
+            _load(caches[0], name, make)
     elif args.what == "parts":
         for name in args.names:
-            with (args.cache / f"{name}.pkl").open("rb") as f:
+            with (caches[0] / f"{name}.pkl").open("rb") as f:
                 got = beaten_by(pickle.load(f))
             print(f"{name:12s} files whose outside maximum beats the windows: {got}")
     else:
-        compare(args.cache, args.set, args.fresh, args.nab, args.against, args.third)
+        compare(caches, args.set, args.fresh, args.nab, againsts, args.third)
 
 
 if __name__ == "__main__":
