@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import hashlib
 import io
 import itertools
@@ -80,22 +79,16 @@ def rows(raw: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
 
 
+def year_month(text: str) -> tuple[int, int]:
+    """``1939 Jan`` -> ``(1939, 1)``."""
+    year, name = text.split()
+    return int(year), MONTHS[name]
+
+
 def month(text: str) -> str:
     """``1939 Jan`` -> ``1939-01-01 00:00:00``."""
-    year, name = text.split()
-    return f"{int(year):04d}-{MONTHS[name]:02d}-01 00:00:00"
-
-
-def week(text: str) -> str:
-    """``1991 W06`` (ISO week) -> the Monday of that week."""
-    year, w = text.split()
-    day = dt.date.fromisocalendar(int(year), int(w.removeprefix("W")), 1)
-    return f"{day.isoformat()} 00:00:00"
-
-
-def iso(text: str) -> str:
-    """``2011-12-31T13:00:00Z`` -> ``2011-12-31 13:00:00`` (UTC)."""
-    return text.removesuffix("Z").replace("T", " ")
+    year, m = year_month(text)
+    return f"{year:04d}-{m:02d}-01 00:00:00"
 
 
 def usable(values: list[str]) -> bool:
@@ -121,7 +114,7 @@ def slug(*parts: str) -> str:
 
 def monthly(pts: list[tuple[str, str]]) -> bool:
     """At least 400 readings, one a month without a gap, all numbers."""
-    ym = [(int(t.split()[0]), MONTHS[t.split()[1]]) for t, _ in pts]
+    ym = [year_month(t) for t, _ in pts]
     steps = (12 * (y2 - y1) + m2 - m1 for (y1, m1), (y2, m2) in itertools.pairwise(ym))
     return len(pts) >= 400 and all(d == 1 for d in steps) and usable([v for _, v in pts])
 
