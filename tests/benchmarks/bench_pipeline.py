@@ -788,10 +788,14 @@ def main() -> None:
             f"{RELAY_EVERY}th reading forwarded)->consumer at {lat_rate:,.0f}/s: "
             f"{describe(hops, args.latency_seconds)}; {meter.report()}"
         )
-    p99 = {k: pct([x for _, x in v], 0.99) * 1e3 for k, v in (("w", lat), ("f", hops), ("o", own))}
+
+    def p99_ms(samples: list[tuple[float, float]]) -> float:
+        return pct([x for _, x in samples], 0.99) * 1e3
+
+    worker = p99_ms(lat)
     print(
-        f"worker p99 over the two-hop floors: {p99['w'] - p99['f']:+.1f} ms (fresh topics), "
-        f"{p99['w'] - p99['o']:+.1f} ms (the worker's topics)"
+        f"worker p99 over the two-hop floors: {worker - p99_ms(hops):+.1f} ms (fresh topics), "
+        f"{worker - p99_ms(own):+.1f} ms (the worker's topics)"
     )
     print(
         f"ratio worker/raw consume+decode (mean of both)={rate / ((raw + raw_after) / 2):.2f} "
