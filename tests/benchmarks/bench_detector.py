@@ -23,6 +23,7 @@ from tcnad.detector.engine import Detector
 from tcnad.detector.model import TCN, Weights, fold, folded_forward
 from tcnad.detector.scoring import AlertPolicy
 from tcnad.detector.spec import TCNSpec
+from tcnad.detector.state import RING_DTYPES
 from tcnad.detector.streaming import RingPool
 from tcnad.state.codec import RING_DTYPE, StateCodec
 from tcnad.state.types import StreamUpdate
@@ -108,6 +109,7 @@ def throughput(spec: TCNSpec, weights: Weights, device: torch.device) -> None:
         )
         if batch >= 1024:
             scoring_place(spec, weights, device, batch, vals, times)
+            ring_dtypes(spec, weights, device, batch, vals, times)
 
 
 def _in_turns(
@@ -124,6 +126,29 @@ def _in_turns(
         for key, d in dets.items():
             best[key] = min(best[key], _time(partial(d.step, slots, vals, times), device, 0.7, 5))
     return best
+
+
+def ring_dtypes(
+    spec: TCNSpec,
+    weights: Weights,
+    device: torch.device,
+    batch: int,
+    vals: np.ndarray,
+    times: np.ndarray,
+) -> None:
+    """``Detector.step`` with the rings held in each of ``RING_DTYPES``, timed in turns (best
+    of three each); the step computes in float32 whatever the rings hold."""
+    slots = np.arange(batch)
+    dets = {
+        d: Detector(spec, weights, device=device, capacity=batch, ring_dtype=d) for d in RING_DTYPES
+    }
+    best = _in_turns(dets, slots, vals, times, device)
+    rates = ", ".join(f"{d} {batch / t:,.0f}" for d, t in best.items())
+    ratios = ", ".join(f"{d} {best['float32'] / t:.2f}x" for d, t in best.items() if d != "float32")
+    print(
+        f"  B={batch:5d}  Detector.step by ring dtype, readings/s: {rates} "
+        f"({ratios} float32's rate)"
+    )
 
 
 def scoring_place(

@@ -27,7 +27,8 @@ judgement replays only the scoring::
 
 A model change is judged the same way, the defaults scoring the forecasts of two models: a
 cache holds one model's forecasts, so capture the candidate's into a cache of its own
-(``--checkpoint``, default the shipped model) and compare the shipped model's cache against
+(``--checkpoint``, default the shipped model; ``--ring-dtype`` for its rings held in half
+precision) and compare the shipped model's cache against
 it (``--against``; the pickles must exist there)::
 
     python -m tests.benchmarks.judge capture --cache /tmp/cand --checkpoint STEM [--fresh] [--nab]
@@ -62,6 +63,7 @@ import numpy as np
 from tcnad.detector import scoring
 from tcnad.detector.lab import corpora
 from tcnad.detector.lab.nab import evaluate, load_corpus
+from tcnad.detector.state import RING_DTYPES
 from tcnad.topology.cli.options import set_threads
 from tests.benchmarks import burst_corpus, pattern_corpus
 from tests.benchmarks.level_novelty import Captured, capture, synthetic
@@ -236,6 +238,9 @@ def main() -> None:
     ap.add_argument("--nab", action="store_true", help="also NAB, after the verdict")
     ap.add_argument("--checkpoint", help="capture: the model (default: the shipped one)")
     ap.add_argument(
+        "--ring-dtype", choices=RING_DTYPES, help="capture: the rings' dtype (default float32)"
+    )
+    ap.add_argument(
         "--against",
         help="compare: the variant's forecasts, a cache (or one per --cache, comma-separated)",
     )
@@ -244,6 +249,8 @@ def main() -> None:
     set_threads(1)
     if args.checkpoint:
         os.environ["TCNAD_MODEL"] = args.checkpoint
+    if args.ring_dtype:
+        os.environ["TCNAD_RING_DTYPE"] = args.ring_dtype
     caches = [Path(x) for x in args.cache.split(",")]
     againsts = None if args.against is None else [Path(x) for x in args.against.split(",")]
     if args.what != "compare" and len(caches) > 1:

@@ -85,11 +85,12 @@ def synthetic(seed: int, n_series: int, length: int) -> Captured:
 
 def capture(corpus: list[LabelledSeries]) -> Captured:
     """The forecasts of the model ``$TCNAD_MODEL`` (default: the shipped model) for every
-    reading of ``corpus``."""
+    reading of ``corpus``, its rings held as ``$TCNAD_RING_DTYPE`` (default float32)."""
     lengths = np.array([len(c.series) for c in corpus])
     horizon = int(lengths.max())
     values = np.stack([np.pad(c.series.values, (0, horizon - len(c.series))) for c in corpus])
-    det = load_engine(os.environ.get("TCNAD_MODEL", ""), "cpu", len(corpus))
+    ring_dtype = os.environ.get("TCNAD_RING_DTYPE", "float32")
+    det = load_engine(os.environ.get("TCNAD_MODEL", ""), "cpu", len(corpus), ring_dtype)
     levels = np.asarray(det.spec.quantiles)
     cap = Capturing(det, horizon, len(corpus), levels.size)
     score_series(cap, [c.series for c in corpus], capacity=len(corpus))
