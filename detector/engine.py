@@ -5,9 +5,8 @@ Per reading of a stream: score the observation against the band forecast one ste
 TCN by one step (``streaming``) and store the forecast for the next reading, in raw units,
 in the stream's ``stats``:
 
-``stats = [normalisation (1 + 2N) | pending quantiles (N * Q, raw) | scoring.SLICES]``,
-laid out by ``stats_layout`` (named, versioned slices; a stored vector of an older known
-layout is migrated, see ``scoring.layout``).
+``stats = [normalisation (1 + 2N) | pending quantiles (N * Q, raw) | scoring.SLICES]``, laid
+out by ``stats_layout`` (named, versioned slices; older known layouts are migrated).
 """
 
 from __future__ import annotations
@@ -31,7 +30,13 @@ from tcnad.detector.result import StepResult
 from tcnad.detector.scoring import AlertPolicy
 from tcnad.detector.scoring.layout import NAN, Field, Slice, StatsLayout
 from tcnad.detector.spec import TCNSpec
-from tcnad.detector.state import OlderStats, StateDelta, StateLayout, StreamState
+from tcnad.detector.state import (
+    DEFAULT_RING_DTYPE,
+    OlderStats,
+    StateDelta,
+    StateLayout,
+    StreamState,
+)
 from tcnad.detector.streaming import RingPool
 
 NORMALISATION = Slice(
@@ -68,18 +73,14 @@ def _older(spec: TCNSpec, new: StatsLayout) -> tuple[OlderStats, ...]:
     return tuple(out)
 
 
-def detector_layout(spec: TCNSpec, model_id: str, ring_dtype: str = "float32") -> StateLayout:
+def detector_layout(
+    spec: TCNSpec, model_id: str, ring_dtype: str = DEFAULT_RING_DTYPE
+) -> StateLayout:
     """The ``StateLayout`` of a ``Detector`` of ``spec`` and ``model_id``: its stats laid out
     by ``stats_layout``, and how a state of each older known layout is migrated."""
     lay = stats_layout(spec)
-    return StateLayout(
-        spec.ring_shapes,
-        lay.size,
-        model_id,
-        ring_dtype,
-        stats_key=_stats_key(lay, scoring.SLICES),
-        older=_older(spec, lay),
-    )
+    key, older = _stats_key(lay, scoring.SLICES), _older(spec, lay)
+    return StateLayout(spec.ring_shapes, lay.size, model_id, ring_dtype, stats_key=key, older=older)
 
 
 class StepInputError(DetectorError, ValueError):
@@ -154,7 +155,7 @@ class Detector:
         device: str | torch.device | None = None,
         capacity: int = 4096,
         meta: dict[str, object] | None = None,
-        ring_dtype: str = "float32",
+        ring_dtype: str = DEFAULT_RING_DTYPE,
         score_on_device: bool | None = None,
     ) -> None:
         self.spec = spec
@@ -183,7 +184,7 @@ class Detector:
         policy: AlertPolicy | None = None,
         device: str | torch.device | None = None,
         capacity: int = 4096,
-        ring_dtype: str = "float32",
+        ring_dtype: str = DEFAULT_RING_DTYPE,
         score_on_device: bool | None = None,
     ) -> Detector:
         """Load a checkpoint (``None``: the shipped default model); ``ring_dtype``: how the

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 
 from tcnad.detector.arrays import F32, F64
 
 RING_DTYPES = ("float32", "float16", "bfloat16")
-"""How the rings may be held and stored: ``float32`` (the default), or half precision."""
+"""How the rings may be held and stored: ``float32``, or half precision."""
+DEFAULT_RING_DTYPE: Final = "float16"
+"""How a ``Detector`` and the worker hold the rings unless told otherwise: half the bytes of
+float32 in the hot cache, in Redis and in every save, with the same scores on every corpus
+measured (BENCHMARKS.md, "Half-precision rings as the default"). The step computes in
+float32 either way; ``float32`` rings make it match the full forward pass to 1e-6."""
 RING_ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from tcnad.detector.state import DEFAULT_RING_DTYPE
 from tcnad.topology.security import KafkaSecurity, RedisSecurity
 
 LogLevel = Literal["crit", "error", "warn", "info", "debug"]
@@ -131,10 +132,11 @@ class Settings(KafkaSecurity, RedisSecurity):
         description="bytes of stream states kept hot (LRU); the pool gets as many slots",
     )
     ring_dtype: RingDtype = Field(
-        "float32",
+        DEFAULT_RING_DTYPE,
         description="how the ring buffers are held in the hot cache and stored in Redis: "
-        "float16 and bfloat16 halve them (the step computes in float32 either way); a "
-        "state stored with another one is converted when it is loaded",
+        "float16 and bfloat16 take half the bytes of float32, with the same scores (the step "
+        "computes in float32 either way); a state stored with another one is converted when "
+        "it is loaded",
     )
     state_ttl_s: float | None = Field(None, description="expire idle stream states; None = never")
     state_patches: bool = Field(

@@ -20,6 +20,7 @@ from tcnad.state.redis_store import RedisCacheStore
 from tcnad.state.types import StreamUpdate
 
 from .worker_harness import (
+    TOLERANCE,
     Series,
     Workers,
     interleave,
@@ -142,12 +143,13 @@ async def test_states_of_the_previous_layout_continue_where_they_stopped(
     records = await wait_steps(redis_url, ns, layout, expected, 150)
     assert {s: r.state.step for s, r in records.items()} == expected, workers.logs()
     want = reference_states(series)
+    rtol, atol = TOLERANCE[layout.ring_dtype]
     for s, r in records.items():
         np.testing.assert_allclose(
-            r.state.stats[:PREVIOUS_STATS], want[s].stats[:PREVIOUS_STATS], rtol=1e-4, atol=1e-5
+            r.state.stats[:PREVIOUS_STATS], want[s].stats[:PREVIOUS_STATS], rtol=rtol, atol=atol
         )
         for a, b in zip(r.state.rings, want[s].rings, strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
     got = await read_topic(kafka_bootstrap, workers.env["TCNAD_ALERTS_TOPIC"])
     assert {str(r["stream"]) for r in got} == {"up-hot"}
     _check_lifecycle([s for s in series if s.stream == "up-hot"], got)

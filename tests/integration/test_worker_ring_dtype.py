@@ -1,6 +1,7 @@
-"""A real `tcnad worker` started with TCNAD_RING_DTYPE=float16 on states stored by a
-float32 worker: each stream continues from its stored step (a reset would start it again
-from 0), and its state is stored in float16 from then on."""
+"""A real `tcnad worker` started with TCNAD_RING_DTYPE=float16 (the default) on states
+stored by a float32 worker, as after an upgrade from a version whose default was float32:
+each stream continues from its stored step (a reset would start it again from 0), and its
+state is stored in float16 from then on."""
 
 from __future__ import annotations
 
@@ -70,11 +71,11 @@ async def test_streams_stored_in_float32_continue_under_a_float16_worker(
     from tcnad.detector.engine import Detector
 
     series = [make_series(f"dt-{k}", N, seed=500 + k) for k in range(3)]
-    full = Detector.from_checkpoint(None, device="cpu", capacity=1).layout
+    full = Detector.from_checkpoint(None, device="cpu", capacity=1, ring_dtype="float32").layout
     half = Detector.from_checkpoint(None, device="cpu", capacity=1, ring_dtype="float16").layout
     assert (full.ring_dtype, half.ring_dtype) == ("float32", "float16")
     head_series = [replace(s, ts=s.ts[:K], values=s.values[:K]) for s in series]
-    head = reference_states(head_series)
+    head = reference_states(head_series, ring_dtype="float32")
     ns = workers.env["TCNAD_NAMESPACE"]
     planted = RedisCacheStore(redis_url, full, namespace=ns)
     try:

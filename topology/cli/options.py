@@ -17,6 +17,7 @@ from tqdm import tqdm
 from tcnad.detector.lab.offline import Scored, score_series
 from tcnad.detector.lab.series import Series
 from tcnad.detector.lab.tables import Table, skipped_summary
+from tcnad.detector.state import DEFAULT_RING_DTYPE
 
 if TYPE_CHECKING:
     from tcnad.detector.engine import Detector, StreamDetector
@@ -69,7 +70,9 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def load_engine(model: str, device: str, capacity: int, ring_dtype: str = "float32") -> Detector:
+def load_engine(
+    model: str, device: str, capacity: int, ring_dtype: str = DEFAULT_RING_DTYPE
+) -> Detector:
     """The worker's Detector with a pool of ``capacity`` slots (--model and --device), its
     rings held as ``ring_dtype``."""
     from tcnad.detector.engine import Detector

@@ -12,18 +12,21 @@ from tcnad.detector.engine import Detector, StepInputError
 from tcnad.detector.model import folded_forward
 from tcnad.detector.normalize import denormalize, normalize_series
 from tcnad.detector.spec import TCNSpec
-from tcnad.detector.state import StateDelta, StreamState
+from tcnad.detector.state import DEFAULT_RING_DTYPE, StateDelta, StreamState
 from tests.unit.detector.conftest import random_weights, small_specs
 
 SPEC = TCNSpec(n_inputs=2, channels=4, dilations=(1, 2, 4), dropout=0.0)
 
 
-def make(spec: TCNSpec = SPEC, capacity: int = 8, seed: int = 0) -> Detector:
-    return Detector(spec, random_weights(spec, seed), capacity=capacity, device="cpu")
+def make(
+    spec: TCNSpec = SPEC, capacity: int = 8, seed: int = 0, ring_dtype: str = DEFAULT_RING_DTYPE
+) -> Detector:
+    w = random_weights(spec, seed)
+    return Detector(spec, w, capacity=capacity, device="cpu", ring_dtype=ring_dtype)
 
 
 def test_engine_band_equals_offline_pipeline() -> None:
-    det = make()
+    det = make(ring_dtype="float32")  # float32 rings: the step is the full forward pass
     rng = np.random.default_rng(1)
     x = rng.normal(5.0, 2.0, size=(1, 40, 2)).cumsum(axis=1)
     det.put([6], [det.new_state()])
@@ -109,12 +112,15 @@ def test_new_state_matches_layout() -> None:
 
 def test_reference_layout_is_small() -> None:
     spec = TCNSpec()
-    det = Detector(spec, random_weights(spec, 0), capacity=2, device="cpu")
+    det = Detector(spec, random_weights(spec, 0), capacity=2, device="cpu", ring_dtype="float32")
     # normalisation 3, pending quantiles 9, scoring 198 (150 of them the daily profile, 29
     # the recent level, 1 the count flag, 1 the novelty flag, 5 the open alert)
     assert det.layout.stats_size <= 210
     assert det.layout.ring_bytes <= 130 * 1024
     assert det.layout.stats_size * 8 < det.layout.ring_bytes / 50
+    half = Detector(spec, random_weights(spec, 0), capacity=2, device="cpu").layout
+    assert half.ring_dtype == DEFAULT_RING_DTYPE == "float16"
+    assert 2 * half.ring_bytes == det.layout.ring_bytes
 
 
 @pytest.mark.parametrize(

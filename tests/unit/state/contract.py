@@ -227,7 +227,8 @@ class CacheStoreContract(RingDtypeContract):
         layout; a stale save is still fenced and changes nothing."""
         spec = TCNSpec()  # one value, 9 quantiles: the shipped model's stats
         new = dataclasses.replace(
-            detector_layout(spec, LAYOUT.model_id), ring_shapes=LAYOUT.ring_shapes
+            detector_layout(spec, LAYOUT.model_id, LAYOUT.ring_dtype),
+            ring_shapes=LAYOUT.ring_shapes,
         )
         old = StateLayout(LAYOUT.ring_shapes, 205, LAYOUT.model_id)  # as today's workers write
         assert new.stats_size == 210 and [o.stats_size for o in new.older] == [205]

@@ -48,11 +48,13 @@ def test_the_worker_pool_holds_as_many_streams_as_the_hot_cache_bytes_allow() ->
     from tcnad.topology.settings import Settings
     from tcnad.topology.worker.app import _bytes_per_stream, load_detector
 
-    per32 = _bytes_per_stream(load_detector(Settings(hot_cache_bytes=1)))
+    full = Settings(hot_cache_bytes=1, ring_dtype="float32")
+    per32 = _bytes_per_stream(load_detector(full))
     big = 5_000 * per32 + 7  # more than the 4,096 slots a Detector has by default
-    det = load_detector(Settings(hot_cache_bytes=big))
+    det = load_detector(Settings(hot_cache_bytes=big, ring_dtype="float32"))
     assert det.capacity == 5_000
     assert HotCache(det.capacity, _bytes_per_stream(det), big).capacity == 5_000
-    half = load_detector(Settings(hot_cache_bytes=big, ring_dtype="float16"))
+    half = load_detector(Settings(hot_cache_bytes=big))  # float16 rings, the default
+    assert half.layout.ring_dtype == "float16"
     assert half.capacity == big // _bytes_per_stream(half) > 9_500
     assert load_detector(Settings(hot_cache_bytes=0)).capacity == 1

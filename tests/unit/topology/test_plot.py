@@ -153,12 +153,13 @@ def test_nab_command_prints_scores_and_band_miss(
     from tcnad.topology.cli.lab import nab as nab_cmd
 
     def engine(model: str, device: str, cap: int, ring_dtype: str) -> FakeEngine:
-        assert ring_dtype == "float32"
+        assert ring_dtype == "float16"  # the worker's default, unless TCNAD_RING_DTYPE says
         fake = FakeEngine(cap)
         fake.policy = SimpleNamespace(target_miss_rate=0.01)  # type: ignore[attr-defined]
         return fake
 
     monkeypatch.setattr(nab_cmd, "load_engine", engine)
+    monkeypatch.delenv("TCNAD_RING_DTYPE", raising=False)
     assert cli.main(["nab", "--data", str(nab_copy), "--synthetic", "0"]) == 0
     out = capsys.readouterr().out
     assert "standard" in out and "reward_low_FP_rate" in out and "reward_low_FN_rate" in out

@@ -32,7 +32,7 @@ from tcnad.detector.lab.nab import (
 from tcnad.detector.lab.nab import window_labels as labels_of
 from tcnad.detector.lab.offline import Scored
 from tcnad.detector.lab.series import Series
-from tcnad.detector.state import RING_DTYPES
+from tcnad.detector.state import DEFAULT_RING_DTYPE, RING_DTYPES
 from tcnad.topology.cli.options import add_model_args, load_engine, score_all, set_threads
 
 CLEAN_CATEGORY = "artificialNoAnomaly"
@@ -84,9 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--ring-dtype",
         choices=RING_DTYPES,
-        default=os.environ.get("TCNAD_RING_DTYPE", "float32"),
+        default=os.environ.get("TCNAD_RING_DTYPE", DEFAULT_RING_DTYPE),
         help="how the detector holds its ring buffers, as the worker's TCNAD_RING_DTYPE "
-        "(default: $TCNAD_RING_DTYPE or float32)",
+        f"(default: $TCNAD_RING_DTYPE or {DEFAULT_RING_DTYPE})",
     )
     add_model_args(p)
     p.set_defaults(func=_run)
