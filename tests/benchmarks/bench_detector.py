@@ -108,8 +108,7 @@ def throughput(spec: TCNSpec, weights: Weights, device: torch.device) -> None:
             f"(the count scale adds {best['on'] / best['off'] - 1:+.0%})"
         )
         if batch >= 1024:
-            scoring_place(spec, weights, device, batch, vals, times)
-            ring_dtypes(spec, weights, device, batch, vals, times)
+            step_variants(spec, weights, device, batch, vals, times)
 
 
 def _in_turns(
@@ -128,7 +127,7 @@ def _in_turns(
     return best
 
 
-def ring_dtypes(
+def step_variants(
     spec: TCNSpec,
     weights: Weights,
     device: torch.device,
@@ -136,32 +135,10 @@ def ring_dtypes(
     vals: np.ndarray,
     times: np.ndarray,
 ) -> None:
-    """``Detector.step`` with the rings held in each of ``RING_DTYPES``, timed in turns (best
-    of three each); the step computes in float32 whatever the rings hold."""
-    slots = np.arange(batch)
-    dets = {
-        d: Detector(spec, weights, device=device, capacity=batch, ring_dtype=d) for d in RING_DTYPES
-    }
-    best = _in_turns(dets, slots, vals, times, device)
-    rates = ", ".join(f"{d} {batch / t:,.0f}" for d, t in best.items())
-    ratios = ", ".join(f"{d} {best['float32'] / t:.2f}x" for d, t in best.items() if d != "float32")
-    print(
-        f"  B={batch:5d}  Detector.step by ring dtype, readings/s: {rates} "
-        f"({ratios} float32's rate)"
-    )
-
-
-def scoring_place(
-    spec: TCNSpec,
-    weights: Weights,
-    device: torch.device,
-    batch: int,
-    vals: np.ndarray,
-    times: np.ndarray,
-) -> None:
-    """``Detector.step`` with the scoring in torch on ``device`` and in numpy on the host,
-    timed in turns (best of three each): on a GPU the first is the default, on the CPU the
-    second."""
+    """``Detector.step`` variants, each set timed in turns (best of three each): the scoring
+    in torch on ``device`` and in numpy on the host (on a GPU the first is the default, on
+    the CPU the second); the rings held in each of ``RING_DTYPES`` (the step computes in
+    float32 whatever the rings hold)."""
     slots = np.arange(batch)
     dets = {
         where: Detector(spec, weights, device=device, capacity=batch, score_on_device=on)
@@ -174,10 +151,20 @@ def scoring_place(
         f"{batch / best['host']:12,.0f} readings/s (torch at {best['host'] / best['device']:.2f}x "
         "the speed of numpy)"
     )
+    dets = {
+        d: Detector(spec, weights, device=device, capacity=batch, ring_dtype=d) for d in RING_DTYPES
+    }
+    best = _in_turns(dets, slots, vals, times, device)
+    rates = ", ".join(f"{d} {batch / t:,.0f}" for d, t in best.items())
+    ratios = ", ".join(f"{d} {best['float32'] / t:.2f}x" for d, t in best.items() if d != "float32")
+    print(
+        f"  B={batch:5d}  Detector.step by ring dtype, readings/s: {rates} "
+        f"({ratios} float32's rate)"
+    )
 
 
 def cache_bytes(spec: TCNSpec, weights: Weights) -> None:
-    det = Detector(spec, weights, device="cpu", capacity=1)
+    det = Detector(spec, weights, device="cpu", capacity=1, ring_dtype="float32")
     rings, stats = det.layout.ring_bytes, det.layout.stats_size * 8
     print("\n(c) state per stream, reference spec")
     print(f"  rings float32: {rings:,} bytes ({rings / 1024:.1f} KiB), stats: {stats} bytes")

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from tcnad.detector.engine import Detector
+from tcnad.detector.state import RING_DTYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "tcnad_rev"
@@ -74,6 +75,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batches", default="1024,8192")
     ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument(
+        "--ring-dtype",
+        choices=RING_DTYPES,
+        default="float32",
+        help="this tree's rings (default float32, the default of revisions before float16's)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +90,9 @@ def main() -> None:
         print(f"torch {torch.__version__}, threads {args.threads}, against {args.rev}")
         for batch in (int(b) for b in args.batches.split(",")):
             dets = {
-                "this": Detector.from_checkpoint(capacity=batch, device="cpu"),
+                "this": Detector.from_checkpoint(
+                    capacity=batch, device="cpu", ring_dtype=args.ring_dtype
+                ),
                 "rev": old.from_checkpoint(capacity=batch, device="cpu"),
             }
             best = best_times(dets, batch, args.rounds)

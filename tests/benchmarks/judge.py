@@ -63,7 +63,7 @@ import numpy as np
 from tcnad.detector import scoring
 from tcnad.detector.lab import corpora
 from tcnad.detector.lab.nab import evaluate, load_corpus
-from tcnad.detector.state import RING_DTYPES
+from tcnad.detector.state import DEFAULT_RING_DTYPE, RING_DTYPES
 from tcnad.topology.cli.options import set_threads
 from tests.benchmarks import burst_corpus, pattern_corpus
 from tests.benchmarks.level_novelty import Captured, capture, synthetic
@@ -238,7 +238,9 @@ def main() -> None:
     ap.add_argument("--nab", action="store_true", help="also NAB, after the verdict")
     ap.add_argument("--checkpoint", help="capture: the model (default: the shipped one)")
     ap.add_argument(
-        "--ring-dtype", choices=RING_DTYPES, help="capture: the rings' dtype (default float32)"
+        "--ring-dtype",
+        choices=RING_DTYPES,
+        help=f"capture: the rings' dtype (default {DEFAULT_RING_DTYPE})",
     )
     ap.add_argument(
         "--against",

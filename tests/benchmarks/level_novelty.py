@@ -34,6 +34,7 @@ from tcnad.detector.lab.offline import score_series
 from tcnad.detector.lab.series import Series
 from tcnad.detector.lab.synthetic import generate_corpus, inject_anomalies
 from tcnad.detector.scoring.likelihood import _echo
+from tcnad.detector.state import DEFAULT_RING_DTYPE
 from tcnad.topology.cli.options import load_engine, set_threads
 from tests.benchmarks.nab_run import Capturing, padded_times, replay_scores
 
@@ -85,11 +86,12 @@ def synthetic(seed: int, n_series: int, length: int) -> Captured:
 
 def capture(corpus: list[LabelledSeries]) -> Captured:
     """The forecasts of the model ``$TCNAD_MODEL`` (default: the shipped model) for every
-    reading of ``corpus``, its rings held as ``$TCNAD_RING_DTYPE`` (default float32)."""
+    reading of ``corpus``, its rings held as ``$TCNAD_RING_DTYPE`` (default:
+    ``DEFAULT_RING_DTYPE``)."""
     lengths = np.array([len(c.series) for c in corpus])
     horizon = int(lengths.max())
     values = np.stack([np.pad(c.series.values, (0, horizon - len(c.series))) for c in corpus])
-    ring_dtype = os.environ.get("TCNAD_RING_DTYPE", "float32")
+    ring_dtype = os.environ.get("TCNAD_RING_DTYPE", DEFAULT_RING_DTYPE)
     det = load_engine(os.environ.get("TCNAD_MODEL", ""), "cpu", len(corpus), ring_dtype)
     levels = np.asarray(det.spec.quantiles)
     cap = Capturing(det, horizon, len(corpus), levels.size)

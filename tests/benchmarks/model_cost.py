@@ -30,9 +30,10 @@ def main() -> None:
     models = {"shipped": load_checkpoint(None), "other": load_checkpoint(args.against)}
     best = {k: {"tcn": np.inf, "det": np.inf} for k in models}
     for k, (spec, weights, _) in models.items():
-        layout = Detector(spec, weights, device="cpu", capacity=1).layout
+        layout = Detector(spec, weights, device="cpu", capacity=1, ring_dtype="float32").layout
         print(
-            f"{k} ({spec.channels} channels): rings {layout.ring_bytes:,} bytes/stream, stats "
+            f"{k} ({spec.channels} channels): rings {layout.ring_bytes:,} bytes/stream "
+            f"(float32; half in float16), stats "
             f"{layout.stats_size * 8} bytes, one reading changes "
             f"{sum(c * 4 for _, c in layout.ring_shapes):,} bytes of rows (float32); weights "
             f"{sum(v.numel() for v in weights.values()):,} floats"
