@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -20,6 +21,9 @@ from tcnad.state.redis_store import RedisCacheStore
 from tcnad.state.types import StreamRecord
 from tcnad.topology.devstack.processes import ManagedProcess
 from tcnad.topology.kafka_io import ensure_topics
+
+if TYPE_CHECKING:
+    from tcnad.detector.scoring.layout import StatsLayout
 
 REPO = Path(__file__).resolve().parents[2]
 PARTITIONS = 4
@@ -244,14 +248,19 @@ def reference_states(
     return {s.stream: st for s, st in zip(series, det.get(slots), strict=True)}
 
 
+def shipped_stats() -> StatsLayout:
+    """The stats layout of the shipped model's states (what the test workers store)."""
+    from tcnad.detector.engine import stats_layout
+    from tcnad.detector.spec import TCNSpec
+
+    return stats_layout(TCNSpec())
+
+
 def where_fields(size: int) -> list[int]:
     """Indices, in a stats vector of the shipped layout, of the open alert's partition and
     offset: the Kafka position of the reading that opened it, which the worker knows and a
     reference pass (``reference_states``, which steps without positions) does not."""
-    from tcnad.detector.engine import stats_layout
-    from tcnad.detector.spec import TCNSpec
-
-    layout = stats_layout(TCNSpec())
+    layout = shipped_stats()
     assert layout.size == size, f"stats of {size} floats, the shipped layout has {layout.size}"
     fields = (layout.field("opened", "partition"), layout.field("opened", "offset"))
     return [i for f in fields for i in range(f.start, f.stop)]
@@ -272,11 +281,8 @@ def assert_same_state(
     """Step and reading counts equal exactly; rings and statistics equal to the tolerance
     of ``ring_dtype`` (``TOLERANCE``). The open alert's Kafka position, which ``want``
     cannot know, is only checked to be one (or unset)."""
-    from tcnad.detector.engine import stats_layout
-    from tcnad.detector.spec import TCNSpec
-
     assert got.step == want.step, f"{stream}: step {got.step} != {want.step}"
-    count = stats_layout(TCNSpec()).field("normalisation", "count")
+    count = shipped_stats().field("normalisation", "count")
     assert got.stats[count].tolist() == want.stats[count].tolist(), f"{stream}: reading count"
     rtol, atol = TOLERANCE[ring_dtype]
     where = where_fields(got.stats.size)
