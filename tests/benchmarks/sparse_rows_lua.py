@@ -3,7 +3,9 @@ dense rows: two Lua scripts SETRANGE the 15 32-channel float16 rows of a one-rea
 of the shipped model into a key, one from dense rows, one expanding sparse rows (a 32-bit
 mask per row, then its non-zero values; zeros at ``--zeros`` of the values, about what
 ``ring_row_zeros`` measures). Checks that both store the same bytes, then prints the
-bytes sent and Redis' own time per call (``INFO commandstats``), in turns. Asserts nothing.
+bytes sent and Redis' own time per call (``INFO commandstats``), in turns. A third script
+stores only the 7 rows of the block inputs, dense: what a save would send if Redis kept no
+first-convolution rings (``derived_rings``). Asserts nothing.
 
 Run: .venv/bin/python -m tests.benchmarks.sparse_rows_lua [--calls 20000] [--zeros 0.36]
 """
@@ -21,12 +23,20 @@ import redis
 from tests.integration.redis_proc import RedisProc
 
 ROWS, CHANNELS = 15, 32
-DENSE = f"""
+BLOCK_INPUT_ROWS = 7  # the 32-channel block inputs: every block's but the first
+
+
+def dense_script(rows: int) -> str:
+    """A script that SETRANGEs ``rows`` dense 64-byte rows from ARGV[1] into KEYS[1]."""
+    return f"""
 local rows = ARGV[1]
-for j = 0, {ROWS - 1} do
+for j = 0, {rows - 1} do
   redis.call('SETRANGE', KEYS[1], j * 64, string.sub(rows, j * 64 + 1, j * 64 + 64))
 end
 return 1"""
+
+
+DENSE = dense_script(ROWS)
 SPARSE = f"""
 local rows, sub, byte, Z = ARGV[1], string.sub, string.byte, '\\0\\0'
 local pos = 1
@@ -76,6 +86,10 @@ def main() -> None:
         scripts = {
             "dense": (r.script_load(DENSE), dense),
             "sparse": (r.script_load(SPARSE), sparse),
+            "7 rows": (
+                r.script_load(dense_script(BLOCK_INPUT_ROWS)),
+                dense[: 64 * BLOCK_INPUT_ROWS],
+            ),
         }
         for name, (sha, payload) in scripts.items():
             r.evalsha(sha, 1, name, payload)
