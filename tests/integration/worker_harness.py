@@ -4,6 +4,7 @@ readings, reading topics back, and the reference states computed by the Detector
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import sys
@@ -248,8 +249,10 @@ def reference_states(
     return {s.stream: st for s, st in zip(series, det.get(slots), strict=True)}
 
 
+@functools.cache
 def shipped_stats() -> StatsLayout:
-    """The stats layout of the shipped model's states (what the test workers store)."""
+    """The stats layout of the shipped model's states (what the test workers store); built
+    once, since every state check asks for it."""
     from tcnad.detector.engine import stats_layout
     from tcnad.detector.spec import TCNSpec
 
