@@ -1,8 +1,10 @@
 """Detector benchmarks: streaming step vs naive re-run, step throughput, cache bytes, the
 save's preparation (the changed ring rows of many streams, encoded for the store), the
-admission of streams into the pool and the recent level's share of scoring.
+admission of streams into the pool, the recent level's share of scoring, and what one
+``Detector.step`` call costs whatever its size (g: not in the default sections).
 
 Run: python tests/benchmarks/bench_detector.py [--threads 2] [--device cpu,cuda] [--sections abcdef]
+     python tests/benchmarks/bench_detector.py --threads 1 --sections g
 Prints numbers; asserts nothing. Ratios are measured in the same run.
 """
 
@@ -304,11 +306,50 @@ def scoring_parts(spec: TCNSpec) -> None:
     )
 
 
+def call_cost(spec: TCNSpec, weights: Weights) -> None:
+    """A worker steps a batch in rounds, one ``Detector.step`` call per round, of as many
+    streams as have an r-th reading: the cost of a call is a fixed part plus a part per
+    reading. Both are fitted (least squares) to the best of three timings at each size, for
+    the whole step and for its TCN step alone (``RingPool.step``); slots spread over a pool
+    of 4,096, the readings timed as a worker's (with times)."""
+    print("\n(g) cost of one Detector.step call by its size (CPU; spread slots, with times)")
+    cpu, cap = torch.device("cpu"), 4096
+    det = Detector(spec, weights, device=cpu, capacity=cap)
+    rng = np.random.default_rng(3)
+    sizes = (1, 16, 64, 256, 640, 1024)
+    whole, tcn = [], []
+    clock = [1.6e9]
+
+    def timed_step(slots: np.ndarray, vals: np.ndarray) -> None:
+        clock[0] += 300.0
+        det.step(slots, vals, np.full(slots.size, clock[0]))
+
+    for b in sizes:
+        slots = np.sort(rng.choice(cap, b, replace=False))
+        vals = rng.normal(size=(b, spec.n_inputs))
+        for _ in range(20):  # warm: past the scoring's warm-up is not needed for its cost
+            timed_step(slots, vals)
+        z = torch.from_numpy(vals.astype(np.float32))
+        t_whole = min(_time(partial(timed_step, slots, vals), cpu, 0.3, 20) for _ in range(3))
+        t_tcn = min(_time(partial(det.pool.step, slots, z), cpu, 0.3, 20) for _ in range(3))
+        whole.append(t_whole)
+        tcn.append(t_tcn)
+        print(
+            f"  B={b:5d}  Detector.step {t_whole * 1e3:7.3f} ms ({t_whole / b * 1e6:7.2f} us per "
+            f"reading), of which the TCN step {t_tcn * 1e3:7.3f} ms"
+        )
+    x = np.asarray(sizes, dtype=np.float64)
+    for name, ys in (("Detector.step", whole), ("TCN step", tcn), ("the rest", None)):
+        y = np.asarray(ys) if ys is not None else np.asarray(whole) - np.asarray(tcn)
+        per, fixed = np.polyfit(x, y, 1)
+        print(f"  {name:14s} fixed {fixed * 1e3:6.3f} ms per call, {per * 1e6:5.2f} us per reading")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu,cuda", help="comma list; cuda skipped if absent")
-    ap.add_argument("--sections", default="abcdef", help="which of (a)..(f) to run")
+    ap.add_argument("--sections", default="abcdef", help="which of (a)..(g) to run")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     spec = TCNSpec()
@@ -335,6 +376,8 @@ def main() -> None:
         admission(spec, weights)
     if "f" in args.sections:
         scoring_parts(spec)
+    if "g" in args.sections:
+        call_cost(spec, weights)
 
 
 if __name__ == "__main__":
