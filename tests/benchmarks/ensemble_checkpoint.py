@@ -22,6 +22,10 @@ from tcnad.detector.checkpoint import load_checkpoint, save_checkpoint
 from tcnad.detector.model import Weights, folded_forward
 from tcnad.detector.spec import TCNSpec
 
+# The weights that read a reading's values, which both halves of the ensemble read whole
+# (told apart by name: by shape they match the others where a reading has ``channels`` values).
+READS_INPUTS = ("conv0.weight", "down0.weight")
+
 
 def ensemble(spec: TCNSpec, a: Weights, b: Weights) -> tuple[TCNSpec, Weights]:
     """The spec and weights of the two-model ensemble of ``a`` and ``b`` (both of ``spec``)."""
@@ -35,14 +39,12 @@ def ensemble(spec: TCNSpec, a: Weights, b: Weights) -> tuple[TCNSpec, Weights]:
             out[k] = torch.cat([x, y], 1) / 2
         elif k == "head.bias":
             out[k] = (x + y) / 2
-        elif k.endswith(".bias"):
-            out[k] = torch.cat([x, y])
-        elif x.shape[1] == c:  # a convolution between blocks: block diagonal
+        elif k.endswith(".bias") or k in READS_INPUTS:  # both models' filters stacked
+            out[k] = torch.cat([x, y], 0)
+        else:  # a convolution between blocks: block diagonal
             z = torch.zeros((2 * c, 2 * c, *x.shape[2:]), dtype=x.dtype)
             z[:c, :c], z[c:, c:] = x, y
             out[k] = z
-        else:  # reads the inputs: both models' filters stacked
-            out[k] = torch.cat([x, y], 0)
     return TCNSpec.from_dict(d), out
 
 
