@@ -327,7 +327,8 @@ def call_cost(spec: TCNSpec, weights: Weights) -> None:
     for b in sizes:
         slots = np.sort(rng.choice(cap, b, replace=False))
         vals = rng.normal(size=(b, spec.n_inputs))
-        for _ in range(20):  # warm: past the scoring's warm-up is not needed for its cost
+        for _ in range(20):  # warms the caches; before the scoring's warm-up (200 readings)
+            # a call costs the same: every part is computed, then masked
             timed_step(slots, vals)
         z = torch.from_numpy(vals.astype(np.float32))
         t_whole = min(_time(partial(timed_step, slots, vals), cpu, 0.3, 20) for _ in range(3))
