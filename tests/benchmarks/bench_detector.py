@@ -27,7 +27,7 @@ from tcnad.detector.scoring import AlertPolicy
 from tcnad.detector.spec import TCNSpec
 from tcnad.detector.state import RING_DTYPES
 from tcnad.detector.streaming import RingPool
-from tcnad.state.codec import RING_DTYPE, StateCodec
+from tcnad.state.codec import StateCodec, to_stored
 from tcnad.state.types import StreamUpdate
 
 
@@ -194,12 +194,13 @@ def _delta_per_ring(det: Detector, slots: np.ndarray, since: np.ndarray) -> list
     return parts
 
 
-def _encode_per_ring(parts: list[list[object]]) -> int:
-    """Reference encoding: one contiguous little-endian copy per ring, then joined."""
+def _encode_per_ring(parts: list[list[object]], ring_dtype: str) -> int:
+    """Reference encoding: one contiguous little-endian copy per ring in the stored form of
+    ``ring_dtype``, then joined."""
     total = 0
     for ring_rows in parts:
         blob = b"".join(
-            np.ascontiguousarray(rows, dtype=RING_DTYPE).tobytes()
+            to_stored(rows, ring_dtype).tobytes()  # type: ignore[arg-type]
             for _, rows in ring_rows  # type: ignore[misc]
         )
         total += len(blob)
@@ -208,9 +209,12 @@ def _encode_per_ring(parts: list[list[object]]) -> int:
 
 def save_preparation(spec: TCNSpec, weights: Weights) -> None:
     """What a save costs the worker's event loop before any byte goes to Redis."""
-    print("\n(d) save preparation: changed ring rows of 1,024 streams, encoded (CPU)")
     streams = 1024
     det = Detector(spec, weights, device="cpu", capacity=streams)
+    print(
+        "\n(d) save preparation: changed ring rows of 1,024 streams, encoded (CPU, "
+        f"{det.layout.ring_dtype} rings)"
+    )
     codec = StateCodec(det.layout)
     slots = np.arange(streams)
     rng = np.random.default_rng(3)
@@ -227,9 +231,9 @@ def save_preparation(spec: TCNSpec, weights: Weights) -> None:
             return sum(len(codec.encode_rows(d)) for d in det.delta(slots, since))
 
         def per_ring(since: np.ndarray = since) -> int:
-            return _encode_per_ring(_delta_per_ring(det, slots, since))
+            return _encode_per_ring(_delta_per_ring(det, slots, since), det.layout.ring_dtype)
 
-        assert packed() == per_ring()  # the same bytes either way
+        assert packed() == per_ring()  # as many bytes either way
         t_new = _time(packed, torch.device("cpu"), 1.0, 5)
         t_old = _time(per_ring, torch.device("cpu"), 1.0, 5)
         updates = [StreamUpdate(str(i), d, 1, 1.0) for i, d in enumerate(det.delta(slots, since))]
