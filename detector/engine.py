@@ -15,7 +15,7 @@ import functools
 import hashlib
 import json
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +37,7 @@ from tcnad.detector.state import (
     StateLayout,
     StreamState,
 )
-from tcnad.detector.streaming import RingPool
+from tcnad.detector.streaming import STORED_NP_DTYPE, RingPool
 
 NORMALISATION = Slice(
     "normalisation", 1, (Field("count"), Field("mean", per="input"), Field("var", per="input"))
@@ -292,16 +292,16 @@ class Detector:
         ]
 
     def delta(self, slots: npt.ArrayLike, since_steps: npt.ArrayLike) -> list[StateDelta]:
-        """Ring rows written since ``since_steps`` (per ``tcnad.detector.state.StateDelta``).
-
-        Streams with the same number of new steps are read together: one gather per ring,
-        copied into one array of packed rows per group."""
+        """Ring rows written since ``since_steps`` (per ``tcnad.detector.state.StateDelta``),
+        as the rings hold them (float16 rings: float16 rows). Streams with the same number
+        of new steps are read together: one gather per ring, into one array per group."""
         idx = self._check_slots(slots)
         since = np.asarray(since_steps, dtype=np.int64).reshape(-1)
         steps = self.pool.steps[idx]
         if since.shape != idx.shape or (since < 0).any() or (since > steps).any():
             raise StepInputError("since_steps must be (B,) with 0 <= since_step <= step")
-        packed: list[F32] = [np.zeros(0, dtype=np.float32)] * idx.size
+        stored = STORED_NP_DTYPE[self.pool.ring_dtype]  # the rows as the rings hold them
+        packed: list[npt.NDArray[Any]] = [np.zeros(0, dtype=stored)] * idx.size
         n_all = steps - since
         order = np.argsort(n_all, kind="stable")
         bounds = np.flatnonzero(np.diff(n_all[order])) + 1
@@ -312,12 +312,12 @@ class Detector:
                 continue
             s = steps[members]
             sizes = [min(n, length) * ch for length, ch in shapes]
-            rows_all = np.empty((members.size, sum(sizes)), dtype=np.float32)
+            rows_all = np.empty((members.size, sum(sizes)), dtype=stored)
             pos = 0
             for j, ((length, ch), size) in enumerate(zip(shapes, sizes, strict=True)):
                 n_j = size // ch
                 rows = (s[:, None] - n_j + np.arange(n_j)[None, :]) % length
-                got = self.pool.read_rows(j, idx[members], rows)
+                got = self.pool.read_rows(j, idx[members], rows, stored=True)
                 rows_all[:, pos : pos + size] = got.reshape(members.size, size)
                 pos += size
             for b, row in zip(members.tolist(), rows_all, strict=True):

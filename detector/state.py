@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from tcnad.detector.arrays import F32, F64
 
@@ -100,19 +101,23 @@ class StreamState:
 class StateDelta:
     """What changed in a stream's state since step ``since_step`` (the last saved step).
 
-    rows: ``(sum_j n_j * C_j,)`` float32, the changed rows of every ring, ring after ring:
-    for ring ``j``, the inputs of times ``step - n_j, ..., step - 1`` in time order, each a
-    row of ``C_j`` floats, where ``n_j = min(step - since_step, L_j)``. Row ``i`` of ring
-    ``j`` goes to slot ``(step - n_j + i) % L_j`` (the range may wrap once). One flat array,
-    so that a store writes it as it is; ``ring_rows`` gives the per-ring view.
+    rows: ``(sum_j n_j * C_j,)``, the changed rows of every ring, ring after ring: for ring
+    ``j``, the inputs of times ``step - n_j, ..., step - 1`` in time order, each a row of
+    ``C_j`` values, where ``n_j = min(step - since_step, L_j)``. Row ``i`` of ring ``j``
+    goes to slot ``(step - n_j + i) % L_j`` (the range may wrap once). One flat array, so
+    that a store writes it as it is; ``ring_rows`` gives the per-ring view. float32, or the
+    form a detector's half-precision rings hold (``Detector.delta``): float16 values, or
+    bfloat16's bits as uint16 (``tcnad.detector.streaming.STORED_NP_DTYPE``).
     """
 
     since_step: int
     step: int
     stats: F64
-    rows: F32
+    rows: npt.NDArray[Any]
 
-    def ring_rows(self, ring_shapes: Sequence[tuple[int, int]]) -> tuple[tuple[int, F32], ...]:
+    def ring_rows(
+        self, ring_shapes: Sequence[tuple[int, int]]
+    ) -> tuple[tuple[int, npt.NDArray[Any]], ...]:
         """Per ring ``(start_slot, rows (n_j, C_j))``, views of ``rows``; raises ``ValueError``
         if ``rows`` does not hold exactly the rows ``ring_shapes`` asks for."""
         n = self.step - self.since_step

@@ -18,7 +18,7 @@ stayed in the pool).
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +35,13 @@ TORCH_RING_DTYPE = {
     "float32": torch.float32,
     "float16": torch.float16,
     "bfloat16": torch.bfloat16,
+}
+# How a ring's values are stored, as numpy sees them (little-endian, numpy has no bfloat16:
+# its bits, the upper half of a float32's). The state codec stores these bytes as they are.
+STORED_NP_DTYPE: dict[str, np.dtype[Any]] = {
+    "float32": np.dtype("<f4"),
+    "float16": np.dtype("<f2"),
+    "bfloat16": np.dtype("<u2"),
 }
 
 
@@ -210,13 +217,19 @@ class RingPool:
             ring.index_copy_(0, idx, torch.from_numpy(rows).to(self.device, self._dtype))
         self.steps[slots] = steps
 
-    def read_rows(self, j: int, slots: I64, rows: I64) -> npt.NDArray[np.float32]:
-        """Rows of ring ``j``. slots: ``(B,)``, rows: ``(B, n)`` -> ``(B, n, C_j)`` float32."""
+    def read_rows(self, j: int, slots: I64, rows: I64, stored: bool = False) -> npt.NDArray[Any]:
+        """Rows of ring ``j``. slots: ``(B,)``, rows: ``(B, n)`` -> ``(B, n, C_j)`` float32;
+        ``stored``: as the ring holds them instead (``STORED_NP_DTYPE``: float16 values,
+        or bfloat16's bits as uint16), which is what a store writes, without widening the
+        rows only for the store to round them back."""
         length, ch = self.spec.ring_shapes[j]
         flat = (slots[:, None] * length + rows).reshape(-1)
         if self._host:
             got = torch.from_numpy(np.take(self._flat_np[j], flat, axis=0))
         else:
             got = self._flat[j].index_select(0, torch.from_numpy(flat).to(self.device)).cpu()
-        out = got.view(self._dtype).float().numpy() if self._half else got.numpy()
+        if stored:
+            out = got.view(self._np_view).numpy().view(STORED_NP_DTYPE[self.ring_dtype])
+        else:
+            out = got.view(self._dtype).float().numpy() if self._half else got.numpy()
         return out.reshape(len(slots), rows.shape[1], ch)

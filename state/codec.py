@@ -46,7 +46,6 @@ from tcnad.state.types import UNKNOWN_SOURCE, StreamRecord, StreamUpdate
 FORMAT_VERSION = 2
 OLD_FORMAT_VERSION = 1  # read (source unknown) and upgraded on the next save
 MAGIC = b"TCNS"
-RING_DTYPE = "<f4"  # the default ring dtype's stored form
 # Each ring dtype's stored form, and its name in the layout fingerprint (float32's is the
 # one used before there was a choice, so states stored then stay readable).
 STORED_DTYPE = {"float32": "<f4", "float16": "<f2", "bfloat16": "<u2"}
@@ -67,10 +66,14 @@ def fingerprint(layout: StateLayout) -> int:
 
 
 def to_stored(values: npt.ArrayLike, ring_dtype: str) -> npt.NDArray[np.generic]:
-    """float32 ring values as stored for ``ring_dtype`` (a flat little-endian array).
+    """float32 ring values as stored for ``ring_dtype`` (a flat little-endian array); values
+    already in that stored form (``STORED_DTYPE``: float16, or bfloat16's bits as uint16,
+    as ``Detector.delta`` gives them) are returned as they are, flattened.
 
     bfloat16: the upper 16 bits of each float32, rounded to nearest even (NaN stays NaN),
     which is what ``torch`` does converting to ``torch.bfloat16``."""
+    if isinstance(values, np.ndarray) and values.dtype == STORED_DTYPE[ring_dtype]:
+        return values.reshape(-1)  # already stored as the dtype stores them
     if ring_dtype != "bfloat16":
         with np.errstate(over="ignore"):  # float16 beyond 65,504 is inf, as in torch
             same: npt.NDArray[np.generic] = np.asarray(values, dtype=STORED_DTYPE[ring_dtype])
@@ -141,6 +144,7 @@ class StateCodec:
         self.old_meta_size = len(old) + _OLD_POS.size + 8 * layout.stats_size
         self.known = self._known(model)
         self.ring_dtype = layout.ring_dtype
+        self.stored_dtype = np.dtype(STORED_DTYPE[layout.ring_dtype])
         self.itemsize = layout.ring_itemsize
         self.row_bytes = tuple(ch * self.itemsize for _, ch in layout.ring_shapes)
         bases, pos = [], 0
@@ -222,6 +226,11 @@ class StateCodec:
             raise InvalidUpdate(
                 f"rows of steps {delta.since_step}->{delta.step} have shape {shape}, the "
                 f"layout needs ({want},)"
+            )
+        if rows.dtype != self.stored_dtype and rows.dtype.kind != "f":
+            raise InvalidUpdate(
+                f"rows of steps {delta.since_step}->{delta.step} are {rows.dtype}: the layout "
+                f"takes float values or its {self.ring_dtype} rings' stored form"
             )
         return to_stored(rows, self.ring_dtype).tobytes()
 

@@ -14,6 +14,7 @@ from tcnad.detector.spec import TCNSpec
 from tcnad.detector.state import StateLayout
 from tcnad.detector.streaming import RingPool
 from tcnad.state.codec import StateCodec, from_stored, to_stored
+from tcnad.state.errors import InvalidUpdate
 from tests.unit.detector.conftest import random_weights
 
 HALF = ("float16", "bfloat16")
@@ -108,3 +109,42 @@ def test_half_pool_rounds_like_torch_and_the_codec(ring_dtype: str) -> None:
         assert np.array_equal(pool.read(np.array([1]))[j], rounded)
         back = from_stored(to_stored(wrote, ring_dtype), ring_dtype)
         assert np.array_equal(back.reshape(rounded.shape), rounded)
+
+
+@pytest.mark.parametrize("ring_dtype", ["float32", *HALF])
+def test_delta_rows_come_as_the_rings_hold_them_and_encode_to_the_same_bytes(
+    ring_dtype: str,
+) -> None:
+    """A detector's delta carries its rows in the rings' stored form (no widening to float32
+    and rounding back for the store); a delta of the same rows as float32 values encodes to
+    the same bytes."""
+    spec, weights, _ = load_checkpoint(None)
+    det = Detector(spec, weights, device="cpu", capacity=3, ring_dtype=ring_dtype)
+    codec = StateCodec(det.layout)
+    x = _series(60, 3)
+    det.reset(np.arange(3))
+    for t in range(60):
+        det.step(np.array([0, 1, 2]), x[t][:, None])
+    stored = {"float32": np.float32, "float16": np.float16, "bfloat16": np.uint16}[ring_dtype]
+    for since in (59, 50, 0):  # one step, several, more than the shortest rings hold
+        for d in det.delta(np.array([0, 1, 2]), np.full(3, since)):
+            assert d.rows.dtype == stored
+            widened = from_stored(d.rows, ring_dtype)  # float32 values
+            assert widened.dtype == np.float32
+            as_values = type(d)(d.since_step, d.step, d.stats, widened)
+            assert codec.encode_rows(d) == codec.encode_rows(as_values)
+            assert len(codec.encode_rows(d)) == d.rows.size * det.layout.ring_itemsize
+            assert np.abs(widened).max() > 0  # rows that hold readings' features
+
+
+def test_rows_of_another_form_are_refused() -> None:
+    """A delta whose rows are integers that are not the layout's stored form is an error,
+    not bytes reinterpreted."""
+    spec, weights, _ = load_checkpoint(None)
+    det = Detector(spec, weights, device="cpu", capacity=1, ring_dtype="float16")
+    det.reset(np.arange(1))
+    det.step(np.array([0]), np.array([[1.0]]))
+    (d,) = det.delta(np.array([0]), np.array([0]))
+    bad = type(d)(d.since_step, d.step, d.stats, d.rows.view(np.uint16))
+    with pytest.raises(InvalidUpdate, match="stored form"):
+        StateCodec(det.layout).encode_rows(bad)
