@@ -88,7 +88,9 @@ class StreamState:
     """Everything the detector needs to continue a stream.
 
     step: readings applied so far (the next reading has time index ``step``).
-    rings: per convolution ``(L_j, C_j)`` float32, see the module's slot convention.
+    rings: per convolution ``(L_j, C_j)`` float32, see the module's slot convention; a
+        float16 store decodes them as float16 (the values a detector's float16 rings hold),
+        which ``Detector.put`` takes as they are.
     stats: ``(stats_size,)`` float64.
     """
 

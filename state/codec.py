@@ -27,6 +27,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -309,21 +310,29 @@ class StateCodec:
         )
         return StreamRecord(stream, state, int(offset), float(timestamp), int(source))
 
-    def decode_rings(self, blob: bytes, ring_dtype: str | None = None) -> tuple[F32, ...]:
-        """Rings ``(L_j, C_j)`` float32 from a possibly short blob (missing tail = zeros)
-        stored in ``ring_dtype`` (None: this layout's), as this layout's ring dtype holds
-        them (another dtype's values are cast through float32); writable views into one
-        fresh array."""
+    def decode_rings(
+        self, blob: bytes, ring_dtype: str | None = None
+    ) -> tuple[npt.NDArray[Any], ...]:
+        """Rings ``(L_j, C_j)`` from a possibly short blob (missing tail = zeros) stored in
+        ``ring_dtype`` (None: this layout's), as this layout's ring dtype holds them
+        (another dtype's values are cast through float32); writable views into one fresh
+        array. float32, except in a float16 layout: float16, the same values without a
+        widening that a detector's float16 rings would only round back."""
         dtype = ring_dtype or self.ring_dtype
         w = RING_ITEMSIZE[dtype]
         values = np.frombuffer(blob, dtype=STORED_DTYPE[dtype], count=len(blob) // w)
-        if len(values) == self._values:
+        full: npt.NDArray[Any]
+        if self.ring_dtype == dtype == "float16":
+            full = np.zeros(self._values, dtype=np.float16)
+            full[: len(values)] = values
+        elif len(values) == self._values:
             full = from_stored(values, dtype)  # one copy, writable
         else:
             full = np.zeros(self._values, dtype=np.float32)
             full[: len(values)] = from_stored(values, dtype)
         if dtype != self.ring_dtype:
-            full = from_stored(to_stored(full, self.ring_dtype), self.ring_dtype)
+            stored = to_stored(full, self.ring_dtype)
+            full = stored if self.ring_dtype == "float16" else from_stored(stored, self.ring_dtype)
         out = []
         for (length, ch), base in zip(self.layout.ring_shapes, self.ring_base, strict=True):
             at = base // self.itemsize

@@ -268,6 +268,19 @@ def admission(spec: TCNSpec, weights: Weights) -> None:
         f"  new streams: reset {t_reset * 1e3:.1f} ms, put(new_state() each) "
         f"{t_new * 1e3:.1f} ms ({t_new / t_reset:.1f}x); stored states: put {t_put * 1e3:.1f} ms"
     )
+    # As a store loads them: each stream's ring bytes decoded, then put
+    codec = StateCodec(det.layout)
+    blobs = [codec.encode_rings(st.rings) for st in stored]
+    decoded = [
+        type(st)(st.step, codec.decode_rings(b), st.stats)
+        for st, b in zip(stored, blobs, strict=True)
+    ]
+    t_dec = _time(lambda: [codec.decode_rings(b) for b in blobs], cpu, 1.0, 5)
+    t_put_dec = _time(lambda: det.put(slots(), decoded), cpu, 1.0, 5)
+    print(
+        f"  stored states from their bytes ({det.layout.ring_dtype} rings): decode "
+        f"{t_dec * 1e3:.1f} ms, put {t_put_dec * 1e3:.1f} ms"
+    )
 
 
 def scoring_parts(spec: TCNSpec) -> None:

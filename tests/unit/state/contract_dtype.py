@@ -65,10 +65,12 @@ def saved_after(stream: str, loaded: int, step: int, stored: str, mine: str) -> 
     return rings
 
 
-def assert_rings(got: tuple[F32, ...], want: list[F32]) -> None:
+def assert_rings(got: tuple[F32, ...], want: list[F32], mine: str) -> None:
+    """The rings as a store of ``mine`` decodes them: float32, float16 in a float16 one."""
     assert len(got) == len(want)
+    dtype = np.float16 if mine == "float16" else np.float32
     for j, (g, w) in enumerate(zip(got, want, strict=True)):
-        assert g.dtype == np.float32 and g.shape == w.shape, j
+        assert g.dtype == dtype and g.shape == w.shape, j
         np.testing.assert_array_equal(g, w, err_msg=f"ring {j}")
 
 
@@ -104,6 +106,7 @@ class RingDtypeContract:
         assert_rings(
             record.state.rings,
             [cast(r, stored, mine) for r in expected_state(BASE, "s", 300).rings],
+            mine,
         )
 
         assert (await store.save([update(new, "s", 299, 302)])).fenced == ["s"]
@@ -123,7 +126,7 @@ class RingDtypeContract:
         assert record.state.step == 302 and record.source == SOURCE
         assert (record.offset, record.timestamp) == position_at(302)
         assert np.array_equal(record.state.stats, stats_at(BASE, "s", 302))
-        assert_rings(record.state.rings, saved_after("s", 300, 302, stored, mine))
+        assert_rings(record.state.rings, saved_after("s", 300, 302, stored, mine), mine)
         assert (await again.save([update(new, "s", 302, 303)])).saved == ["s"]
         assert (await again.load(["s"])).records["s"].state.step == 303
 
