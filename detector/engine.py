@@ -22,7 +22,7 @@ import numpy.typing as npt
 import torch
 
 from tcnad.detector import normalize, scoring
-from tcnad.detector.arrays import F32, F64, I64, Arr, namespace
+from tcnad.detector.arrays import F64, I64, Arr, namespace
 from tcnad.detector.checkpoint import load_checkpoint
 from tcnad.detector.errors import DetectorError
 from tcnad.detector.model import Weights
@@ -37,7 +37,7 @@ from tcnad.detector.state import (
     StateLayout,
     StreamState,
 )
-from tcnad.detector.streaming import STORED_NP_DTYPE, RingPool
+from tcnad.detector.streaming import RingPool
 
 NORMALISATION = Slice(
     "normalisation", 1, (Field("count"), Field("mean", per="input"), Field("var", per="input"))
@@ -300,7 +300,7 @@ class Detector:
         steps = self.pool.steps[idx]
         if since.shape != idx.shape or (since < 0).any() or (since > steps).any():
             raise StepInputError("since_steps must be (B,) with 0 <= since_step <= step")
-        stored = STORED_NP_DTYPE[self.pool.ring_dtype]  # the rows as the rings hold them
+        stored = self.pool.stored_dtype  # the rows as the rings hold them
         packed: list[npt.NDArray[Any]] = [np.zeros(0, dtype=stored)] * idx.size
         n_all = steps - since
         order = np.argsort(n_all, kind="stable")

@@ -24,7 +24,14 @@ DEFAULT_RING_DTYPE: Final = "float16"
 float32 in the hot cache, in Redis and in every save, with the same scores on every corpus
 measured (BENCHMARKS.md, "Half-precision rings as the default"). The step computes in
 float32 either way; ``float32`` rings make it match the full forward pass to 1e-6."""
-RING_ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
+STORED_DTYPE: Final[dict[str, np.dtype[Any]]] = {
+    "float32": np.dtype("<f4"),
+    "float16": np.dtype("<f2"),
+    "bfloat16": np.dtype("<u2"),
+}
+"""How each ring dtype's values are held and stored, as numpy sees them (little-endian;
+numpy has no bfloat16: its bits, the upper half of a float32's)."""
+RING_ITEMSIZE = {name: dtype.itemsize for name, dtype in STORED_DTYPE.items()}
 
 
 def check_ring_dtype(name: str) -> str:
@@ -109,7 +116,7 @@ class StateDelta:
     goes to slot ``(step - n_j + i) % L_j`` (the range may wrap once). One flat array, so
     that a store writes it as it is; ``ring_rows`` gives the per-ring view. float32, or the
     form a detector's half-precision rings hold (``Detector.delta``): float16 values, or
-    bfloat16's bits as uint16 (``tcnad.detector.streaming.STORED_NP_DTYPE``).
+    bfloat16's bits as uint16 (``STORED_DTYPE``).
     """
 
     since_step: int

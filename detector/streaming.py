@@ -28,20 +28,13 @@ from torch import Tensor
 from tcnad.detector.arrays import I64
 from tcnad.detector.model import Weights, params_to_quantiles
 from tcnad.detector.spec import TCNSpec
-from tcnad.detector.state import check_ring_dtype
+from tcnad.detector.state import STORED_DTYPE, check_ring_dtype
 
 A = TypeVar("A", npt.NDArray[np.int64], Tensor)
 TORCH_RING_DTYPE = {
     "float32": torch.float32,
     "float16": torch.float16,
     "bfloat16": torch.bfloat16,
-}
-# How a ring's values are stored, as numpy sees them (little-endian, numpy has no bfloat16:
-# its bits, the upper half of a float32's). The state codec stores these bytes as they are.
-STORED_NP_DTYPE: dict[str, np.dtype[Any]] = {
-    "float32": np.dtype("<f4"),
-    "float16": np.dtype("<f2"),
-    "bfloat16": np.dtype("<u2"),
 }
 
 
@@ -90,6 +83,7 @@ class RingPool:
         self.device = resolve_device(device)
         self.ring_dtype = check_ring_dtype(ring_dtype)
         self._dtype = TORCH_RING_DTYPE[ring_dtype]
+        self.stored_dtype = STORED_DTYPE[ring_dtype]  # how numpy sees a ring's values
         self._half = self._dtype != torch.float32
         # numpy has no bfloat16: on CPU its rings are viewed as int16 (the same bits)
         self._np_view = torch.int16 if self._dtype == torch.bfloat16 else self._dtype
@@ -223,7 +217,7 @@ class RingPool:
 
     def read_rows(self, j: int, slots: I64, rows: I64, stored: bool = False) -> npt.NDArray[Any]:
         """Rows of ring ``j``. slots: ``(B,)``, rows: ``(B, n)`` -> ``(B, n, C_j)`` float32;
-        ``stored``: as the ring holds them instead (``STORED_NP_DTYPE``: float16 values,
+        ``stored``: as the ring holds them instead (``stored_dtype``: float16 values,
         or bfloat16's bits as uint16), which is what a store writes, without widening the
         rows only for the store to round them back."""
         length, ch = self.spec.ring_shapes[j]
@@ -233,7 +227,7 @@ class RingPool:
         else:
             got = self._flat[j].index_select(0, torch.from_numpy(flat).to(self.device)).cpu()
         if stored:
-            out = got.view(self._np_view).numpy().view(STORED_NP_DTYPE[self.ring_dtype])
+            out = got.view(self._np_view).numpy().view(self.stored_dtype)
         else:
             out = got.view(self._dtype).float().numpy() if self._half else got.numpy()
         return out.reshape(len(slots), rows.shape[1], ch)

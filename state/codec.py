@@ -36,6 +36,7 @@ from tcnad.detector.arrays import F32, F64
 from tcnad.detector.state import (
     RING_DTYPES,
     RING_ITEMSIZE,
+    STORED_DTYPE,
     StateDelta,
     StateLayout,
     StreamState,
@@ -47,9 +48,8 @@ from tcnad.state.types import UNKNOWN_SOURCE, StreamRecord, StreamUpdate
 FORMAT_VERSION = 2
 OLD_FORMAT_VERSION = 1  # read (source unknown) and upgraded on the next save
 MAGIC = b"TCNS"
-# Each ring dtype's stored form, and its name in the layout fingerprint (float32's is the
-# one used before there was a choice, so states stored then stay readable).
-STORED_DTYPE = {"float32": "<f4", "float16": "<f2", "bfloat16": "<u2"}
+# Each ring dtype's name in the layout fingerprint (float32's is the one used before there
+# was a choice, so states stored then stay readable); its stored form is STORED_DTYPE.
 _FINGERPRINT_TAG = {"float32": "<f4", "float16": "<f2", "bfloat16": "<bf16"}
 MAX_STEP = 2**53  # the Lua side holds steps as doubles
 _HEAD = struct.Struct("<4sHIB")  # magic, format version, fingerprint, model id length
@@ -145,7 +145,7 @@ class StateCodec:
         self.old_meta_size = len(old) + _OLD_POS.size + 8 * layout.stats_size
         self.known = self._known(model)
         self.ring_dtype = layout.ring_dtype
-        self.stored_dtype = np.dtype(STORED_DTYPE[layout.ring_dtype])
+        self.stored_dtype = STORED_DTYPE[layout.ring_dtype]
         self.itemsize = layout.ring_itemsize
         self.row_bytes = tuple(ch * self.itemsize for _, ch in layout.ring_shapes)
         bases, pos = [], 0
