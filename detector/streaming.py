@@ -206,10 +206,10 @@ class RingPool:
     def write(self, slots: I64, rings: list[npt.NDArray[Any]], steps: I64) -> None:
         """Overwrite whole rings and step counts of ``slots``. rings[j]: ``(B, L_j, C_j)``
         float32 (rounded to the ring dtype) or already of the ring dtype (float16)."""
-        idx = torch.from_numpy(slots).to(self.device)
+        idx = None if self._host else torch.from_numpy(slots).to(self.device)
         for j, (ring, rows) in enumerate(zip(self.rings, rings, strict=True)):
             values = torch.from_numpy(rows).to(self.device, self._dtype)
-            if self._host:  # a numpy view's row copies: faster than index_copy_ here
+            if idx is None:  # a numpy view's row copies: faster than index_copy_ here
                 self._flat_np[j].reshape(ring.shape)[slots] = values.view(self._np_view).numpy()
             else:
                 ring.index_copy_(0, idx, values)
