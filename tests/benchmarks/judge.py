@@ -8,7 +8,8 @@ low FN) of each corpus, the standard score's change, and the rule's verdict:
 - the judging corpora are realinject and realheld (real recordings with injected
   anomalies) and the built-in (123, 321), pattern (7, 8) and burst (5, 6) synthetic
   corpora; ``--fresh`` judges on seeds never used before (456, 654; 9, 10; 7, 8) instead,
-  ``--third`` on a third set (789, 987; 11, 12; 9, 10);
+  ``--third`` on a third set (789, 987; 11, 12; 9, 10), ``--held-out`` on the realfresh
+  corpus alone (kept out of the judging set);
 - adopted only if the mean standard score over them rises by at least ``MIN_MEAN_GAIN``
   and no corpus falls by more than ``MAX_LOSS``;
 - NAB (``--nab``) is printed after the verdict, for reporting, and vetoes a change that
@@ -75,9 +76,16 @@ SEEDS = {"builtin": (123, 321), "pattern": (7, 8), "burst": (5, 6)}
 FRESH = {"builtin": (456, 654), "pattern": (9, 10), "burst": (7, 8)}
 # A third set, first run on 2026-12-07 (docs/decisions/online-correction.md)
 THIRD = {"builtin": (789, 987), "pattern": (11, 12), "burst": (9, 10)}
+# A real corpus kept out of the judging set, built after the test it serves was stated
+# (docs/decisions/online-correction.md); ``--held-out`` captures and judges it alone
+HELD_OUT = "realfresh"
 
 
-def _makers(fresh: bool, nab: bool, third: bool = False) -> dict[str, Callable[[], Captured]]:
+def _makers(
+    fresh: bool, nab: bool, third: bool = False, held_out: bool = False
+) -> dict[str, Callable[[], Captured]]:
+    if held_out:  # the held-out corpus alone (docs/decisions/online-correction.md)
+        return {HELD_OUT: lambda: capture(load_corpus(corpora.unpack(HELD_OUT)))}
     seeds = THIRD if third else FRESH if fresh else SEEDS
     out: dict[str, Callable[[], Captured]] = {}
     if not (fresh or third):
@@ -183,6 +191,7 @@ def compare(
     nab: bool,
     againsts: list[Path] | None = None,
     third: bool = False,
+    held_out: bool = False,
 ) -> None:
     """Each cache scored with the defaults against itself with ``sets`` (or against the
     cache of ``againsts`` at the same position: another model's forecasts), every corpus;
@@ -197,7 +206,7 @@ def compare(
     print(f"variant: {' '.join(sets) or '(defaults)'}" + (f" on {on}" if on else ""))
     print(f"{'corpus':12s} {'defaults':46s} {'variant':46s} standard")
     deltas: dict[str, float] = {}
-    for name, make in _makers(fresh, nab, third).items():
+    for name, make in _makers(fresh, nab, third, held_out).items():
         got = []
         for k, (cache, against) in enumerate(pairs, 1):
             c = _load(cache, name, make)
@@ -235,6 +244,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="policy field=value")
     ap.add_argument("--fresh", action="store_true", help="judge on fresh seeds")
     ap.add_argument("--third", action="store_true", help="judge on the third seed set")
+    ap.add_argument("--held-out", action="store_true", help=f"the {HELD_OUT} corpus alone")
     ap.add_argument("--nab", action="store_true", help="also NAB, after the verdict")
     ap.add_argument("--checkpoint", help="capture: the model (default: the shipped one)")
     ap.add_argument(
@@ -258,7 +268,7 @@ def main() -> None:
     if args.what != "compare" and len(caches) > 1:
         raise SystemExit(f"{args.what} takes one --cache")
     if args.what == "capture":
-        for name, make in _makers(args.fresh, args.nab, args.third).items():
+        for name, make in _makers(args.fresh, args.nab, args.third, args.held_out).items():
             _load(caches[0], name, make)
     elif args.what == "parts":
         for name in args.names:
@@ -266,7 +276,7 @@ def main() -> None:
                 got = beaten_by(pickle.load(f))
             print(f"{name:12s} files whose outside maximum beats the windows: {got}")
     else:
-        compare(caches, args.set, args.fresh, args.nab, againsts, args.third)
+        compare(caches, args.set, args.fresh, args.nab, againsts, args.third, args.held_out)
 
 
 if __name__ == "__main__":

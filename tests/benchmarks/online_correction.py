@@ -34,6 +34,9 @@ error over warm readings (``band_width.band_figures``)::
     python -m tests.benchmarks.online_correction --cache /tmp/oc --quality [--nab]
     python -m tests.benchmarks.judge capture --cache /tmp/ocf --fresh  # the fresh seeds
     python -m tests.benchmarks.online_correction --cache /tmp/ocf --fresh
+    python -m tests.benchmarks.judge capture --cache /tmp/och --held-out  # realfresh
+    python -m tests.benchmarks.online_correction --cache /tmp/och --held-out --quality \
+        --setting features-slow
 
 Offline only; asserts nothing.
 """
@@ -56,7 +59,16 @@ from tcnad.detector.normalize import normalize_series
 from tcnad.topology.cli.options import set_threads
 from tests.benchmarks.band_width import band_figures
 from tests.benchmarks.forecast_quality import pinball
-from tests.benchmarks.judge import FRESH, MAX_LOSS, MIN_MEAN_GAIN, SEEDS, THIRD, fmt, judge
+from tests.benchmarks.judge import (
+    FRESH,
+    HELD_OUT,
+    MAX_LOSS,
+    MIN_MEAN_GAIN,
+    SEEDS,
+    THIRD,
+    fmt,
+    judge,
+)
 from tests.benchmarks.level_novelty import Captured
 from tests.benchmarks.nab_run import replay_scores
 
@@ -129,12 +141,24 @@ def forecast_quality(c: Captured, pending: np.ndarray, warm: np.ndarray) -> tupl
     return float(np.mean(losses)), inside / max(n, 1), n
 
 
-def run(cache: Path, nab: bool, quality: bool, fresh: bool = False, third: bool = False) -> None:
-    names = [] if fresh or third else ["realinject", "realheld"]
+def run(
+    cache: Path,
+    nab: bool,
+    quality: bool,
+    fresh: bool = False,
+    third: bool = False,
+    held_out: bool = False,
+    only: str | None = None,
+) -> None:
+    names = [] if fresh or third or held_out else ["realinject", "realheld"]
     seeds = THIRD if third else FRESH if fresh else SEEDS
-    names += [f"{kind}{s}" for kind in ("builtin", "pattern", "burst") for s in seeds[kind]]
+    if held_out:
+        names = [HELD_OUT]
+    else:
+        names += [f"{kind}{s}" for kind in ("builtin", "pattern", "burst") for s in seeds[kind]]
     policy = scoring.AlertPolicy()
-    deltas: dict[str, dict[str, float]] = {k: {} for k in SETTINGS}
+    settings = {k: v for k, v in SETTINGS.items() if only in (None, k)}
+    deltas: dict[str, dict[str, float]] = {k: {} for k in settings}
     for name in [*names, *(["nab"] if nab else [])]:
         with (cache / f"{name}.pkl").open("rb") as f:
             c: Captured = pickle.load(f)
@@ -144,7 +168,7 @@ def run(cache: Path, nab: bool, quality: bool, fresh: bool = False, third: bool 
         if quality:
             warm = replay_scores(policy, c.levels, c.pending, c.values, c.lengths, c.times)
             a, w0 = forecast_quality(c, c.pending, warm["warm"]), band_figures(c, policy)
-        for tag, (lr, use) in SETTINGS.items():
+        for tag, (lr, use) in settings.items():
             variant = dataclasses.replace(c, pending=corrected(c, feats, lr, use))
             got = judge(variant, policy)
             deltas[tag][name] = got[0][0] - base[0][0]
@@ -181,9 +205,13 @@ def main() -> None:
         help="the fresh seeds' synthetic corpora instead (judge capture --fresh's pickles)",
     )
     ap.add_argument("--third", action="store_true", help="the third seed set's (judge --third)")
+    ap.add_argument(
+        "--held-out", action="store_true", help=f"the {HELD_OUT} corpus alone (judge --held-out)"
+    )
+    ap.add_argument("--setting", choices=sorted(SETTINGS), help="this setting only")
     args = ap.parse_args()
     set_threads(1)
-    run(args.cache, args.nab, args.quality, args.fresh, args.third)
+    run(args.cache, args.nab, args.quality, args.fresh, args.third, args.held_out, args.setting)
 
 
 if __name__ == "__main__":
