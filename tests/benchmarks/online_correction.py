@@ -12,6 +12,8 @@ location shift shared by the levels. After each reading ``y`` (from reading ``LE
 on), with ``u_k = tau_k - 1[y < q'_k]`` (minus the pinball loss's subgradient in ``s``
 units): ``b_k += lr * u_k`` and, normalised by ``|h|^2`` so that the shift at this ``h``
 moves by ``lr * mean(u)`` whatever the features' scale, ``w += lr * mean(u) * h / (h . h)``.
+``u`` is taken against the sorted quantiles, the band as the scoring sees it (until
+2026-12-07 against them before sorting, which differs only where levels crossed).
 
 Settings, fixed before any result was seen:
 
@@ -112,8 +114,8 @@ def corrected(c: Captured, feats: np.ndarray, lr: float, use_features: bool) -> 
         width = np.maximum(p[:, hi] - p[:, lo], 0.0)[:, None]
         loc = (shift[idx] * h).sum(axis=1, keepdims=True) if use_features else 0.0
         cor = np.clip(bias[idx] + loc, -CLIP, CLIP)
-        qs = p + width * cor
-        out[idx, t] = np.sort(qs, axis=1)
+        qs = np.sort(p + width * cor, axis=1)
+        out[idx, t] = qs
         y = c.values[idx, t][:, None]
         u = np.where(seen[idx, None] >= LEARN_AFTER, levels - (y < qs), 0.0)
         bias[idx] += lr * u
