@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--corpus",
         default="nab",
-        help="a corpus shipped with tcnad, by name: nab, realinject, realheld (see "
+        help="a corpus shipped with tcnad, by name: nab, realinject, realheld, realfresh (see "
         "tcnad.detector.lab.corpora; --data overrides it; default: %(default)s)",
     )
     p.add_argument(
