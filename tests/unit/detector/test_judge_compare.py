@@ -29,7 +29,9 @@ SCORES = {
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> None:
-    def makers(fresh: bool, nab: bool, third: bool = False) -> dict[str, Any]:
+    def makers(
+        fresh: bool, nab: bool, third: bool = False, held_out: bool = False
+    ) -> dict[str, Any]:
         return {name: None for name in ("x", "y", *(("nab",) if nab else ()))}
 
     monkeypatch.setattr(judge, "_makers", makers)
