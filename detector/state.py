@@ -17,8 +17,9 @@ import numpy.typing as npt
 
 from tcnad.detector.arrays import F32, F64
 
-RING_DTYPES = ("float32", "float16", "bfloat16")
-"""How the rings may be held and stored: ``float32``, or half precision."""
+RING_DTYPES = ("float32", "float16", "bfloat16", "float8_e5m2")
+"""How the rings may be held and stored: ``float32``, half precision, or 8-bit floats
+(``float8_e5m2``: a float16 with its low byte rounded off, a quarter of float32's bytes)."""
 DEFAULT_RING_DTYPE: Final = "float16"
 """How a ``Detector`` and the worker hold the rings unless told otherwise: half the bytes of
 float32 in the hot cache, in Redis and in every save, with the same scores on every corpus
@@ -28,9 +29,11 @@ STORED_DTYPE: Final[dict[str, np.dtype[Any]]] = {
     "float32": np.dtype("<f4"),
     "float16": np.dtype("<f2"),
     "bfloat16": np.dtype("<u2"),
+    "float8_e5m2": np.dtype("u1"),
 }
 """How each ring dtype's values are held and stored, as numpy sees them (little-endian;
-numpy has no bfloat16: its bits, the upper half of a float32's)."""
+numpy has no bfloat16 or float8: their bits, the upper half of a float32's and the upper
+byte of a float16's)."""
 RING_ITEMSIZE = {name: dtype.itemsize for name, dtype in STORED_DTYPE.items()}
 
 
@@ -115,8 +118,8 @@ class StateDelta:
     ``C_j`` values, where ``n_j = min(step - since_step, L_j)``. Row ``i`` of ring ``j``
     goes to slot ``(step - n_j + i) % L_j`` (the range may wrap once). One flat array, so
     that a store writes it as it is; ``ring_rows`` gives the per-ring view. float32, or the
-    form a detector's half-precision rings hold (``Detector.delta``): float16 values, or
-    bfloat16's bits as uint16 (``STORED_DTYPE``).
+    form a detector's narrower rings hold (``Detector.delta``): float16 values, or
+    bfloat16's or float8's bits as uint16 or uint8 (``STORED_DTYPE``).
     """
 
     since_step: int

@@ -10,8 +10,9 @@ is exactly the causal zero padding of the full forward pass, so stepping equals
 ``tcnad.detector.model.folded_forward`` to float32 rounding.
 
 The rings may be held in half precision (``ring_dtype`` float16 or bfloat16), halving the
-state of a stream; the step still computes in float32: the taps read are widened to
-float32 and each new input is rounded to the ring dtype when it is written (so a ring holds
+state of a stream, or as 8-bit floats (``float8_e5m2``, held as their bits in uint8),
+quartering it; the step still computes in float32: the taps read are widened to float32
+and each new input is rounded to the ring dtype when it is written (so a ring holds
 exactly what the store keeps, and a stream reloaded from the store continues as one that
 stayed in the pool).
 """
@@ -35,7 +36,13 @@ TORCH_RING_DTYPE = {
     "float32": torch.float32,
     "float16": torch.float16,
     "bfloat16": torch.bfloat16,
+    "float8_e5m2": torch.float8_e5m2,
 }
+# How a ring dtype's values are held in the pool's tensors where that is not the dtype
+# itself: float8 as its bits (not every torch operation the pool uses takes float8).
+_HELD_AS = {"float8_e5m2": torch.uint8}
+# numpy has no bfloat16 or float8: on CPU such rings are viewed as integers (the same bits)
+_NUMPY_VIEW = {"bfloat16": torch.int16, "float8_e5m2": torch.uint8}
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -83,12 +90,13 @@ class RingPool:
         self.device = resolve_device(device)
         self.ring_dtype = check_ring_dtype(ring_dtype)
         self._dtype = TORCH_RING_DTYPE[ring_dtype]
+        self._held = _HELD_AS.get(ring_dtype, self._dtype)  # the rings' tensors' dtype
         self.stored_dtype = STORED_DTYPE[ring_dtype]  # how numpy sees a ring's values
         self._half = self._dtype != torch.float32
-        # numpy has no bfloat16: on CPU its rings are viewed as int16 (the same bits)
-        self._np_view = torch.int16 if self._dtype == torch.bfloat16 else self._dtype
+        self._float8 = self._dtype == torch.float8_e5m2
+        self._np_view = _NUMPY_VIEW.get(ring_dtype, self._dtype)
         self.rings = [
-            torch.zeros((capacity, length, ch), dtype=self._dtype, device=self.device)
+            torch.zeros((capacity, length, ch), dtype=self._held, device=self.device)
             for length, ch in spec.ring_shapes
         ]
         self.steps: I64 = np.zeros(capacity, dtype=np.int64)
@@ -133,20 +141,35 @@ class RingPool:
         writes = t[None, :] % lengths
         return base[:, :, None] + taps, base + writes
 
+    def _widen(self, held: Tensor) -> Tensor:
+        """Ring values as the rings' tensors hold them -> float32 (on their device)."""
+        if not self._half:
+            return held
+        if self._float8 and held.device.type == "cpu":
+            # float8_e5m2 is the upper byte of a float16: one shift into a float16, which
+            # is several times faster than torch's float8 conversion on a CPU
+            bits = np.left_shift(held.numpy(), 8, dtype=np.uint16)
+            return torch.from_numpy(bits.view(np.float16)).float()
+        return held.view(self._dtype).float()
+
+    def _narrow(self, x: Tensor) -> Tensor:
+        """Ring values (float32, or float16 for a float8 ring) -> as the rings' tensors hold
+        them: rounded to the ring dtype (to nearest, ties to even)."""
+        if not self._half:
+            return x
+        return x.to(self._dtype).view(self._held)
+
     def _gather(self, j: int, rows: I64 | Tensor) -> Tensor:
         """Rows of ring ``j`` (flat indices ``(n,)``: numpy on CPU, a device tensor
         otherwise) -> ``(n, C_j)`` float32 on the pool's device."""
         if isinstance(rows, Tensor):
-            got = self._flat[j].index_select(0, rows)
-        else:
-            got = torch.from_numpy(np.take(self._flat_np[j], rows, axis=0))
-        return got.view(self._dtype).float() if self._half else got
+            return self._widen(self._flat[j].index_select(0, rows))
+        return self._widen(torch.from_numpy(np.take(self._flat_np[j], rows, axis=0)))
 
     def _scatter(self, j: int, rows: I64 | Tensor, x: Tensor) -> None:
         """Write ``x`` ``(n, C_j)`` float32 into rows ``(n,)`` of ring ``j`` (rounded to
         the ring dtype)."""
-        if self._half:
-            x = x.to(self._dtype)
+        x = self._narrow(x)
         if isinstance(rows, Tensor):
             self._flat[j].index_copy_(0, rows, x)
         else:
@@ -201,14 +224,17 @@ class RingPool:
     def read(self, slots: I64) -> list[npt.NDArray[np.float32]]:
         """Copy whole rings of ``slots`` to host: per conv ``(B, L_j, C_j)`` float32."""
         idx = torch.from_numpy(slots).to(self.device)
-        return [r.index_select(0, idx).float().cpu().numpy() for r in self.rings]
+        return [self._widen(r.index_select(0, idx)).cpu().numpy() for r in self.rings]
 
     def write(self, slots: I64, rings: list[npt.NDArray[Any]], steps: I64) -> None:
         """Overwrite whole rings and step counts of ``slots``. rings[j]: ``(B, L_j, C_j)``
-        float32 (rounded to the ring dtype) or already of the ring dtype (float16)."""
+        float32 (rounded to the ring dtype), or already of the ring dtype (float16), or
+        float16 for a float8 ring (rounded to it: exact for values a float8 ring held)."""
         idx = None if self._host else torch.from_numpy(slots).to(self.device)
         for j, (ring, rows) in enumerate(zip(self.rings, rings, strict=True)):
-            values = torch.from_numpy(rows).to(self.device, self._dtype)
+            values = torch.from_numpy(rows).to(self.device)
+            if values.dtype != self._held:  # not already as the ring holds them
+                values = self._narrow(values if self._half else values.float())
             if idx is None:  # a numpy view's row copies: faster than index_copy_ here
                 self._flat_np[j].reshape(ring.shape)[slots] = values.view(self._np_view).numpy()
             else:
@@ -218,8 +244,8 @@ class RingPool:
     def read_rows(self, j: int, slots: I64, rows: I64, stored: bool = False) -> npt.NDArray[Any]:
         """Rows of ring ``j``. slots: ``(B,)``, rows: ``(B, n)`` -> ``(B, n, C_j)`` float32;
         ``stored``: as the ring holds them instead (``stored_dtype``: float16 values,
-        or bfloat16's bits as uint16), which is what a store writes, without widening the
-        rows only for the store to round them back."""
+        or bfloat16's or float8's bits as uint16 or uint8), which is what a store writes,
+        without widening the rows only for the store to round them back."""
         length, ch = self.spec.ring_shapes[j]
         flat = (slots[:, None] * length + rows).reshape(-1)
         if self._host:
@@ -229,5 +255,5 @@ class RingPool:
         if stored:
             out = got.view(self._np_view).numpy().view(self.stored_dtype)
         else:
-            out = got.view(self._dtype).float().numpy() if self._half else got.numpy()
+            out = self._widen(got).numpy()
         return out.reshape(len(slots), rows.shape[1], ch)

@@ -6,7 +6,8 @@ meta = header | body
            (little-endian; ``source`` names the topic partition of ``offset``)
 rings  = ring 0 | ring 1 | ...  each row-major ``(L_j, C_j)`` in the layout's ring dtype,
          little-endian: float32 (4 bytes), float16 or bfloat16 (2 bytes; bfloat16 as the
-         upper 16 bits of the float32, rounded to nearest even), so slot ``s`` of ring ``j``
+         upper 16 bits of the float32, rounded to nearest even), float8_e5m2 (1 byte: the
+         upper byte of the float16, rounded to nearest even), so slot ``s`` of ring ``j``
          is the ``C_j * w`` bytes at ``ring_base[j] + s * C_j * w`` (``w`` the value's size).
 
 The header says who wrote the state; a reader compares it byte for byte with the headers
@@ -31,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import torch
 
 from tcnad.detector.arrays import F32, F64
 from tcnad.detector.state import (
@@ -50,7 +52,10 @@ OLD_FORMAT_VERSION = 1  # read (source unknown) and upgraded on the next save
 MAGIC = b"TCNS"
 # Each ring dtype's name in the layout fingerprint (float32's is the one used before there
 # was a choice, so states stored then stay readable); its stored form is STORED_DTYPE.
-_FINGERPRINT_TAG = {"float32": "<f4", "float16": "<f2", "bfloat16": "<bf16"}
+_FINGERPRINT_TAG = {"float32": "<f4", "float16": "<f2", "bfloat16": "<bf16", "float8_e5m2": "<e5m2"}
+# Layouts whose rings decode as float16 values (exact for both): what a detector's rings of
+# that dtype are written from without a widening to float32 that they would round back.
+_AS_FLOAT16 = ("float16", "float8_e5m2")
 MAX_STEP = 2**53  # the Lua side holds steps as doubles
 _HEAD = struct.Struct("<4sHIB")  # magic, format version, fingerprint, model id length
 _POS = struct.Struct("<qqdQ")  # step, offset, timestamp, source
@@ -72,9 +77,15 @@ def to_stored(values: npt.ArrayLike, ring_dtype: str) -> npt.NDArray[np.generic]
     as ``Detector.delta`` gives them) are returned as they are, flattened.
 
     bfloat16: the upper 16 bits of each float32, rounded to nearest even (NaN stays NaN),
-    which is what ``torch`` does converting to ``torch.bfloat16``."""
+    which is what ``torch`` does converting to ``torch.bfloat16``. float8_e5m2: ``torch``'s
+    rounding to ``torch.float8_e5m2`` (to nearest, ties to even; what the detector's rings
+    do), as its bits."""
     if isinstance(values, np.ndarray) and values.dtype == STORED_DTYPE[ring_dtype]:
         return values.reshape(-1)  # already stored as the dtype stores them
+    if ring_dtype == "float8_e5m2":
+        wide = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32).reshape(-1))
+        e5m2: npt.NDArray[np.generic] = wide.to(torch.float8_e5m2).view(torch.uint8).numpy()
+        return e5m2
     if ring_dtype != "bfloat16":
         with np.errstate(over="ignore"):  # float16 beyond 65,504 is inf, as in torch
             same: npt.NDArray[np.generic] = np.asarray(values, dtype=STORED_DTYPE[ring_dtype])
@@ -88,8 +99,18 @@ def to_stored(values: npt.ArrayLike, ring_dtype: str) -> npt.NDArray[np.generic]
     return out
 
 
+def as_float16(stored: npt.NDArray[np.generic], ring_dtype: str) -> npt.NDArray[np.float16]:
+    """Stored float16 or float8_e5m2 ring values as float16 (exact for both)."""
+    if ring_dtype == "float8_e5m2":
+        out: npt.NDArray[np.float16] = np.left_shift(stored, 8, dtype=np.uint16).view(np.float16)
+        return out
+    return stored.astype(np.float16, copy=False)
+
+
 def from_stored(stored: npt.NDArray[np.generic], ring_dtype: str) -> F32:
     """The float32 values of stored ring values (a fresh, writable array)."""
+    if ring_dtype == "float8_e5m2":
+        return as_float16(stored, ring_dtype).astype(np.float32)
     if ring_dtype != "bfloat16":
         return stored.astype(np.float32)
     return (stored.astype("<u4") << np.uint32(16)).view("<f4").astype(np.float32, copy=False)
@@ -316,15 +337,15 @@ class StateCodec:
         """Rings ``(L_j, C_j)`` from a possibly short blob (missing tail = zeros) stored in
         ``ring_dtype`` (None: this layout's), as this layout's ring dtype holds them
         (another dtype's values are cast through float32); writable views into one fresh
-        array. float32, except in a float16 layout: float16, the same values without a
-        widening that a detector's float16 rings would only round back."""
+        array. float32, except in a float16 or float8 layout: float16, the same values
+        without a widening that a detector's rings would only round back."""
         dtype = ring_dtype or self.ring_dtype
         w = RING_ITEMSIZE[dtype]
         values = np.frombuffer(blob, dtype=STORED_DTYPE[dtype], count=len(blob) // w)
         full: npt.NDArray[Any]
-        if self.ring_dtype == dtype == "float16":
+        if self.ring_dtype == dtype and dtype in _AS_FLOAT16:
             full = np.zeros(self._values, dtype=np.float16)
-            full[: len(values)] = values
+            full[: len(values)] = as_float16(values, dtype)
         elif len(values) == self._values:
             full = from_stored(values, dtype)  # one copy, writable
         else:
@@ -332,7 +353,10 @@ class StateCodec:
             full[: len(values)] = from_stored(values, dtype)
         if dtype != self.ring_dtype:
             stored = to_stored(full, self.ring_dtype)
-            full = stored if self.ring_dtype == "float16" else from_stored(stored, self.ring_dtype)
+            if self.ring_dtype in _AS_FLOAT16:
+                full = as_float16(stored, self.ring_dtype).copy()
+            else:
+                full = from_stored(stored, self.ring_dtype)
         out = []
         for (length, ch), base in zip(self.layout.ring_shapes, self.ring_base, strict=True):
             at = base // self.itemsize

@@ -17,7 +17,7 @@ from tcnad.detector.state import DEFAULT_RING_DTYPE
 from tcnad.topology.security import KafkaSecurity, RedisSecurity
 
 LogLevel = Literal["crit", "error", "warn", "info", "debug"]
-RingDtype = Literal["float32", "float16", "bfloat16"]
+RingDtype = Literal["float32", "float16", "bfloat16", "float8_e5m2"]
 GC_GEN1_THRESHOLD = 1000  # young collections between two passes over the middle generation
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 _BOOTSTRAP_SERVER = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
@@ -135,8 +135,9 @@ class Settings(KafkaSecurity, RedisSecurity):
         DEFAULT_RING_DTYPE,
         description="how the ring buffers are held in the hot cache and stored in Redis: "
         "float16 and bfloat16 take half the bytes of float32, with the same scores (the step "
-        "computes in float32 either way); a state stored with another one is converted when "
-        "it is loaded",
+        "computes in float32 either way); float8_e5m2 a quarter, with scores within half a "
+        "point and a slower step (BENCHMARKS.md); a state stored with another one is "
+        "converted when it is loaded",
     )
     state_ttl_s: float | None = Field(None, description="expire idle stream states; None = never")
     state_patches: bool = Field(

@@ -34,6 +34,8 @@ PAIRS = [
     ("float16", "float32"),
     ("float32", "bfloat16"),
     ("bfloat16", "float16"),
+    ("float16", "float8_e5m2"),
+    ("float8_e5m2", "float32"),
 ]
 SOURCE = source_id("readings", 3)
 
@@ -66,9 +68,10 @@ def saved_after(stream: str, loaded: int, step: int, stored: str, mine: str) -> 
 
 
 def assert_rings(got: tuple[F32, ...], want: list[F32], mine: str) -> None:
-    """The rings as a store of ``mine`` decodes them: float32, float16 in a float16 one."""
+    """The rings as a store of ``mine`` decodes them: float32, float16 in a float16 or
+    float8 one."""
     assert len(got) == len(want)
-    dtype = np.float16 if mine == "float16" else np.float32
+    dtype = np.float16 if mine in ("float16", "float8_e5m2") else np.float32
     for j, (g, w) in enumerate(zip(got, want, strict=True)):
         assert g.dtype == dtype and g.shape == w.shape, j
         np.testing.assert_array_equal(g, w, err_msg=f"ring {j}")
