@@ -189,19 +189,28 @@ class RingPool:
             return torch.zeros(shape, dtype=torch.float32, device=self.device)
         taps: I64 | Tensor
         writes: I64 | Tensor
+        # A single row takes another matrix kernel than a batch in some BLAS builds, which
+        # rounds differently: stepped as two equal rows, a stream's arithmetic does not
+        # depend on whether other streams share its step (nor its rings' rounding on that).
+        computed = np.repeat(slots, 2) if bsz == 1 else slots
         if self._host:
-            taps, writes = self._indices(slots, self.steps[slots], self._offsets, self._lengths)
+            taps, writes = self._indices(
+                computed, self.steps[computed], self._offsets, self._lengths
+            )
         else:  # index arithmetic on the device: two small host-to-device copies per step
-            slot_t = torch.from_numpy(slots).to(self.device)
-            t = torch.from_numpy(self.steps[slots]).to(self.device)
+            slot_t = torch.from_numpy(computed).to(self.device)
+            t = torch.from_numpy(self.steps[computed]).to(self.device)
             taps, writes = self._indices(slot_t, t, self._offsets_dev, self._lengths_dev)
         x = z.to(device=self.device, dtype=torch.float32)
+        if bsz == 1:
+            x = x.expand(2, -1)
+        rows = len(computed)
         for b in range(len(self.spec.dilations)):
             inp = x
             tap_rows = taps[b].reshape(-1)
             for j in (2 * b, 2 * b + 1):
                 conv = self._convs[j]
-                past = self._gather(j, tap_rows).view(bsz, -1)
+                past = self._gather(j, tap_rows).view(rows, -1)
                 h = torch.addmm(conv.bias, past, conv.past)
                 h.addmm_(x, conv.cur)
                 self._scatter(j, writes[b], x)
@@ -209,7 +218,7 @@ class RingPool:
             down = self._downs[b]
             res = inp if down is None else torch.addmm(down[1], inp, down[0])
             x = x.add_(res).relu_()
-        params = torch.addmm(self._head_b, x, self._head_w)
+        params = torch.addmm(self._head_b, x, self._head_w)[:bsz]
         self.steps[slots] += 1
         q = params.view(bsz, self.spec.n_inputs, self.spec.n_quantiles)
         return params_to_quantiles(q, self.spec.median_index)

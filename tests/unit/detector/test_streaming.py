@@ -110,3 +110,21 @@ def test_cuda_step_equals_full_forward() -> None:
     slots = np.array([2, 0, 3])
     stepped = torch.stack([pool.step(slots, z[:, t]).cpu() for t in range(60)], dim=1)
     assert torch.allclose(stepped, full, atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("ring_dtype", ["float32", "float8_e5m2"])
+def test_a_stream_stepped_alone_is_stepped_as_in_a_batch(ring_dtype: str) -> None:
+    """A single-stream step is computed as two equal rows: its arithmetic, and so what its
+    rings round to, is that of a step it shares with another stream (a single row would
+    take another matrix kernel, which rounds differently in some BLAS builds)."""
+    spec = TCNSpec(n_inputs=1, channels=16, dilations=(1, 2, 4, 8), dropout=0.0)
+    weights = random_weights(spec, 5)
+    z = torch.randn(2, 80, 1, generator=torch.Generator().manual_seed(5)) * 2
+    alone = RingPool(spec, weights, capacity=2, device="cpu", ring_dtype=ring_dtype)
+    paired = RingPool(spec, weights, capacity=2, device="cpu", ring_dtype=ring_dtype)
+    for t in range(80):
+        a = torch.cat([alone.step(np.array([k]), z[k : k + 1, t]) for k in (0, 1)])
+        b = paired.step(np.array([0, 1]), z[:, t])
+        assert torch.equal(a, b), t
+    for x, y in zip(alone.read(np.array([0, 1])), paired.read(np.array([0, 1])), strict=True):
+        assert np.array_equal(x, y)
