@@ -20,11 +20,12 @@ from tcnad.detector.arrays import F32, F64
 RING_DTYPES = ("float32", "float16", "bfloat16", "float8_e5m2")
 """How the rings may be held and stored: ``float32``, half precision, or 8-bit floats
 (``float8_e5m2``: a float16 with its low byte rounded off, a quarter of float32's bytes)."""
-DEFAULT_RING_DTYPE: Final = "float16"
-"""How a ``Detector`` and the worker hold the rings unless told otherwise: half the bytes of
-float32 in the hot cache, in Redis and in every save, with the same scores on every corpus
-measured (BENCHMARKS.md, "Half-precision rings as the default"). The step computes in
-float32 either way; ``float32`` rings make it match the full forward pass to 1e-6."""
+DEFAULT_RING_DTYPE: Final = "float8_e5m2"
+"""How a ``Detector`` and the worker hold the rings unless told otherwise: a quarter of
+float32's bytes in the hot cache, in Redis and in every save's rows, with scores within
+half a point of float16's and float32's on every corpus measured (BENCHMARKS.md, "Ring
+dtypes"; docs/decisions/float8-rings.md). The step computes in float32 either way;
+``float32`` rings make it match the full forward pass to 1e-6."""
 STORED_DTYPE: Final[dict[str, np.dtype[Any]]] = {
     "float32": np.dtype("<f4"),
     "float16": np.dtype("<f2"),

@@ -1,4 +1,4 @@
-"""How far half-precision rings move the forecasts from float32's, over a whole corpus.
+"""How far half-precision and 8-bit rings move the forecasts from float32's, over a corpus.
 
 Scores every series of a corpus (NAB by default) with one ``Detector`` per ring dtype, in
 lockstep, and compares each forecast quantile with float32's after every reading, in units
@@ -24,7 +24,7 @@ from tcnad.detector.lab import corpora
 from tcnad.detector.lab.nab import load_corpus
 from tcnad.detector.lab.series import epoch_seconds
 
-DTYPES = ("float32", "float16", "bfloat16")
+DTYPES = ("float32", "float16", "bfloat16", "float8_e5m2")
 
 
 def main() -> None:

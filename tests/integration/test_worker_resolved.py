@@ -20,6 +20,7 @@ from tcnad.state.redis_store import RedisCacheStore
 from tcnad.state.types import StreamUpdate
 
 from .worker_harness import (
+    RING_TOLERANCE,
     TOLERANCE,
     Series,
     Workers,
@@ -148,8 +149,9 @@ async def test_states_of_the_previous_layout_continue_where_they_stopped(
         np.testing.assert_allclose(
             r.state.stats[:PREVIOUS_STATS], want[s].stats[:PREVIOUS_STATS], rtol=rtol, atol=atol
         )
+        ring_rtol, ring_atol = RING_TOLERANCE[layout.ring_dtype]
         for a, b in zip(r.state.rings, want[s].rings, strict=True):
-            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+            np.testing.assert_allclose(a, b, rtol=ring_rtol, atol=ring_atol)
     got = await read_topic(kafka_bootstrap, workers.env["TCNAD_ALERTS_TOPIC"])
     assert {str(r["stream"]) for r in got} == {"up-hot"}
     _check_lifecycle([s for s in series if s.stream == "up-hot"], got)

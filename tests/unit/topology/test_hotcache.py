@@ -54,7 +54,7 @@ def test_the_worker_pool_holds_as_many_streams_as_the_hot_cache_bytes_allow() ->
     det = load_detector(Settings(hot_cache_bytes=big, ring_dtype="float32"))
     assert det.capacity == 5_000
     assert HotCache(det.capacity, _bytes_per_stream(det), big).capacity == 5_000
-    half = load_detector(Settings(hot_cache_bytes=big))  # float16 rings, the default
-    assert half.layout.ring_dtype == "float16"
-    assert half.capacity == big // _bytes_per_stream(half) > 9_500
+    eight = load_detector(Settings(hot_cache_bytes=big))  # float8 rings, the default
+    assert eight.layout.ring_dtype == "float8_e5m2"
+    assert eight.capacity == big // _bytes_per_stream(eight) > 18_000
     assert load_detector(Settings(hot_cache_bytes=0)).capacity == 1

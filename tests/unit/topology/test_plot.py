@@ -153,7 +153,7 @@ def test_nab_command_prints_scores_and_band_miss(
     from tcnad.topology.cli.lab import nab as nab_cmd
 
     def engine(model: str, device: str, cap: int, ring_dtype: str) -> FakeEngine:
-        assert ring_dtype == "float16"  # the worker's default, unless TCNAD_RING_DTYPE says
+        assert ring_dtype == "float8_e5m2"  # the worker's default, unless TCNAD_RING_DTYPE says
         fake = FakeEngine(cap)
         fake.policy = SimpleNamespace(target_miss_rate=0.01)  # type: ignore[attr-defined]
         return fake
