@@ -23,8 +23,8 @@ RING_DTYPES = ("float32", "float16", "bfloat16", "float8_e5m2")
 DEFAULT_RING_DTYPE: Final = "float8_e5m2"
 """How a ``Detector`` and the worker hold the rings unless told otherwise: a quarter of
 float32's bytes in the hot cache, in Redis and in every save's rows, with scores within
-half a point of float16's and float32's on every corpus measured (BENCHMARKS.md, "Ring
-dtypes"; docs/decisions/float8-rings.md). The step computes in float32 either way;
+half a point of float16's and float32's on every corpus measured (BENCHMARKS.md, "8-bit
+rings as the default"; docs/decisions/float8-rings.md). The step computes in float32 either way;
 ``float32`` rings make it match the full forward pass to 1e-6."""
 STORED_DTYPE: Final[dict[str, np.dtype[Any]]] = {
     "float32": np.dtype("<f4"),
