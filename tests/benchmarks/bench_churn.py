@@ -31,7 +31,8 @@ load, the admission into the pool, the eviction and the extra saves a full cache
 
 Model: the shipped model's geometry (8 blocks, kernel 3, dilations 1..128: 16 rings of the
 same lengths) at ``--channels`` (default 8: randomly initialised weights; 32: the shipped
-model and its weights), rings in ``--ring-dtype`` (default float16). A stream's bytes scale
+model and its weights), rings in ``--ring-dtype`` (default: the detector's, float8_e5m2; the
+rows recorded before 2026-12-07 were float16, then the default). A stream's bytes scale
 with channels x ring width: at 8 channels and float16 a stream is 16,292 bytes of rings,
 1/8 of the shipped model's 130,312 in float32, so 100,000 streams fit in about 2.5 GB of
 Redis and 1.8 GB of pool. The per-stream bytes are printed; run ``--channels 32`` with
@@ -67,7 +68,7 @@ from faust.types import TP
 from tcnad.detector.checkpoint import load_checkpoint
 from tcnad.detector.engine import Detector
 from tcnad.detector.model import TCN, fold
-from tcnad.detector.state import RING_DTYPES
+from tcnad.detector.state import DEFAULT_RING_DTYPE, RING_DTYPES
 from tcnad.state import RedisCacheStore, StateCodec, redis_store
 from tcnad.state.types import LoadResult, StreamUpdate
 from tcnad.topology.settings import Settings
@@ -559,7 +560,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--zipf", type=float, default=1.0, help="exponent s of the Zipf mix")
     ap.add_argument("--order", default="abba", help="cases in order, each run a fresh worker")
     ap.add_argument("--channels", type=int, default=8, help="32: the shipped model")
-    ap.add_argument("--ring-dtype", choices=RING_DTYPES, default="float16")
+    ap.add_argument("--ring-dtype", choices=RING_DTYPES, default=DEFAULT_RING_DTYPE)
     ap.add_argument("--redis-maxmemory", type=int, default=4 * 2**30, help="bytes")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
