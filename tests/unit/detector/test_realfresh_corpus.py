@@ -1,5 +1,6 @@
-"""The shipped realfresh corpus: NAB's layout, 26 files, 57 windows after the probationary
-period, no recording or data file shared with realinject or realheld, its notice beside it."""
+"""The shipped realfresh corpus: a builder that refuses the earlier corpora's and the
+training script's data files, its sources and notice (its layout, windows and held-out
+recordings: test_injected_corpora.py)."""
 
 from __future__ import annotations
 
@@ -9,38 +10,12 @@ import pytest
 
 from tcnad.detector.lab import corpora
 from tests.benchmarks import real_corpus
-from tests.unit.detector.corpus_checks import (
-    assert_layout,
-    assert_windows_are_injected_after_probation,
-    names,
-    sources,
-    unpacked,
-)
+from tests.unit.detector.corpus_checks import unpacked
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
-def root(cache: Path) -> Path:
-    return unpacked("realfresh", cache)
-
-
-def test_it_unpacks_with_the_stated_files_and_windows(root: Path) -> None:
-    assert_layout(root, files=26, windows=57)
-
-
-def test_every_window_is_an_injected_anomaly_after_probation(root: Path) -> None:
-    assert_windows_are_injected_after_probation(root)
-
-
-@pytest.mark.parametrize("other", ["realinject", "realheld"])
-def test_no_recording_is_one_of_an_earlier_corpus(root: Path, cache: Path, other: str) -> None:
-    earlier = unpacked(other, cache)
-    assert not sources(root) & sources(earlier)
-    assert not names(root) & names(earlier)
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return unpacked("realfresh", tmp_path_factory.mktemp("cache"))
 
 
 def test_the_builder_refuses_a_file_an_earlier_corpus_or_training_reads() -> None:

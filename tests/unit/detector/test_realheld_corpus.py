@@ -1,5 +1,5 @@
-"""The shipped realheld corpus: NAB's layout, 28 files, 53 windows after the probationary
-period, no recording shared with realinject, its notice beside it."""
+"""The shipped realheld corpus's sources and notice (its layout, windows and held-out
+recordings: test_injected_corpora.py)."""
 
 from __future__ import annotations
 
@@ -8,37 +8,12 @@ from pathlib import Path
 import pytest
 
 from tcnad.detector.lab import corpora
-from tests.unit.detector.corpus_checks import (
-    assert_layout,
-    assert_windows_are_injected_after_probation,
-    names,
-    sources,
-    unpacked,
-)
+from tests.unit.detector.corpus_checks import unpacked
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
-def root(cache: Path) -> Path:
-    return unpacked("realheld", cache)
-
-
-def test_it_unpacks_with_the_stated_files_and_windows(root: Path) -> None:
-    assert_layout(root, files=28, windows=53)
-
-
-def test_every_window_is_an_injected_anomaly_after_probation(root: Path) -> None:
-    assert_windows_are_injected_after_probation(root)
-
-
-def test_no_recording_is_one_of_realinject(root: Path, cache: Path) -> None:
-    other = unpacked("realinject", cache)
-    assert not sources(root) & sources(other)
-    assert not names(root) & names(other)
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return unpacked("realheld", tmp_path_factory.mktemp("cache"))
 
 
 def test_sources_and_notice_ship(root: Path) -> None:
