@@ -29,7 +29,7 @@ from torch import Tensor
 from tcnad.detector.arrays import I64
 from tcnad.detector.model import Weights, params_to_quantiles
 from tcnad.detector.spec import TCNSpec
-from tcnad.detector.state import STORED_DTYPE, check_ring_dtype
+from tcnad.detector.state import STORED_DTYPE, check_ring_dtype, float8_as_float16
 
 A = TypeVar("A", npt.NDArray[np.int64], Tensor)
 TORCH_RING_DTYPE = {
@@ -148,8 +148,7 @@ class RingPool:
         if self._float8 and held.device.type == "cpu":
             # float8_e5m2 is the upper byte of a float16: one shift into a float16, which
             # is several times faster than torch's float8 conversion on a CPU
-            bits = np.left_shift(held.numpy(), 8, dtype=np.uint16)
-            return torch.from_numpy(bits.view(np.float16)).float()
+            return torch.from_numpy(float8_as_float16(held.numpy())).float()
         return held.view(self._dtype).float()
 
     def _narrow(self, x: Tensor) -> Tensor:

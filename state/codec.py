@@ -43,6 +43,7 @@ from tcnad.detector.state import (
     StateLayout,
     StreamState,
     delta_size,
+    float8_as_float16,
 )
 from tcnad.state.errors import CorruptState, IncompatibleState, InvalidUpdate
 from tcnad.state.types import UNKNOWN_SOURCE, StreamRecord, StreamUpdate
@@ -102,8 +103,7 @@ def to_stored(values: npt.ArrayLike, ring_dtype: str) -> npt.NDArray[np.generic]
 def as_float16(stored: npt.NDArray[np.generic], ring_dtype: str) -> npt.NDArray[np.float16]:
     """Stored float16 or float8_e5m2 ring values as float16 (exact for both)."""
     if ring_dtype == "float8_e5m2":
-        out: npt.NDArray[np.float16] = np.left_shift(stored, 8, dtype=np.uint16).view(np.float16)
-        return out
+        return float8_as_float16(stored)
     return stored.astype(np.float16, copy=False)
 
 
