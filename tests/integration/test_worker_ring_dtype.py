@@ -37,7 +37,7 @@ K = 300  # the step at which the earlier worker stopped
 UPGRADES = [("float32", "float16"), ("float16", "float8_e5m2")]
 # How close a ring value comes to the reference's: float8 may round one value the other
 # way when the worker's batches differ from the reference's (tests/integration/worker_harness)
-RING_TOLERANCE = {"float16": 1e-2, "float8_e5m2": 0.26}
+RING_RTOL = {"float16": 1e-2, "float8_e5m2": 0.26}
 
 
 @pytest.fixture(params=UPGRADES, ids=lambda p: f"{p[0]}-to-{p[1]}")
@@ -126,5 +126,5 @@ async def test_streams_stored_in_another_ring_dtype_continue_under_the_worker(
         ref = want[s]
         np.testing.assert_allclose(r.state.stats, ref.stats, rtol=1e-3, atol=1e-3, err_msg=s)
         for j, (a, b) in enumerate(zip(r.state.rings, ref.rings, strict=True)):
-            tol = RING_TOLERANCE[now]
+            tol = RING_RTOL[now]
             np.testing.assert_allclose(a, b, rtol=tol, atol=1e-2, err_msg=f"{s} ring {j}")
